@@ -1,0 +1,90 @@
+// Package domain holds what every other package agrees on: coded errors and
+// the normalized card shapes. Codes are mapped to HTTP statuses once, at the
+// edge (package httpapi), in the style of benbjohnson/wtf.
+package domain
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error for callers. The string values are the public
+// error codes of the HTTP API.
+type Code string
+
+const (
+	Unauthorized         Code = "unauthorized"
+	InvalidRequest       Code = "invalid_request"
+	InvalidImage         Code = "invalid_image"
+	ImageTooLarge        Code = "image_too_large"
+	UnsupportedMediaType Code = "unsupported_media_type"
+	NotFound             Code = "not_found"
+	RecognitionFailed    Code = "recognition_failed"
+	QuotaExceeded        Code = "quota_exceeded"
+	TicketsUnavailable   Code = "tickets_unavailable"
+	UpstreamError        Code = "upstream_error"
+	UpstreamTimeout      Code = "upstream_timeout"
+	Internal             Code = "internal"
+)
+
+// Error is a domain error. Message must never carry personal data, tokens,
+// tickets, secrets or images: it is shown to callers and logged.
+type Error struct {
+	Code         Code
+	Message      string
+	Retryable    bool
+	UpstreamCode string // the provider's code as received, when there was one
+	Err          error  // cause, for errors.Is/As; never shown to callers
+}
+
+func (e *Error) Error() string {
+	s := string(e.Code) + ": " + e.Message
+	if e.UpstreamCode != "" {
+		s += " (upstream code " + e.UpstreamCode + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap builds an Error around a cause.
+func Wrap(code Code, err error, msg string) *Error {
+	return &Error{Code: code, Message: msg, Err: err}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// Internal for any other non-nil error.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// AsError returns the *Error in err's chain, or an Internal one that hides
+// the cause's text (it may carry anything).
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: Internal, Message: "internal error", Err: err}
+}
+
+// IsRetryable reports whether trying the same call again may succeed.
+func IsRetryable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Retryable
+}

@@ -1,0 +1,81 @@
+package secretstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+)
+
+// File keeps the secret in one file. Writes are atomic (temporary file in
+// the same directory, fsync, rename) and the file is mode 0600.
+type File struct {
+	Path string
+}
+
+// openFile accepts file:///abs/path and file://relative/path (host and path
+// joined), so that file://.local/tickets.json works as DESIGN.md writes it.
+func openFile(_ context.Context, u *url.URL) (Store, error) {
+	p := u.Host + u.Path
+	if u.Opaque != "" {
+		p = u.Opaque
+	}
+	if p == "" {
+		return nil, errors.New("secretstore: file URL without a path")
+	}
+	return &File{Path: filepath.Clean(p)}, nil
+}
+
+func (f *File) Get(ctx context.Context) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(f.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, filepath.Base(f.Path))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secretstore: read: %w", err)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: %s is empty", ErrNotFound, filepath.Base(f.Path))
+	}
+	return b, nil
+}
+
+func (f *File) Put(ctx context.Context, value []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := filepath.Dir(f.Path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("secretstore: mkdir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.Path)+".*")
+	if err != nil {
+		return fmt.Errorf("secretstore: create temp: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secretstore: chmod: %w", err)
+	}
+	if _, err := tmp.Write(value); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secretstore: write: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("secretstore: sync: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("secretstore: close: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), f.Path); err != nil {
+		return fmt.Errorf("secretstore: rename: %w", err)
+	}
+	return nil
+}
