@@ -118,7 +118,7 @@ func parseDate(s string) (civil, bool) {
 		return civil{}, false
 	}
 	var c civil
-	if len(s) == 8 {
+	if len(s) == 8 && isDigit(s[4]) {
 		m, ok1 := digits(s[4:], 2)
 		d, ok2 := digits(s[6:], 2)
 		if !ok1 || !ok2 {
