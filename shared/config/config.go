@@ -1,0 +1,147 @@
+// Package config reads the environment variables of DESIGN.md into one
+// struct per concern. Nothing else reads the environment.
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/secretstore"
+)
+
+// Config is the whole configuration of a function or the local stack.
+type Config struct {
+	KYCBaseURL    string // KYC_BASE_URL
+	WeChatBaseURL string // WECHAT_BASE_URL
+
+	Credentials Credentials
+
+	CredentialsURL string // CREDENTIALS_URL
+	TicketStoreURL string // TICKET_STORE_URL
+	ArchiveURL     string // ARCHIVE_URL
+
+	RefreshInterval time.Duration // TICKET_REFRESH_INTERVAL
+	CacheTTL        time.Duration // TICKET_CACHE_TTL
+
+	APIKeys  []string // API_KEYS
+	AuthMode string   // AUTH_MODE: apikey | none
+	Port     string   // PORT
+	LogLevel string   // LOG_LEVEL
+}
+
+// Credentials are the upstream credentials. The functions read them from
+// the credentials secret; the environment overrides (local use, tests).
+type Credentials struct {
+	WeBankAppID     string `json:"webankAppId"`
+	WeBankSecret    string `json:"webankSecret"`
+	WeChatAppID     string `json:"wechatAppId,omitempty"`
+	WeChatAppSecret string `json:"wechatAppSecret,omitempty"`
+}
+
+// Defaults outside the local stack.
+const (
+	DefaultKYCBaseURL    = "https://kyc1.qcloud.com"
+	DefaultWeChatBaseURL = "https://api.weixin.qq.com"
+)
+
+// FromEnv reads the configuration. getenv is os.Getenv in production.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		KYCBaseURL:     or(getenv("KYC_BASE_URL"), DefaultKYCBaseURL),
+		WeChatBaseURL:  or(getenv("WECHAT_BASE_URL"), DefaultWeChatBaseURL),
+		CredentialsURL: getenv("CREDENTIALS_URL"),
+		TicketStoreURL: getenv("TICKET_STORE_URL"),
+		ArchiveURL:     getenv("ARCHIVE_URL"),
+		AuthMode:       strings.ToLower(or(getenv("AUTH_MODE"), "apikey")),
+		Port:           getenv("PORT"),
+		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
+		Credentials: Credentials{
+			WeBankAppID:     getenv("WEBANK_APP_ID"),
+			WeBankSecret:    getenv("WEBANK_SECRET"),
+			WeChatAppID:     getenv("WECHAT_APP_ID"),
+			WeChatAppSecret: getenv("WECHAT_APP_SECRET"),
+		},
+	}
+	for _, k := range strings.Split(getenv("API_KEYS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			c.APIKeys = append(c.APIKeys, k)
+		}
+	}
+	var err error
+	if c.RefreshInterval, err = duration(getenv, "TICKET_REFRESH_INTERVAL", 20*time.Minute); err != nil {
+		return c, err
+	}
+	if c.CacheTTL, err = duration(getenv, "TICKET_CACHE_TTL", 30*time.Second); err != nil {
+		return c, err
+	}
+	if c.AuthMode != "apikey" && c.AuthMode != "none" {
+		return c, fmt.Errorf("config: AUTH_MODE must be apikey or none")
+	}
+	return c, nil
+}
+
+// CheckAPI verifies what an HTTP function needs.
+func (c *Config) CheckAPI() error {
+	if c.AuthMode == "apikey" && len(c.APIKeys) == 0 {
+		return errors.New("config: API_KEYS is empty and AUTH_MODE is apikey: no request could be authorized")
+	}
+	if c.TicketStoreURL == "" {
+		return errors.New("config: TICKET_STORE_URL is not set")
+	}
+	return nil
+}
+
+// LoadCredentials fills what the environment did not set from the
+// credentials secret, when CREDENTIALS_URL is set. needSecret says whether
+// the caller fetches tokens (only the refresher does).
+func (c *Config) LoadCredentials(ctx context.Context, needSecret bool) error {
+	have := c.Credentials.WeBankAppID != "" && (!needSecret || c.Credentials.WeBankSecret != "")
+	if !have && c.CredentialsURL != "" {
+		st, err := secretstore.Open(ctx, c.CredentialsURL)
+		if err != nil {
+			return fmt.Errorf("config: credentials store: %w", err)
+		}
+		b, err := st.Get(ctx)
+		if err != nil {
+			return fmt.Errorf("config: read credentials: %w", err)
+		}
+		var stored Credentials
+		if err := json.Unmarshal(b, &stored); err != nil {
+			return errors.New("config: the credentials secret is not valid JSON")
+		}
+		c.Credentials.WeBankAppID = or(c.Credentials.WeBankAppID, stored.WeBankAppID)
+		c.Credentials.WeBankSecret = or(c.Credentials.WeBankSecret, stored.WeBankSecret)
+		c.Credentials.WeChatAppID = or(c.Credentials.WeChatAppID, stored.WeChatAppID)
+		c.Credentials.WeChatAppSecret = or(c.Credentials.WeChatAppSecret, stored.WeChatAppSecret)
+	}
+	if c.Credentials.WeBankAppID == "" {
+		return errors.New("config: no WeBank app id (WEBANK_APP_ID or the credentials secret)")
+	}
+	if needSecret && c.Credentials.WeBankSecret == "" {
+		return errors.New("config: no WeBank secret (WEBANK_SECRET or the credentials secret)")
+	}
+	return nil
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
+}
+
+func duration(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
+	v := getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("config: %s must be a positive duration such as 20m", key)
+	}
+	return d, nil
+}

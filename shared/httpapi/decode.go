@@ -1,0 +1,224 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/cardocr/cardocr/shared/domain"
+)
+
+// submission is a decoded POST body, before the service checks it.
+type submission struct {
+	Side     string
+	UserID   string
+	Native   bool
+	Provider string
+	OrderNo  string
+	Image    []byte
+}
+
+// jsonSubmission is the JSON body; native accepts true/false or "1"/"0".
+type jsonSubmission struct {
+	Side     string          `json:"side"`
+	Image    *string         `json:"image"`
+	UserID   string          `json:"userId"`
+	Native   json.RawMessage `json:"native"`
+	Provider string          `json:"provider"`
+	OrderNo  string          `json:"orderNo"`
+}
+
+// decodeSubmission reads a JSON or multipart body. maxImage bounds the
+// decoded image; the body is bounded to what such an image needs.
+func decodeSubmission(w http.ResponseWriter, r *http.Request, maxImage int64) (*submission, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, domain.Errorf(domain.UnsupportedMediaType, "send application/json or multipart/form-data")
+	}
+	maxBody := int64(base64.StdEncoding.EncodedLen(int(maxImage))) + 64<<10
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	switch mt {
+	case "application/json":
+		return decodeJSON(r.Body, maxImage)
+	case "multipart/form-data":
+		return decodeMultipart(r.Body, params["boundary"], maxImage)
+	}
+	return nil, domain.Errorf(domain.UnsupportedMediaType, "send application/json or multipart/form-data")
+}
+
+func bodyErr(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return domain.Errorf(domain.ImageTooLarge, "the request body is larger than %d bytes", mbe.Limit)
+	}
+	return domain.Wrap(domain.InvalidRequest, err, "the request body could not be read")
+}
+
+func decodeJSON(body io.Reader, maxImage int64) (*submission, error) {
+	var js jsonSubmission
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(&js); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, bodyErr(err)
+		}
+		return nil, domain.Errorf(domain.InvalidRequest, "the body is not valid JSON")
+	}
+	if dec.More() {
+		return nil, domain.Errorf(domain.InvalidRequest, "the body is not a single JSON object")
+	}
+	if js.Image == nil || *js.Image == "" {
+		return nil, domain.Errorf(domain.InvalidRequest, "image is required (base64)")
+	}
+	native, err := parseBool(string(bytes.Trim(js.Native, `"`)))
+	if err != nil {
+		return nil, err
+	}
+	img, err := decodeBase64(*js.Image, maxImage)
+	if err != nil {
+		return nil, err
+	}
+	return &submission{Side: js.Side, UserID: js.UserID, Native: native, Provider: js.Provider, OrderNo: js.OrderNo, Image: img}, nil
+}
+
+// decodeBase64 accepts standard base64 with or without padding, URL-safe
+// base64, embedded line breaks, and a data: URL prefix.
+func decodeBase64(s string, maxImage int64) ([]byte, error) {
+	if strings.HasPrefix(s, "data:") {
+		i := strings.Index(s, ";base64,")
+		if i < 0 {
+			return nil, domain.Errorf(domain.InvalidImage, "image data URL is not base64")
+		}
+		s = s[i+len(";base64,"):]
+	}
+	if strings.ContainsAny(s, "\r\n \t") {
+		s = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, s)
+	}
+	if int64(base64.RawStdEncoding.DecodedLen(len(strings.TrimRight(s, "=")))) > maxImage {
+		return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", maxImage)
+	}
+	enc := base64.StdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.URLEncoding
+	}
+	if len(s)%4 != 0 {
+		enc = enc.WithPadding(base64.NoPadding)
+		s = strings.TrimRight(s, "=")
+	}
+	b, err := enc.DecodeString(s)
+	if err != nil {
+		return nil, domain.Errorf(domain.InvalidImage, "image is not valid base64")
+	}
+	return b, nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "null", "false", "0", "no":
+		return false, nil
+	case "true", "1", "yes", "on":
+		return true, nil
+	}
+	return false, domain.Errorf(domain.InvalidRequest, "native must be true or false")
+}
+
+const maxFieldBytes = 1 << 10
+
+func decodeMultipart(body io.Reader, boundary string, maxImage int64) (*submission, error) {
+	if boundary == "" {
+		return nil, domain.Errorf(domain.InvalidRequest, "multipart body without a boundary")
+	}
+	mr := multipart.NewReader(body, boundary)
+	s := &submission{}
+	var sawImage bool
+	var nativeText string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, bodyErr(err)
+			}
+			return nil, domain.Errorf(domain.InvalidRequest, "the multipart body is malformed")
+		}
+		name := p.FormName()
+		if name == "image" {
+			img, err := io.ReadAll(io.LimitReader(p, maxImage+1))
+			if err != nil {
+				return nil, bodyErr(err)
+			}
+			if int64(len(img)) > maxImage {
+				return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", maxImage)
+			}
+			if p.FileName() == "" && looksBase64(img) {
+				// A text field named image: base64, as in the JSON form.
+				if img, err = decodeBase64(string(img), maxImage); err != nil {
+					return nil, err
+				}
+			}
+			s.Image, sawImage = img, true
+			continue
+		}
+		v, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+		if err != nil {
+			return nil, bodyErr(err)
+		}
+		if len(v) > maxFieldBytes {
+			return nil, domain.Errorf(domain.InvalidRequest, "form field %q is too long", name)
+		}
+		val := strings.TrimSpace(string(v))
+		switch name {
+		case "side":
+			s.Side = val
+		case "userId":
+			s.UserID = val
+		case "native":
+			nativeText = val
+		case "provider":
+			s.Provider = val
+		case "orderNo":
+			s.OrderNo = val
+		}
+	}
+	if !sawImage || len(s.Image) == 0 {
+		return nil, domain.Errorf(domain.InvalidRequest, "image is required (a file in the image field)")
+	}
+	var err error
+	if s.Native, err = parseBool(nativeText); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func looksBase64(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	for _, c := range b[:min(len(b), 64)] {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_' || c == ':' || c == ';' || c == ',' || c == '\n' || c == '\r') {
+			return false
+		}
+	}
+	return true
+}
+
+// boolQuery reads ?files=1 style flags.
+func boolQuery(r *http.Request, key string) bool {
+	v, err := strconv.ParseBool(r.URL.Query().Get(key))
+	return err == nil && v
+}

@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/cardocr/cardocr/shared/domain"
+)
+
+// status maps domain codes to HTTP statuses: the one place this happens.
+var status = map[domain.Code]int{
+	domain.Unauthorized:         http.StatusUnauthorized,
+	domain.InvalidRequest:       http.StatusBadRequest,
+	domain.InvalidImage:         http.StatusBadRequest,
+	domain.ImageTooLarge:        http.StatusRequestEntityTooLarge,
+	domain.UnsupportedMediaType: http.StatusUnsupportedMediaType,
+	domain.NotFound:             http.StatusNotFound,
+	domain.RecognitionFailed:    http.StatusUnprocessableEntity,
+	domain.QuotaExceeded:        http.StatusTooManyRequests,
+	domain.TicketsUnavailable:   http.StatusServiceUnavailable,
+	domain.UpstreamError:        http.StatusBadGateway,
+	domain.UpstreamTimeout:      http.StatusGatewayTimeout,
+	domain.Internal:             http.StatusInternalServerError,
+}
+
+// StatusOf returns the HTTP status for an error.
+func StatusOf(err error) int {
+	if s, ok := status[domain.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error   errorDetail `json:"error"`
+	OrderNo string      `json:"orderNo,omitempty"`
+}
+
+type errorDetail struct {
+	Code         domain.Code `json:"code"`
+	Message      string      `json:"message"`
+	Retryable    bool        `json:"retryable"`
+	UpstreamCode string      `json:"upstreamCode,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, err error, orderNo string) int {
+	e := domain.AsError(err)
+	st := StatusOf(e)
+	retryable := e.Retryable
+	if e.Code == domain.TicketsUnavailable || e.Code == domain.UpstreamTimeout {
+		retryable = true
+	}
+	msg := e.Message
+	if e.Code == domain.Internal {
+		msg = "internal error"
+	}
+	writeJSON(w, st, errorBody{Error: errorDetail{Code: e.Code, Message: msg, Retryable: retryable, UpstreamCode: e.UpstreamCode}, OrderNo: orderNo})
+	return st
+}
+
+func writeJSON(w http.ResponseWriter, st int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(st)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,159 @@
+// Package httpapi is the HTTP API of DESIGN.md: routes, API-key auth, body
+// decoding, and the mapping of domain error codes to HTTP statuses. It is
+// plain net/http; platform adapters feed it events.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/tickets"
+	"github.com/cardocr/cardocr/shared/webank"
+)
+
+// IDCards is the OCR service as the API uses it.
+type IDCards interface {
+	SubmitIDCard(ctx context.Context, r ocr.IDCardRequest) (*ocr.IDCardResult, error)
+	IDCardResult(ctx context.Context, orderNo string, files bool) (*ocr.IDCardResult, error)
+}
+
+// Health reports the tickets' freshness for /healthz.
+type Health interface {
+	Freshness(ctx context.Context, interval time.Duration) tickets.Freshness
+}
+
+// Options configure the API.
+type Options struct {
+	IDCards         IDCards
+	Health          Health
+	RefreshInterval time.Duration
+	APIKeys         []string // AUTH_MODE=apikey
+	AuthNone        bool     // AUTH_MODE=none: the gateway authenticates
+	Logger          *slog.Logger
+}
+
+type server struct {
+	opt  Options
+	keys [][32]byte
+	log  *slog.Logger
+}
+
+// New returns the API handler.
+func New(opt Options) http.Handler {
+	s := &server{opt: opt, log: opt.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	for _, k := range opt.APIKeys {
+		if k = strings.TrimSpace(k); k != "" {
+			s.keys = append(s.keys, sha256.Sum256([]byte(k)))
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", s.healthz)
+	mux.HandleFunc("/v1/idcard/ocr", s.auth(s.idcardSubmit))
+	mux.HandleFunc("/v1/idcard/results/{orderNo}", s.auth(s.idcardResult))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, r, domain.Errorf(domain.NotFound, "no such route"), "")
+	})
+	return s.logRequests(mux)
+}
+
+// authorized compares the bearer key with every configured key in constant
+// time (hashing first hides the keys' lengths too).
+func (s *server) authorized(r *http.Request) bool {
+	if s.opt.AuthNone {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	const prefix = "bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
+	ok := 0
+	for i := range s.keys {
+		ok |= subtle.ConstantTimeCompare(got[:], s.keys[i][:])
+	}
+	return ok == 1
+}
+
+func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cardocr"`)
+			fail(w, r, domain.Errorf(domain.Unauthorized, "missing or wrong API key"), "")
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	fr := tickets.Missing
+	if s.opt.Health != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		fr = s.opt.Health.Freshness(ctx, s.opt.RefreshInterval)
+		cancel()
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "tickets": string(fr)})
+}
+
+func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, r, http.MethodPost)
+		return
+	}
+	sub, err := decodeSubmission(w, r, ocr.MaxIDCardImage)
+	if err != nil {
+		fail(w, r, err, "")
+		return
+	}
+	req := ocr.IDCardRequest{
+		Side: sub.Side, Image: webank.BytesImage(sub.Image), Head: head(sub.Image), UserID: sub.UserID,
+		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo,
+	}
+	res, err := s.opt.IDCards.SubmitIDCard(r.Context(), req)
+	if err != nil {
+		fail(w, r, err, sub.OrderNo)
+		return
+	}
+	noteOrder(r, res.OrderNo)
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *server) idcardResult(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, r, http.MethodGet)
+		return
+	}
+	orderNo := r.PathValue("orderNo")
+	noteOrder(r, orderNo)
+	res, err := s.opt.IDCards.IDCardResult(r.Context(), orderNo, boolQuery(r, "files"))
+	if err != nil {
+		fail(w, r, err, orderNo)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func head(b []byte) []byte { return b[:min(len(b), ocr.SniffLen)] }
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	e := domain.Errorf(domain.InvalidRequest, "use %s", allow)
+	noteErr(r, e)
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}})
+}
+
+func fail(w http.ResponseWriter, r *http.Request, err error, orderNo string) {
+	noteErr(r, err)
+	writeError(w, err, orderNo)
+}

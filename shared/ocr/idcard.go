@@ -1,0 +1,246 @@
+package ocr
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/cardocr/cardocr/shared/cardcheck"
+	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/sign"
+	"github.com/cardocr/cardocr/shared/webank"
+)
+
+// Sides of an ID card.
+const (
+	Front = "front" // portrait side (人像面)
+	Back  = "back"  // national emblem side (国徽面)
+)
+
+// Providers of ID card OCR.
+const (
+	ProviderWeBank = "webank"
+	ProviderWeChat = "wechat"
+)
+
+// IDCardRequest is a checked submission.
+type IDCardRequest struct {
+	Side     string
+	Image    webank.Image
+	Head     []byte // the image's first bytes, for the format check
+	UserID   string
+	Native   bool
+	Provider string
+	OrderNo  string // optional; generated when empty
+}
+
+// IDCard is the normalized card; fields of the side not read are absent.
+type IDCard struct {
+	Name        string `json:"name,omitempty"`
+	Sex         string `json:"sex,omitempty"`
+	Nation      string `json:"nation,omitempty"`
+	BirthDate   string `json:"birthDate,omitempty"` // YYYY-MM-DD
+	IDNumber    string `json:"idNumber,omitempty"`
+	Address     string `json:"address,omitempty"`
+	NativePlace string `json:"nativePlace,omitempty"`
+	Authority   string `json:"authority,omitempty"`
+	ValidFrom   string `json:"validFrom,omitempty"` // YYYY-MM-DD
+	ValidTo     string `json:"validTo,omitempty"`   // YYYY-MM-DD or "long-term"
+}
+
+// IDCardResult is the API's answer for an ID card.
+type IDCardResult struct {
+	OrderNo  string                 `json:"orderNo"`
+	Provider string                 `json:"provider"`
+	Side     string                 `json:"side,omitempty"`
+	Card     IDCard                 `json:"card"`
+	Warnings []cardcheck.Warning    `json:"warnings"`
+	Checks   cardcheck.IDCardChecks `json:"checks"`
+	Clarity  *int                   `json:"clarity,omitempty"`
+	Upstream json.RawMessage        `json:"upstream,omitempty"`
+	Files    map[string]string      `json:"files,omitempty"`
+}
+
+// ValidateIDCardRequest checks a submission without calling anyone.
+func ValidateIDCardRequest(r *IDCardRequest) error {
+	if r.Side != Front && r.Side != Back {
+		return domain.Errorf(domain.InvalidRequest, `side must be "front" or "back"`)
+	}
+	switch r.Provider {
+	case "":
+		r.Provider = ProviderWeBank
+	case ProviderWeBank, ProviderWeChat:
+	default:
+		return domain.Errorf(domain.InvalidRequest, `provider must be "webank" or "wechat"`)
+	}
+	if r.OrderNo != "" && !sign.ValidOrderNo(r.OrderNo) {
+		return domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
+	}
+	if r.UserID != "" && !sign.ValidOrderNo(r.UserID) {
+		return domain.Errorf(domain.InvalidRequest, "userId must be 1 to 32 letters or digits")
+	}
+	limit := int64(MaxIDCardImage)
+	if r.Provider == ProviderWeChat {
+		limit = MaxWeChatImage
+	}
+	return CheckImage(r.Head, r.Image.Size, limit)
+}
+
+// SubmitIDCard recognizes one side of an ID card.
+func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardResult, error) {
+	if err := ValidateIDCardRequest(&r); err != nil {
+		return nil, err
+	}
+	if r.Provider != ProviderWeBank {
+		return nil, domain.Errorf(domain.InvalidRequest, "provider %q is not configured", r.Provider)
+	}
+	if r.OrderNo == "" {
+		r.OrderNo = sign.OrderNo("id")
+	}
+	cardType := "0"
+	if r.Side == Back {
+		cardType = "1"
+	}
+	f, err := s.withTicket(ctx, "idcardocrapp", func(ticket string) (*webank.Fields, error) {
+		return s.WeBank.SubmitIDCard(ctx, ticket, webank.SubmitRequest{
+			OrderNo: r.OrderNo, UserID: r.UserID, CardType: cardType, GetNative: r.Native, Image: r.Image,
+		})
+	})
+	if err != nil {
+		return nil, asDomain(err)
+	}
+	res := &IDCardResult{OrderNo: r.OrderNo, Provider: ProviderWeBank, Side: r.Side}
+	var fields cardcheck.IDCardFields
+	if r.Side == Front {
+		readFront(f, &res.Card, &fields)
+	} else {
+		readBack(f, &res.Card, &fields)
+	}
+	res.Warnings = cardcheck.MergeIDWarnings(f.String("warning"), f.String("multiWarning"))
+	res.Clarity = atoiPtr(f.String("clarity"))
+	s.finishIDCard(res, fields)
+	res.Upstream = withoutKeys(f.Result, photoKeys...)
+	return res, nil
+}
+
+// IDCardResult queries a result by order number (both sides if the order
+// has both); files adds the photos.
+func (s *Service) IDCardResult(ctx context.Context, orderNo string, files bool) (*IDCardResult, error) {
+	if !sign.ValidOrderNo(orderNo) {
+		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
+	}
+	f, err := s.withTicket(ctx, "getOcrResult", func(ticket string) (*webank.Fields, error) {
+		return s.WeBank.IDCardResult(ctx, ticket, orderNo, files, true)
+	})
+	if err != nil {
+		return nil, asDomain(err)
+	}
+	res := &IDCardResult{OrderNo: orderNo, Provider: ProviderWeBank}
+	var fields cardcheck.IDCardFields
+	frontOK, backOK := f.String("frontCode") == "0", f.String("backCode") == "0"
+	if !frontOK && !backOK {
+		code := f.String("frontCode")
+		if code == "" {
+			code = f.String("backCode")
+		}
+		return nil, &domain.Error{Code: domain.RecognitionFailed, Message: "neither side of this order was recognized", UpstreamCode: code}
+	}
+	var warn []string
+	var clarity []string
+	if frontOK {
+		readFront(f, &res.Card, &fields)
+		warn = append(warn, f.String("frontWarnCode"), f.String("frontMultiWarning"))
+		clarity = append(clarity, f.String("frontClarity"))
+	}
+	if backOK {
+		readBack(f, &res.Card, &fields)
+		warn = append(warn, f.String("backWarnCode"), f.String("backMultiWarning"))
+		clarity = append(clarity, f.String("backClarity"))
+	}
+	switch {
+	case frontOK && !backOK:
+		res.Side = Front
+	case backOK && !frontOK:
+		res.Side = Back
+	}
+	res.Warnings = cardcheck.MergeIDWarnings(warn...)
+	for _, c := range clarity { // the worse side's clarity
+		if v := atoiPtr(c); v != nil && (res.Clarity == nil || *v < *res.Clarity) {
+			res.Clarity = v
+		}
+	}
+	s.finishIDCard(res, fields)
+	if files {
+		res.Files = collectFiles(f, photoKeys...)
+	}
+	res.Upstream = withoutKeys(f.Result, photoKeys...)
+	return res, nil
+}
+
+var photoKeys = []string{"frontPhoto", "backPhoto", "frontCrop", "backCrop", "headPhoto"}
+
+func readFront(f *webank.Fields, c *IDCard, in *cardcheck.IDCardFields) {
+	c.Name = f.String("name", "Name")
+	c.Sex = f.String("sex", "Sex")
+	c.Nation = f.String("nation")
+	c.IDNumber = f.String("idcard", "Idcard", "idCard")
+	c.Address = f.String("address")
+	c.NativePlace = f.String("nativePlace")
+	birth := f.String("birth")
+	if d, ok := cardcheck.NormalizeDate(birth); ok {
+		c.BirthDate = d
+	}
+	in.IDNumber, in.Birth, in.Sex = c.IDNumber, birth, c.Sex
+}
+
+func readBack(f *webank.Fields, c *IDCard, in *cardcheck.IDCardFields) {
+	c.Authority = f.String("authority")
+	vd := f.String("validDate", "validate")
+	if v, err := cardcheck.ParseValidity(vd); err == nil {
+		c.ValidFrom, c.ValidTo = v.From, v.To
+	}
+	in.ValidDate = vd
+}
+
+func (s *Service) finishIDCard(res *IDCardResult, in cardcheck.IDCardFields) {
+	res.Checks = cardcheck.CheckIDCard(in, s.now())
+	res.Warnings = cardcheck.MergeWarnings(res.Warnings, res.Checks.Hints)
+	if res.Warnings == nil {
+		res.Warnings = []cardcheck.Warning{}
+	}
+}
+
+func atoiPtr(s string) *int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return nil
+	}
+	return &n
+}
+
+// withoutKeys returns obj without the named members (photos travel under
+// "files", and only when asked for).
+func withoutKeys(obj json.RawMessage, keys ...string) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(obj, &m) != nil {
+		return nil
+	}
+	for _, k := range keys {
+		delete(m, k)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func collectFiles(f *webank.Fields, keys ...string) map[string]string {
+	out := map[string]string{}
+	for _, k := range keys {
+		if v := f.String(k); v != "" {
+			out[k] = v
+		}
+	}
+	return out
+}
