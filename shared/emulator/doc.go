@@ -1,0 +1,3 @@
+// Package emulator is a strict, in-process emulator of the WeBank KYC API
+// (placeholder comment, completed below).
+package emulator
