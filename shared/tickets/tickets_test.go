@@ -1,0 +1,258 @@
+package tickets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/webank"
+)
+
+// memStore is an in-memory secret store with failure and call counting.
+type memStore struct {
+	mu    sync.Mutex
+	value []byte
+	fail  error
+	gets  atomic.Int32
+	puts  atomic.Int32
+	delay time.Duration
+}
+
+func (m *memStore) Get(ctx context.Context) ([]byte, error) {
+	m.gets.Add(1)
+	if m.delay > 0 {
+		time.Sleep(m.delay)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return nil, m.fail
+	}
+	if m.value == nil {
+		return nil, secretstore.ErrNotFound
+	}
+	return append([]byte(nil), m.value...), nil
+}
+
+func (m *memStore) Put(ctx context.Context, v []byte) error {
+	m.puts.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return m.fail
+	}
+	m.value = append([]byte(nil), v...)
+	return nil
+}
+
+type fakeFetcher struct {
+	tokens, tickets atomic.Int32
+	tokenErr        error
+	ticketErr       error
+}
+
+func (f *fakeFetcher) AppID() string { return "IDAXXXXX" }
+func (f *fakeFetcher) AccessToken(ctx context.Context) (webank.Token, error) {
+	n := f.tokens.Add(1)
+	if f.tokenErr != nil {
+		return webank.Token{}, f.tokenErr
+	}
+	return webank.Token{Value: "tok" + string(rune('0'+n)), ExpiresIn: 2 * time.Hour}, nil
+}
+func (f *fakeFetcher) SignTicket(ctx context.Context, tok string) (webank.Ticket, error) {
+	f.tickets.Add(1)
+	if f.ticketErr != nil {
+		return webank.Ticket{}, f.ticketErr
+	}
+	return webank.Ticket{Value: "ticket-" + tok, ExpiresIn: time.Hour}, nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestRefresherFetchesSkipsAndReplaces(t *testing.T) {
+	ctx := context.Background()
+	st := &memStore{}
+	f := &fakeFetcher{}
+	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	r := &Refresher{Store: st, WeBank: f, Interval: 20 * time.Minute, Now: clk.Now}
+
+	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
+		t.Fatalf("first refresh: %v %v", out, err)
+	}
+	// A schedule that fires twice: the second run skips.
+	if out, err := r.Refresh(ctx); err != nil || out != Skipped {
+		t.Fatalf("second refresh: %v %v", out, err)
+	}
+	// A slightly early timer still refreshes.
+	clk.Add(19*time.Minute + 50*time.Second)
+	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
+		t.Fatalf("refresh after a cadence: %v %v", out, err)
+	}
+	if f.tokens.Load() != 2 || f.tickets.Load() != 2 {
+		t.Errorf("fetches %d/%d", f.tokens.Load(), f.tickets.Load())
+	}
+	doc, err := ParseDocument(st.value)
+	if err != nil || doc.WeBank.AccessToken != "tok2" || doc.WeBank.SignTicket != "ticket-tok2" || doc.WeBank.AppID != "IDAXXXXX" {
+		t.Fatalf("stored: %+v %v", doc.WeBank, err)
+	}
+	if !doc.WeBank.TicketExpiresAt.After(clk.Now().Add(50 * time.Minute)) {
+		t.Errorf("ticket expiry %v", doc.WeBank.TicketExpiresAt)
+	}
+}
+
+func TestRefresherFailureKeepsStoredPair(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	st := &memStore{}
+	good := &fakeFetcher{}
+	r := &Refresher{Store: st, WeBank: good, Interval: 20 * time.Minute, Now: clk.Now, TicketAttempts: 2}
+	if _, err := r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := string(st.value)
+	clk.Add(time.Hour)
+
+	for _, f := range []*fakeFetcher{
+		{tokenErr: errors.New("token endpoint down")},
+		{ticketErr: errors.New("ticket endpoint down")},
+	} {
+		r.WeBank = f
+		if _, err := r.Refresh(ctx); err == nil {
+			t.Fatal("refresh with a failing upstream succeeded")
+		}
+		if string(st.value) != before {
+			t.Fatal("a failed refresh replaced the stored pair")
+		}
+	}
+	// A store that cannot be read: nothing is fetched (a new token would
+	// doom the stored one while we cannot store its successor).
+	st.fail = errors.New("store down")
+	f := &fakeFetcher{}
+	r.WeBank = f
+	if _, err := r.Refresh(ctx); err == nil || f.tokens.Load() != 0 {
+		t.Fatalf("refresh with the store down: %v, %d token fetches", err, f.tokens.Load())
+	}
+}
+
+func storePair(t *testing.T, st *memStore, p Pair) {
+	b, err := json.Marshal(Document{WeBank: &p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.value = b
+}
+
+func TestReaderEmptyStoreIsTicketsUnavailable(t *testing.T) {
+	r := &Reader{Store: &memStore{}, TTL: time.Second}
+	_, err := r.Get(context.Background())
+	if domain.ErrorCode(err) != domain.TicketsUnavailable {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestReaderSharesOneLoad(t *testing.T) {
+	now := time.Now()
+	st := &memStore{delay: 50 * time.Millisecond}
+	storePair(t, st, Pair{AppID: "a", AccessToken: "t", SignTicket: "k", TokenExpiresAt: now.Add(time.Hour), TicketExpiresAt: now.Add(time.Hour), FetchedAt: now})
+	r := &Reader{Store: st, TTL: time.Minute}
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p, err := r.Get(context.Background()); err != nil || p.SignTicket != "k" {
+				t.Errorf("Get: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := st.gets.Load(); n != 1 {
+		t.Errorf("store read %d times, want 1", n)
+	}
+}
+
+func TestReaderRidesOutStoreOutage(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	st := &memStore{}
+	storePair(t, st, Pair{AppID: "a", AccessToken: "t", SignTicket: "k", TokenExpiresAt: clk.Now().Add(10 * time.Minute), TicketExpiresAt: clk.Now().Add(10 * time.Minute), FetchedAt: clk.Now()})
+	r := &Reader{Store: st, TTL: 30 * time.Second, Now: clk.Now}
+	ctx := context.Background()
+	if _, err := r.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.fail = errors.New("throttled")
+	for i := 0; i < 15; i++ { // 7.5 minutes of outage: cached pair still good
+		clk.Add(30 * time.Second)
+		if p, err := r.Get(ctx); err != nil || p.SignTicket != "k" {
+			t.Fatalf("during outage at +%ds: %v", (i+1)*30, err)
+		}
+	}
+	clk.Add(5 * time.Minute) // the pair has expired
+	if _, err := r.Get(ctx); domain.ErrorCode(err) != domain.TicketsUnavailable {
+		t.Fatalf("after expiry: %v", err)
+	}
+	// The store comes back with a new pair.
+	st.fail = nil
+	storePair(t, st, Pair{AppID: "a", AccessToken: "t2", SignTicket: "k2", TokenExpiresAt: clk.Now().Add(time.Hour), TicketExpiresAt: clk.Now().Add(time.Hour), FetchedAt: clk.Now()})
+	if p, err := r.Get(ctx); err != nil || p.SignTicket != "k2" {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
+
+func TestReaderInvalidateReloadsOnce(t *testing.T) {
+	now := time.Now()
+	st := &memStore{}
+	old := Pair{AppID: "a", AccessToken: "t", SignTicket: "k", TokenExpiresAt: now.Add(time.Hour), TicketExpiresAt: now.Add(time.Hour), FetchedAt: now}
+	storePair(t, st, old)
+	r := &Reader{Store: st, TTL: time.Hour}
+	ctx := context.Background()
+	r.Get(ctx)
+	storePair(t, st, Pair{AppID: "a", AccessToken: "t2", SignTicket: "k2", TokenExpiresAt: now.Add(time.Hour), TicketExpiresAt: now.Add(time.Hour), FetchedAt: now})
+	if p, _ := r.Get(ctx); p.SignTicket != "k" {
+		t.Fatal("TTL not honoured")
+	}
+	r.Invalidate(old)
+	r.Invalidate(old)
+	if p, _ := r.Get(ctx); p.SignTicket != "k2" {
+		t.Fatal("Invalidate did not reload")
+	}
+	r.Invalidate(old) // stale rejection: the new pair stays
+	gets := st.gets.Load()
+	r.Get(ctx)
+	if st.gets.Load() != gets {
+		t.Error("a rejection of an older ticket caused a reload")
+	}
+}
+
+func TestDocumentKeepsExtraMembers(t *testing.T) {
+	d, err := ParseDocument([]byte(`{"webank":{"appId":"a","signTicket":"k"},"wechat":{"accessToken":"w"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.WeBank.SignTicket = "k2"
+	b, _ := json.Marshal(d)
+	var m map[string]json.RawMessage
+	json.Unmarshal(b, &m)
+	if string(m["wechat"]) != `{"accessToken":"w"}` {
+		t.Errorf("extra member lost: %s", b)
+	}
+	if _, err := ParseDocument([]byte("not json")); err == nil {
+		t.Error("bad document accepted")
+	}
+}
