@@ -1,0 +1,279 @@
+// Package localstack is `make run`: the HTTP API, the ticket refresher on
+// its timer, the embedded upstream emulator and file stores under .local/,
+// in one process on 127.0.0.1, configured only through the DESIGN.md
+// environment variables.
+package localstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/config"
+	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/setup"
+	"github.com/cardocr/cardocr/shared/tickets"
+)
+
+// Options of the local stack; the zero value is `make run`.
+type Options struct {
+	Getenv   func(string) string // default os.Getenv
+	Dir      string              // default ".local"
+	Host     string              // default "127.0.0.1"
+	Stdout   io.Writer           // the banner; default os.Stdout
+	Logs     io.Writer           // JSON logs; default os.Stderr
+	Emulator emulator.Config     // the embedded emulator's settings (tests scale lifetimes)
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	URL       string             // base URL of the API
+	APIKey    string             // the first accepted key
+	Emulator  *emulator.Emulator // nil when KYC_BASE_URL points elsewhere
+	Refresher *tickets.Refresher
+	Reader    *tickets.Reader
+	Config    config.Config
+
+	srv    *http.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// EmulatorPath is where the embedded WeBank emulator is mounted.
+const EmulatorPath = "/_emulator/webank"
+
+// Start starts the stack and returns once it serves.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Dir == "" {
+		o.Dir = ".local"
+	}
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Stdout == nil {
+		o.Stdout = os.Stdout
+	}
+	if o.Logs == nil {
+		o.Logs = os.Stderr
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("localstack: %w", err)
+	}
+	local := func(name string) string { return "file://" + filepath.Join(o.Dir, name) }
+	defaults := map[string]string{
+		"CREDENTIALS_URL":  local("credentials.json"),
+		"TICKET_STORE_URL": local("tickets.json"),
+		"ARCHIVE_URL":      local("archive"),
+		"PORT":             "8080",
+	}
+	getenv := func(k string) string {
+		if v := o.Getenv(k); v != "" {
+			return v
+		}
+		return defaults[k]
+	}
+	embedded := o.Getenv("KYC_BASE_URL") == ""
+
+	port := getenv("PORT")
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, port))
+	if err != nil {
+		return nil, fmt.Errorf("localstack: listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	env := func(k string) string {
+		if k == "KYC_BASE_URL" && embedded {
+			return base + EmulatorPath
+		}
+		return getenv(k)
+	}
+	cfg, err := config.FromEnv(env)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s := &Stack{URL: base, Config: cfg}
+	log := setup.Logger(cfg, o.Logs)
+
+	if embedded {
+		s.Emulator = emulator.New(o.Emulator)
+		ec := o.Emulator
+		if ec.AppID == "" {
+			ec.AppID, ec.Secret = emulator.DefaultAppID, emulator.DefaultSecret
+		}
+		if err := ensureCredentials(cfg.CredentialsURL, ec.AppID, ec.Secret); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		// The emulator lives in memory: tickets stored by an earlier run
+		// mean nothing to this one.
+		if p, ok := strings.CutPrefix(cfg.TicketStoreURL, "file://"); ok {
+			_ = os.Remove(p)
+		}
+	}
+	if len(cfg.APIKeys) == 0 && cfg.AuthMode == "apikey" {
+		key, err := devKey(filepath.Join(o.Dir, "dev-api-key"))
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		cfg.APIKeys = []string{key}
+	}
+	if len(cfg.APIKeys) > 0 {
+		s.APIKey = cfg.APIKeys[0]
+	}
+	s.Config = cfg
+
+	api, reader, err := setup.API(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	s.Reader = reader
+	if s.Refresher, err = setup.Refresher(ctx, cfg, log.With("component", "ticketrefresh")); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := writeSamples(filepath.Join(o.Dir, "samples")); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	if s.Emulator != nil {
+		mux.Handle(EmulatorPath+"/", http.StripPrefix(EmulatorPath, s.Emulator))
+	}
+	mux.Handle("/", api)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("server stopped", "err", err)
+		}
+	}()
+
+	// The refresher on its timer, first run at start (synchronously, so
+	// the stack answers OCR requests as soon as Start returns).
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.refresh(rctx, log)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(cfg.RefreshInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case <-t.C:
+				s.refresh(rctx, log)
+			}
+		}
+	}()
+
+	fmt.Fprintf(o.Stdout, "cardocr local stack on %s\n", base)
+	if s.Emulator != nil {
+		fmt.Fprintf(o.Stdout, "  WeBank emulator: %s%s (set KYC_BASE_URL to use another upstream)\n", base, EmulatorPath)
+	} else {
+		fmt.Fprintf(o.Stdout, "  WeBank upstream: %s\n", cfg.KYCBaseURL)
+	}
+	if s.APIKey != "" && o.Getenv("API_KEYS") == "" {
+		fmt.Fprintf(o.Stdout, "  dev API key: %s\n", s.APIKey)
+	}
+	fmt.Fprintf(o.Stdout, "  try:\n    curl -s -H 'Authorization: Bearer %s' -F side=front -F image=@%s %s/v1/idcard/ocr\n",
+		s.APIKey, filepath.Join(o.Dir, "samples", "idcard-front.jpg"), base)
+	return s, nil
+}
+
+func (s *Stack) refresh(ctx context.Context, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := s.Refresher.Refresh(ctx); err != nil {
+		log.Error("ticket refresh failed", "err", err)
+	}
+}
+
+// Close stops the server and the refresher.
+func (s *Stack) Close() error {
+	s.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	s.wg.Wait()
+	return err
+}
+
+// Run is `make run`: start, then serve until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	s, err := Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return s.Close()
+}
+
+// ensureCredentials writes the emulator's credentials to a file
+// credentials store that does not exist yet.
+func ensureCredentials(u, appID, secret string) error {
+	p, ok := strings.CutPrefix(u, "file://")
+	if !ok {
+		return nil
+	}
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	b, _ := json.Marshal(config.Credentials{WeBankAppID: appID, WeBankSecret: secret})
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o600)
+}
+
+// devKey returns the key kept in path, making one on first use.
+func devKey(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var r [16]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return "", err
+	}
+	key := "dev-" + hex.EncodeToString(r[:])
+	return key, os.WriteFile(path, []byte(key+"\n"), 0o600)
+}
+
+// writeSamples writes sample card images the emulator recognizes.
+func writeSamples(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	samples := map[string][]byte{
+		"idcard-front.jpg": emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1}.JPEG(),
+		"idcard-back.jpg":  emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 1}.JPEG(),
+		"bankcard.jpg":     emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 1}.JPEG(),
+	}
+	for name, b := range samples {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
