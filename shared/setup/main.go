@@ -1,0 +1,63 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cardocr/cardocr/shared/config"
+	"github.com/cardocr/cardocr/shared/platform"
+)
+
+// Builder makes a function from its configuration.
+type Builder func(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error)
+
+// Main is the whole of a function's main: read the environment, build the
+// function, and serve it on whatever platform the environment names. A
+// configuration error exits non-zero with one log line (no values).
+func Main(name string, build Builder) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	cfg, err := config.FromEnv(os.Getenv)
+	log := Logger(cfg, os.Stdout).With("function", name)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		os.Exit(1)
+	}
+	fn, err := build(ctx, cfg, log)
+	if err != nil {
+		log.Error("startup", "err", err)
+		os.Exit(1)
+	}
+	fn.Name, fn.Logger = name, log
+	if err := platform.Run(ctx, fn); err != nil {
+		log.Error("platform", "err", err)
+		os.Exit(1)
+	}
+}
+
+// APIFunction serves the HTTP API (every HTTP function: the gateway routes
+// each path to its function).
+func APIFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error) {
+	h, _, err := API(ctx, cfg, log)
+	return platform.Function{HTTP: h}, err
+}
+
+// RefreshFunction runs one refresh per event, whatever the event (an
+// EventBridge rule or Scheduler event, or an SCF timer).
+func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error) {
+	r, err := Refresher(ctx, cfg, log)
+	if err != nil {
+		return platform.Function{}, err
+	}
+	return platform.Function{Event: func(ctx context.Context, _ json.RawMessage) (any, error) {
+		out, err := r.Refresh(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"outcome": string(out)}, nil
+	}}, nil
+}
