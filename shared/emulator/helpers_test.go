@@ -215,3 +215,5 @@ func (h *harness) queryValues(tk, orderNo string) url.Values {
 func front(seed int64) CardSpec { return CardSpec{Kind: KindIDCard, Side: SideFront, Seed: seed} }
 func back(seed int64) CardSpec  { return CardSpec{Kind: KindIDCard, Side: SideBack, Seed: seed} }
 func bank(seed int64) CardSpec  { return CardSpec{Kind: KindBankCard, Seed: seed} }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
