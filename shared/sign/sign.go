@@ -67,9 +67,10 @@ var orderSeq atomic.Uint32
 // OrderNo returns a new order number: letters and digits, 32 characters at
 // most, unique across instances without coordination. Layout: prefix (at
 // most 4 letters, e.g. "id", "bk"), UTC time to the second (yyMMddHHmmss,
-// so numbers sort and tell when they were made), a per-process counter
-// (base 36, 3 chars) and 12 random characters (62^12 ≈ 3e21 per second
-// per instance makes collisions negligible).
+// so numbers sort and tell when they were made), the letter "T" (so no run
+// of 13 digits looks like a card number to the log scrubber), a
+// per-process counter (base 36, 3 chars) and 12 random characters (62^12 ≈
+// 3e21 per second per instance makes collisions negligible).
 func OrderNo(prefix string) string {
 	if len(prefix) > 4 {
 		prefix = prefix[:4]
@@ -79,6 +80,7 @@ func OrderNo(prefix string) string {
 	b.Grow(32)
 	b.WriteString(prefix)
 	b.WriteString(time.Now().UTC().Format("060102150405"))
+	b.WriteByte('T')
 	const digits = "0123456789abcdefghijklmnopqrstuvwxyz"
 	b.WriteByte(digits[seq/1296])
 	b.WriteByte(digits[seq/36%36])

@@ -72,7 +72,7 @@ func TestOrderNo(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if o := OrderNo("toolongprefix"); len(o) > 32 {
+	if o := OrderNo("toolongprefix"); len(o) > 32 || !regexp.MustCompile(`^tool\d{12}T`).MatchString(o) {
 		t.Errorf("order number %q longer than 32", o)
 	}
 }
