@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 )
 
@@ -44,6 +45,19 @@ func Register(scheme string, o Opener) {
 func Open(ctx context.Context, rawURL string) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
+		// An ARN after "scheme://" (awssm://arn:aws:secretsmanager:…) is
+		// not a valid host: read everything after "//" as the path.
+		if scheme, rest, ok := strings.Cut(rawURL, "://"); ok {
+			if u2, err2 := url.Parse(scheme + ":///" + rest); err2 == nil {
+				u, err = u2, nil
+			}
+		}
+	}
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL
+		}
 		return nil, fmt.Errorf("secretstore: bad store URL: %w", err)
 	}
 	mu.RLock()
