@@ -95,9 +95,23 @@ func serveGuarded(h http.Handler, w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// guardWriter gives a buffering ResponseWriter net/http's semantics: the
+// first WriteHeader wins, and header changes after it have no effect (the
+// buffering writers read the header map only at the end).
 type guardWriter struct {
 	http.ResponseWriter
 	wrote bool
+	late  http.Header // what Header returns once the header is written
+}
+
+func (g *guardWriter) Header() http.Header {
+	if g.wrote {
+		if g.late == nil {
+			g.late = g.ResponseWriter.Header().Clone()
+		}
+		return g.late
+	}
+	return g.ResponseWriter.Header()
 }
 
 func (g *guardWriter) WriteHeader(status int) {

@@ -14,10 +14,10 @@ import (
 type eventKind int
 
 const (
-	kindOther    eventKind = iota // anything else: Function.Event
-	kindAPIGWv2                   // API Gateway HTTP API payload 2.0 or Lambda Function URL
-	kindAPIGWv1                   // API Gateway REST API (proxy integration, v1)
-	kindSCFHTTP                   // SCF Function URL (event function) or legacy SCF API Gateway
+	kindOther   eventKind = iota // anything else: Function.Event
+	kindAPIGWv2                  // API Gateway HTTP API payload 2.0 or Lambda Function URL
+	kindAPIGWv1                  // API Gateway REST API (proxy integration, v1)
+	kindSCFHTTP                  // SCF Function URL (event function) or legacy SCF API Gateway
 )
 
 func (k eventKind) String() string {

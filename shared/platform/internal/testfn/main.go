@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/cardocr/cardocr/shared/platform"
@@ -40,8 +41,9 @@ func main() {
 	}
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
@@ -60,13 +62,12 @@ func handler() http.Handler {
 		sort.Strings(cookies)
 		_, hasDeadline := r.Context().Deadline()
 		w.Header().Set("X-Echo", "yes")
-		w.WriteHeader(http.StatusCreated)
-		writeJSON(w, map[string]any{
+		writeJSON(w, http.StatusCreated, map[string]any{
 			"method":      r.Method,
 			"path":        r.URL.Path,
 			"query":       r.URL.Query(),
 			"xCustom":     r.Header.Values("X-Custom"),
-			"xMulti":      r.Header.Values("X-Multi"),
+			"xMulti":      strings.Join(r.Header.Values("X-Multi"), ","),
 			"contentType": r.Header.Get("Content-Type"),
 			"cookies":     cookies,
 			"body":        base64.StdEncoding.EncodeToString(body),
@@ -84,10 +85,10 @@ func handler() http.Handler {
 	mux.HandleFunc("GET /nowrite", func(w http.ResponseWriter, r *http.Request) {})
 	mux.HandleFunc("GET /panic", func(w http.ResponseWriter, r *http.Request) { panic("testfn: boom") })
 	mux.HandleFunc("GET /env/{name}", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]string{"value": os.Getenv(r.PathValue("name"))})
+		writeJSON(w, http.StatusOK, map[string]string{"value": os.Getenv(r.PathValue("name"))})
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	return mux
 }
