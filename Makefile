@@ -28,3 +28,27 @@ bench:
 
 fuzz:
 	./scripts/fuzz.sh 10s
+
+# ---------------------------------------------------------------------------
+# AWS SAM (template.yaml, BuildMethod: makefile): `sam build` runs
+# build-<LogicalId> with ARTIFACTS_DIR set. The binaries come from
+# scripts/build.sh (dist/aws/<fn>/bootstrap, linux/arm64); scripts/deploy-aws.sh
+# runs it before `sam build`. Checked by shared/descriptors.
+sam_artifact = @test -x dist/aws/$(1)/bootstrap || { echo "dist/aws/$(1)/bootstrap is missing: run make build (or scripts/deploy-aws.sh)" >&2; exit 1; }; \
+	mkdir -p "$(ARTIFACTS_DIR)" && cp dist/aws/$(1)/bootstrap "$(ARTIFACTS_DIR)/bootstrap" && chmod 0755 "$(ARTIFACTS_DIR)/bootstrap"
+
+.PHONY: build-TicketRefreshFunction build-IdCardSubmitFunction build-BankCardSubmitFunction \
+	build-OcrResultFunction build-BankCardResultFunction build-ResultFetchFunction
+
+build-TicketRefreshFunction:
+	$(call sam_artifact,ticketrefresh)
+build-IdCardSubmitFunction:
+	$(call sam_artifact,idcardsubmit)
+build-BankCardSubmitFunction:
+	$(call sam_artifact,bankcardsubmit)
+build-OcrResultFunction:
+	$(call sam_artifact,ocrresult)
+build-BankCardResultFunction:
+	$(call sam_artifact,bankcardresult)
+build-ResultFetchFunction:
+	$(call sam_artifact,resultfetch)
