@@ -106,6 +106,9 @@ func decodeBase64(s string, maxImage int64) ([]byte, error) {
 			return r
 		}, s)
 	}
+	if strings.TrimRight(s, "=") == "" {
+		return nil, domain.Errorf(domain.InvalidImage, "the image is empty")
+	}
 	if int64(base64.RawStdEncoding.DecodedLen(len(strings.TrimRight(s, "=")))) > maxImage {
 		return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", maxImage)
 	}

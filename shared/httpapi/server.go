@@ -24,6 +24,12 @@ type IDCards interface {
 	IDCardResult(ctx context.Context, orderNo string, files bool) (*ocr.IDCardResult, error)
 }
 
+// BankCards is the bank card OCR service as the API uses it.
+type BankCards interface {
+	SubmitBankCard(ctx context.Context, r ocr.BankCardRequest) (*ocr.BankCardResult, error)
+	BankCardResult(ctx context.Context, orderNo string, files bool) (*ocr.BankCardResult, error)
+}
+
 // Health reports the tickets' freshness for /healthz.
 type Health interface {
 	Freshness(ctx context.Context, interval time.Duration) tickets.Freshness
@@ -32,6 +38,7 @@ type Health interface {
 // Options configure the API.
 type Options struct {
 	IDCards         IDCards
+	BankCards       BankCards
 	Health          Health
 	RefreshInterval time.Duration
 	APIKeys         []string // AUTH_MODE=apikey
@@ -60,6 +67,8 @@ func New(opt Options) http.Handler {
 	mux.HandleFunc("/healthz", s.healthz)
 	mux.HandleFunc("/v1/idcard/ocr", s.auth(s.idcardSubmit))
 	mux.HandleFunc("/v1/idcard/results/{orderNo}", s.auth(s.idcardResult))
+	mux.HandleFunc("/v1/bankcard/ocr", s.auth(s.bankcardSubmit))
+	mux.HandleFunc("/v1/bankcard/results/{orderNo}", s.auth(s.bankcardResult))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, domain.Errorf(domain.NotFound, "no such route"), "")
 	})

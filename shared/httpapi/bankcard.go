@@ -1,0 +1,55 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/webank"
+)
+
+// bankcardSubmit is POST /v1/bankcard/ocr: JSON {"image","userId","orderNo"}
+// or multipart with the file in "image".
+func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		methodNotAllowed(w, r, http.MethodPost)
+		return
+	}
+	if s.opt.BankCards == nil {
+		fail(w, r, domain.Errorf(domain.NotFound, "bank card OCR is not served here"), "")
+		return
+	}
+	sub, err := decodeSubmission(w, r, ocr.MaxBankCardImage)
+	if err != nil {
+		fail(w, r, err, "")
+		return
+	}
+	req := ocr.BankCardRequest{Image: webank.BytesImage(sub.Image), Head: head(sub.Image), UserID: sub.UserID, OrderNo: sub.OrderNo}
+	res, err := s.opt.BankCards.SubmitBankCard(r.Context(), req)
+	if err != nil {
+		fail(w, r, err, sub.OrderNo)
+		return
+	}
+	noteOrder(r, res.OrderNo)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// bankcardResult is GET /v1/bankcard/results/{orderNo}[?files=1].
+func (s *server) bankcardResult(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowed(w, r, http.MethodGet)
+		return
+	}
+	if s.opt.BankCards == nil {
+		fail(w, r, domain.Errorf(domain.NotFound, "bank card OCR is not served here"), "")
+		return
+	}
+	orderNo := r.PathValue("orderNo")
+	noteOrder(r, orderNo)
+	res, err := s.opt.BankCards.BankCardResult(r.Context(), orderNo, boolQuery(r, "files"))
+	if err != nil {
+		fail(w, r, err, orderNo)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
