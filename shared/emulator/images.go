@@ -365,7 +365,7 @@ const (
 
 // maxFullDecodePixels bounds the images the emulator decodes completely;
 // larger ones only get their headers checked.
-const maxFullDecodePixels = 4 << 20
+const maxFullDecodePixels = 1 << 20
 
 // inspectImage classifies b. format is "" when b is not a JPEG, PNG or BMP
 // (66661010); decodeOK is false when it looks like one but does not decode
