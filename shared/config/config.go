@@ -27,6 +27,10 @@ type Config struct {
 	RefreshInterval time.Duration // TICKET_REFRESH_INTERVAL
 	CacheTTL        time.Duration // TICKET_CACHE_TTL
 
+	// RequestTimeout bounds each HTTP request where the platform gives no
+	// deadline of its own (HTTP mode, the local stack).
+	RequestTimeout time.Duration // REQUEST_TIMEOUT
+
 	APIKeys  []string // API_KEYS
 	AuthMode string   // AUTH_MODE: apikey | none
 	Port     string   // PORT
@@ -76,6 +80,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.CacheTTL, err = duration(getenv, "TICKET_CACHE_TTL", 30*time.Second); err != nil {
+		return c, err
+	}
+	if c.RequestTimeout, err = duration(getenv, "REQUEST_TIMEOUT", 30*time.Second); err != nil {
 		return c, err
 	}
 	if c.AuthMode != "apikey" && c.AuthMode != "none" {

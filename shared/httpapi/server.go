@@ -43,7 +43,10 @@ type Options struct {
 	RefreshInterval time.Duration
 	APIKeys         []string // AUTH_MODE=apikey
 	AuthNone        bool     // AUTH_MODE=none: the gateway authenticates
-	Logger          *slog.Logger
+	// Timeout bounds a request that arrives without a deadline (the
+	// platforms put the invocation's deadline in the context).
+	Timeout time.Duration
+	Logger  *slog.Logger
 }
 
 type server struct {
@@ -72,7 +75,22 @@ func New(opt Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, domain.Errorf(domain.NotFound, "no such route"), "")
 	})
-	return s.logRequests(mux)
+	return s.logRequests(s.withDeadline(mux))
+}
+
+func (s *server) withDeadline(next http.Handler) http.Handler {
+	if s.opt.Timeout <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.Context().Deadline(); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.opt.Timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // authorized compares the bearer key with every configured key in constant

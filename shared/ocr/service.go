@@ -71,8 +71,11 @@ func (s *Service) withTicket(ctx context.Context, op string, call func(ticket st
 		return nil, gerr
 	}
 	if p2.SignTicket == p.SignTicket {
+		// The stored pair is dead (a token fetched elsewhere, a rotated
+		// secret): only the refresher can mend that.
 		s.logger().WarnContext(ctx, "upstream rejected the stored ticket and the store has no newer one", "op", op, "upstreamCode", ae.Code)
-		return nil, err
+		return nil, &domain.Error{Code: domain.TicketsUnavailable, Message: "the upstream rejected the stored ticket; the refresher has not replaced it yet",
+			UpstreamCode: ae.Code, Retryable: true, Err: err}
 	}
 	s.logger().InfoContext(ctx, "upstream rejected the ticket; retrying once with the reloaded one", "op", op, "upstreamCode", ae.Code)
 	return call(p2.SignTicket)
