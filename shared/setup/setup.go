@@ -55,8 +55,8 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger) (http.Handler
 	reader := &tickets.Reader{Store: store, TTL: cfg.CacheTTL, Logger: log}
 	svc := &ocr.Service{WeBank: WeBank(cfg, HTTPClient()), Tickets: reader, Logger: log}
 	h := httpapi.New(httpapi.Options{
-		IDCards: svc, Health: reader, RefreshInterval: cfg.RefreshInterval,
-		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Logger: log,
+		IDCards: svc, BankCards: svc, Health: reader, RefreshInterval: cfg.RefreshInterval,
+		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
 	})
 	return h, reader, nil
 }
