@@ -64,6 +64,9 @@ type Config struct {
 	// answer without photos ("部分情况下获取照片会有1秒左右的延迟") [0].
 	PhotoDelay time.Duration
 
+	// WeChat configures the WeChat endpoints (wechat.go).
+	WeChat WeChatConfig
+
 	Now    func() time.Time // [time.Now]
 	Logger *slog.Logger     // [discard]; never given personal data, tokens or images
 }
@@ -83,6 +86,8 @@ type Emulator struct {
 	seq     uint64
 
 	faults faults
+
+	wx *wechatState // the WeChat endpoints' state (wechat.go)
 
 	cmu    sync.Mutex
 	counts map[string]int64
@@ -133,6 +138,7 @@ func New(cfg Config) *Emulator {
 	}
 	e.faults.byEndpoint = map[string]*faultState{}
 	e.registerWeBank()
+	e.registerWeChat()
 	e.registerNotFound()
 	return e
 }
