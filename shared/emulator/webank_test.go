@@ -48,7 +48,11 @@ func TestAccessToken(t *testing.T) {
 		{"bare GET", url.Values{}},
 		{"wrong secret", tokenQuery(DefaultAppID, "nope")},
 		{"unknown app", tokenQuery("IDAOTHER", DefaultSecret)},
-		{"grant_type upper case", func() url.Values { q := tokenQuery(DefaultAppID, DefaultSecret); q.Set("grant_type", "CLIENT_CREDENTIAL"); return q }()},
+		{"grant_type upper case", func() url.Values {
+			q := tokenQuery(DefaultAppID, DefaultSecret)
+			q.Set("grant_type", "CLIENT_CREDENTIAL")
+			return q
+		}()},
 		{"no version", func() url.Values { q := tokenQuery(DefaultAppID, DefaultSecret); q.Del("version"); return q }()},
 		{"both spellings disagree", func() url.Values { q := tokenQuery(DefaultAppID, DefaultSecret); q.Set("appId", "IDAOTHER"); return q }()},
 	}
@@ -543,13 +547,19 @@ func TestBankCard(t *testing.T) {
 		details string
 	}{
 		{"expired", CardSpec{Kind: KindBankCard, Seed: 2, ValidTo: "05/2026"}.JPEG(), "0",
-			func(r answer) bool { return r.str("warningCode") == "66661009" && r.str("multiWarningCode") == "[66661009]" }, "warning 66661009"},
+			func(r answer) bool {
+				return r.str("warningCode") == "66661009" && r.str("multiWarningCode") == "[66661009]"
+			}, "warning 66661009"},
 		{"current month", CardSpec{Kind: KindBankCard, Seed: 2, ValidTo: "06/2026"}.JPEG(), "0",
 			func(r answer) bool { return r.str("warningCode") == "0" }, "no warning"},
 		{"warnings", CardSpec{Kind: KindBankCard, Seed: 2, Warning: "-9111,-9114"}.JPEG(), "0",
-			func(r answer) bool { return r.str("warningCode") == "-9111" && r.str("multiWarningCode") == "[-9111,-9114]" }, "both"},
+			func(r answer) bool {
+				return r.str("warningCode") == "-9111" && r.str("multiWarningCode") == "[-9111,-9114]"
+			}, "both"},
 		{"bad Luhn", CardSpec{Kind: KindBankCard, Seed: 2, BadLuhn: true}.PNG(), "0",
-			func(r answer) bool { return !LuhnValid(r.str("bankcardNo")) && len(r.str("bankcardNo")) == len(BankCard(2).Number) }, "Luhn-invalid"},
+			func(r answer) bool {
+				return !LuhnValid(r.str("bankcardNo")) && len(r.str("bankcardNo")) == len(BankCard(2).Number)
+			}, "Luhn-invalid"},
 		{"number override", CardSpec{Kind: KindBankCard, Seed: 2, CardNumber: "6222021234567890123"}.BMP(), "0",
 			func(r answer) bool { return r.str("bankcardNo") == "6222021234567890123" }, "override"},
 		{"no marker", encodeJPEG(bank(2).render(64, 40)), "-9013", nil, ""},
