@@ -53,8 +53,18 @@ func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	if err != nil {
 		return platform.Function{}, err
 	}
-	return platform.Function{Event: func(ctx context.Context, _ json.RawMessage) (any, error) {
-		out, err := r.Refresh(ctx)
+	return platform.Function{Event: func(ctx context.Context, ev json.RawMessage) (any, error) {
+		// {"force":true} (a manual invoke after rotating the WeBank
+		// secret) replaces a pair that still looks fresh.
+		var in struct {
+			Force bool `json:"force"`
+		}
+		_ = json.Unmarshal(ev, &in)
+		refresh := r.Refresh
+		if in.Force {
+			refresh = r.ForceRefresh
+		}
+		out, err := refresh(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -81,9 +81,22 @@ func (r *Refresher) Due(p *Pair, now time.Time) bool {
 	return !next.Before(p.TicketExpiresAt) || !next.Before(p.TokenExpiresAt)
 }
 
-// Refresh runs one refresh. It never writes unless both the token and the
-// ticket were fetched, so a failure leaves the stored pair untouched.
+// Refresh runs one scheduled refresh: it skips while the stored pair is
+// fresh (see Due). It never writes unless both the token and the ticket
+// were fetched, so a failure leaves the stored pair untouched.
 func (r *Refresher) Refresh(ctx context.Context) (Outcome, error) {
+	return r.refresh(ctx, false)
+}
+
+// ForceRefresh replaces the stored pair even if it looks fresh: for an
+// operator who changed the WeBank secret (which kills every token) or
+// whose pair was killed by a token fetched elsewhere. It still takes the
+// lease, so it is one writer among the scheduled runs.
+func (r *Refresher) ForceRefresh(ctx context.Context) (Outcome, error) {
+	return r.refresh(ctx, true)
+}
+
+func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	log := r.logger()
@@ -93,12 +106,16 @@ func (r *Refresher) Refresh(ctx context.Context) (Outcome, error) {
 	if err != nil {
 		return "", err
 	}
-	if !r.Due(doc.WeBank, now) {
+	if !force && !r.Due(doc.WeBank, now) {
 		log.InfoContext(ctx, "tickets fresh, refresh skipped", "age", now.Sub(doc.WeBank.FetchedAt).Round(time.Second).String())
 		return Skipped, nil
 	}
 	if l, ok := r.Store.(Leaser); ok && r.Interval > 0 {
-		slot := fmt.Sprintf("refresh-%d", now.UnixNano()/int64(r.Interval/2))
+		kind := "refresh"
+		if force {
+			kind = "force" // not blocked by the scheduled run that holds this slot
+		}
+		slot := fmt.Sprintf("%s-%d", kind, now.UnixNano()/int64(r.Interval/2))
 		held, err := l.TryLease(ctx, slot, r.Interval/2)
 		if err != nil {
 			return "", fmt.Errorf("tickets: lease: %w", err)
@@ -111,7 +128,7 @@ func (r *Refresher) Refresh(ctx context.Context) (Outcome, error) {
 		if doc, err = r.load(ctx); err != nil {
 			return "", err
 		}
-		if !r.Due(doc.WeBank, now) {
+		if !force && !r.Due(doc.WeBank, now) {
 			return Skipped, nil
 		}
 	}
