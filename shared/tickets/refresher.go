@@ -38,6 +38,9 @@ type Refresher struct {
 	// token was fetched (the new token has already doomed the stored pair,
 	// so giving up early is the worst outcome). Default 3.
 	TicketAttempts int
+	// WeChat, when set, keeps the WeChat stable token in the same document
+	// (wechat.go): asked in normal mode on every run, written when it changed.
+	WeChat WeChatFetcher
 
 	mu sync.Mutex // one refresh at a time in this process
 }
@@ -108,7 +111,7 @@ func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
 	}
 	if !force && !r.Due(doc.WeBank, now) {
 		log.InfoContext(ctx, "tickets fresh, refresh skipped", "age", now.Sub(doc.WeBank.FetchedAt).Round(time.Second).String())
-		return Skipped, nil
+		return r.weChatOnly(ctx, doc, now)
 	}
 	if l, ok := r.Store.(Leaser); ok && r.Interval > 0 {
 		kind := "refresh"
@@ -116,7 +119,9 @@ func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
 			kind = "force" // not blocked by the scheduled run that holds this slot
 		}
 		slot := fmt.Sprintf("%s-%d", kind, now.UnixNano()/int64(r.Interval/2))
-		held, err := l.TryLease(ctx, slot, r.Interval/2)
+		// The lease only has to outlive one refresh: whoever comes later in
+		// the same slot re-reads the store below and finds the pair fresh.
+		held, err := l.TryLease(ctx, slot, min(r.Interval/2, 5*time.Minute))
 		if err != nil {
 			return "", fmt.Errorf("tickets: lease: %w", err)
 		}
@@ -173,6 +178,7 @@ func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
 		p.TicketExpiresAt = p.TokenExpiresAt // a ticket dies with its token
 	}
 	doc.WeBank = p
+	r.refreshWeChat(ctx, &doc)
 	b, err := json.Marshal(doc)
 	if err != nil {
 		return "", fmt.Errorf("tickets: encode: %w", err)
