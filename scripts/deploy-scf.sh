@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Deploys cardocr to Tencent Cloud SCF (serverless.yml, component multi-scf):
+# build, code bundle, CAM roles, SSM secrets, CMQ topic, `scf deploy`,
+# reserved concurrency and Function URLs, first ticket refresh. See README
+# "Deploying".
+#
+#   scripts/deploy-scf.sh [--dry-run]
+#
+# Environment (the CARDOCR_* names serverless.yml reads as ${env:…}):
+#   CARDOCR_UIN, CARDOCR_APPID     account UIN and APPID (required; CAM resources, COS bucket)
+#   CARDOCR_SCF_REGION             default ap-guangzhou
+#   CARDOCR_STAGE                  default prod (function names: cardocr-<stage>-<fn>)
+#   CARDOCR_API_KEYS               comma-separated API keys (required unless CARDOCR_AUTH_MODE=none);
+#                                  to roll keys deploy "old,new", move the clients, then deploy "new"
+#   CARDOCR_AUTH_MODE              apikey (default) or none
+#   CARDOCR_CREDENTIALS_FILE       JSON {"webankAppId","webankSecret","wechatAppId","wechatAppSecret"}
+#                                  written to the credentials secret (first deploy, or to change them)
+#   CARDOCR_CREDENTIALS_SECRET     SSM secret name, default cardocr-<stage>-credentials
+#   CARDOCR_TICKETS_SECRET         SSM secret name, default cardocr-<stage>-tickets
+#   CARDOCR_COS_BUCKET             evidence bucket <name>-<appid>, default cardocr-<stage>-<appid>;
+#                                  must exist (private, encrypted, lifecycle rule: see README)
+#   CARDOCR_CMQ_TOPIC              default cardocr-<stage>-resultfetch
+#   CARDOCR_ROLE_PREFIX            CAM role names <prefix>-api|-refresher|-resultfetch, default cardocr-<stage>
+#   CARDOCR_KYC_BASE_URL           default https://kyc1.qcloud.com
+#   CARDOCR_LOG_LEVEL              default info
+#   CARDOCR_TICKET_CACHE_TTL       default 30s
+#
+# --dry-run prints every step and command without running anything and
+# without printing secret values; it needs no Tencent tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DRY=0
+for a in "$@"; do
+  case "$a" in
+    --dry-run) DRY=1 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    *) echo "deploy-scf: unknown argument $a" >&2; exit 2 ;;
+  esac
+done
+
+die() { echo "deploy-scf: $*" >&2; exit 1; }
+step() { echo "== $*"; }
+MASK=$'\x01secret\x01'
+run() { # prints the command (secret arguments masked); runs it unless dry-run
+  local shown=() real=() a
+  for a in "$@"; do
+    case "$a" in *"$MASK"*) shown+=("${a%%"$MASK"*}****") ;; *) shown+=("$a") ;; esac
+    real+=("${a//"$MASK"/}")
+  done
+  echo "+ ${shown[*]}"
+  [ "$DRY" = 1 ] && return 0
+  "${real[@]}"
+}
+exists() { # exists <command…>: true when the (read-only) command succeeds; false in dry-run
+  echo "? $*"
+  [ "$DRY" = 1 ] && return 1
+  "$@" >/dev/null 2>&1
+}
+
+if [ "$DRY" = 1 ]; then
+  : "${CARDOCR_UIN:=<CARDOCR_UIN>}" "${CARDOCR_APPID:=1250000000}"
+  : "${CARDOCR_API_KEYS:=<CARDOCR_API_KEYS>}"
+fi
+[ -n "${CARDOCR_UIN:-}" ] || die "set CARDOCR_UIN (account UIN)"
+[ -n "${CARDOCR_APPID:-}" ] || die "set CARDOCR_APPID (account APPID)"
+export CARDOCR_SCF_REGION=${CARDOCR_SCF_REGION:-ap-guangzhou}
+export CARDOCR_STAGE=${CARDOCR_STAGE:-prod}
+export CARDOCR_AUTH_MODE=${CARDOCR_AUTH_MODE:-apikey}
+export CARDOCR_API_KEYS=${CARDOCR_API_KEYS:-}
+export CARDOCR_CREDENTIALS_SECRET=${CARDOCR_CREDENTIALS_SECRET:-cardocr-$CARDOCR_STAGE-credentials}
+export CARDOCR_TICKETS_SECRET=${CARDOCR_TICKETS_SECRET:-cardocr-$CARDOCR_STAGE-tickets}
+export CARDOCR_COS_BUCKET=${CARDOCR_COS_BUCKET:-cardocr-$CARDOCR_STAGE-$CARDOCR_APPID}
+export CARDOCR_CMQ_TOPIC=${CARDOCR_CMQ_TOPIC:-cardocr-$CARDOCR_STAGE-resultfetch}
+export CARDOCR_ROLE_PREFIX=${CARDOCR_ROLE_PREFIX:-cardocr-$CARDOCR_STAGE}
+export CARDOCR_KYC_BASE_URL=${CARDOCR_KYC_BASE_URL:-https://kyc1.qcloud.com}
+export CARDOCR_LOG_LEVEL=${CARDOCR_LOG_LEVEL:-info}
+export CARDOCR_TICKET_CACHE_TTL=${CARDOCR_TICKET_CACHE_TTL:-30s}
+R=$CARDOCR_SCF_REGION
+PREFIX=cardocr-$CARDOCR_STAGE
+FUNCTIONS=(ticketrefresh idcardsubmit bankcardsubmit ocrresult bankcardresult resultfetch)
+HTTP_FUNCTIONS=(idcardsubmit bankcardsubmit ocrresult bankcardresult)
+MEM_REFRESHER=128 # serverless.yml: ticketrefresh memorySize
+
+case "$CARDOCR_AUTH_MODE" in apikey|none) ;; *) die "CARDOCR_AUTH_MODE must be apikey or none" ;; esac
+if [ "$CARDOCR_AUTH_MODE" = apikey ] && [ -z "$CARDOCR_API_KEYS" ]; then
+  die "set CARDOCR_API_KEYS (comma-separated; e.g. \$(openssl rand -hex 24))"
+fi
+[[ "$CARDOCR_COS_BUCKET" =~ ^[a-z0-9-]+-[0-9]+$ ]] || die "CARDOCR_COS_BUCKET must be <name>-<appid>"
+if [ "$DRY" = 0 ]; then
+  for t in make go tccli scf; do command -v "$t" >/dev/null || die "$t is required (see README, Deploying to Tencent Cloud)"; done
+  [ -z "${CARDOCR_CREDENTIALS_FILE:-}" ] || [ -r "$CARDOCR_CREDENTIALS_FILE" ] || die "cannot read $CARDOCR_CREDENTIALS_FILE"
+fi
+
+step "environment for serverless.yml"
+for v in CARDOCR_SCF_REGION CARDOCR_STAGE CARDOCR_AUTH_MODE CARDOCR_CREDENTIALS_SECRET CARDOCR_TICKETS_SECRET \
+  CARDOCR_COS_BUCKET CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL; do
+  echo "export $v=${!v}"
+done
+echo "export CARDOCR_API_KEYS=****"
+
+step "build: linux/amd64 binaries into dist/scf/<fn>/bootstrap, then the multi-scf bundle"
+run make build
+bundle=dist/scf/bundle
+if [ "$DRY" = 1 ]; then
+  echo "+ assemble $bundle: bootstrap (exec \"\$(dirname \"\$0\")/\$_HANDLER/bootstrap\") + <fn>/bootstrap for: ${FUNCTIONS[*]}"
+else
+  rm -rf "$bundle" && mkdir -p "$bundle"
+  for fn in "${FUNCTIONS[@]}"; do
+    [ -x "dist/scf/$fn/bootstrap" ] || die "dist/scf/$fn/bootstrap is missing after make build"
+    mkdir -p "$bundle/$fn" && cp "dist/scf/$fn/bootstrap" "$bundle/$fn/bootstrap"
+  done
+  # SCF Custom Runtime starts ./bootstrap; _HANDLER is the function's handler.
+  printf '#!/bin/sh\nexec "$(dirname "$0")/$_HANDLER/bootstrap"\n' >"$bundle/bootstrap"
+  chmod 0755 "$bundle/bootstrap" "$bundle"/*/bootstrap
+fi
+
+step "CAM roles (one per kind of function, scripts/scf/policy-*.json)"
+render() { # render <policy file>: the policy with this account's names filled in
+  sed -e "s/\${REGION}/$R/g" -e "s/\${UIN}/$CARDOCR_UIN/g" -e "s/\${APPID}/$CARDOCR_APPID/g" \
+    -e "s/\${COS_BUCKET}/$CARDOCR_COS_BUCKET/g" -e "s/\${CREDENTIALS_SECRET}/$CARDOCR_CREDENTIALS_SECRET/g" \
+    -e "s/\${TICKETS_SECRET}/$CARDOCR_TICKETS_SECRET/g" "$1" | tr -d '\n'
+}
+for kind in api refresher resultfetch; do
+  role=$CARDOCR_ROLE_PREFIX-$kind
+  policy=$role-policy
+  if ! exists tccli cam GetRole --RoleName "$role"; then
+    run tccli cam CreateRole --RoleName "$role" --ConsoleLogin 0 --PolicyDocument "$(tr -d '\n' <scripts/scf/trust-scf.json)"
+  fi
+  doc=$(render "scripts/scf/policy-$kind.json")
+  if [ "$DRY" = 1 ]; then
+    run tccli cam CreatePolicy --PolicyName "$policy" --PolicyDocument "$doc"
+  else
+    id=$(tccli cam ListPolicies --Keyword "$policy" --Scope Local --filter "List[?PolicyName=='$policy'].PolicyId | [0]" 2>/dev/null || true)
+    if [ -n "$id" ] && [ "$id" != null ]; then
+      run tccli cam UpdatePolicy --PolicyId "$id" --PolicyDocument "$doc"
+    else
+      run tccli cam CreatePolicy --PolicyName "$policy" --PolicyDocument "$doc"
+    fi
+  fi
+  run tccli cam AttachRolePolicy --AttachRoleName "$role" --PolicyName "$policy"
+done
+
+step "SSM secrets (fixed VersionId \"current\"; only ticketrefresh writes the tickets)"
+if ! exists tccli ssm DescribeSecret --region "$R" --SecretName "$CARDOCR_CREDENTIALS_SECRET"; then
+  if [ -n "${CARDOCR_CREDENTIALS_FILE:-}" ]; then
+    run tccli ssm CreateSecret --region "$R" --SecretName "$CARDOCR_CREDENTIALS_SECRET" --VersionId current \
+      --SecretString "${MASK}$( [ "$DRY" = 1 ] || cat "$CARDOCR_CREDENTIALS_FILE")"
+  else
+    echo "(CARDOCR_CREDENTIALS_FILE not set: create $CARDOCR_CREDENTIALS_SECRET before the functions can start)"
+  fi
+elif [ -n "${CARDOCR_CREDENTIALS_FILE:-}" ]; then
+  run tccli ssm UpdateSecret --region "$R" --SecretName "$CARDOCR_CREDENTIALS_SECRET" --VersionId current \
+    --SecretString "${MASK}$(cat "$CARDOCR_CREDENTIALS_FILE")"
+fi
+if ! exists tccli ssm DescribeSecret --region "$R" --SecretName "$CARDOCR_TICKETS_SECRET"; then
+  run tccli ssm CreateSecret --region "$R" --SecretName "$CARDOCR_TICKETS_SECRET" --VersionId current --SecretString '{}'
+fi
+
+step "CMQ topic for resultfetch (TDMQ CMQ edition)"
+if ! exists tccli tdmq DescribeCmqTopicDetail --region "$R" --TopicName "$CARDOCR_CMQ_TOPIC"; then
+  run tccli tdmq CreateCmqTopic --region "$R" --TopicName "$CARDOCR_CMQ_TOPIC"
+fi
+echo "(evidence bucket $CARDOCR_COS_BUCKET must exist: private, SSE-COS, lifecycle expiry; README)"
+
+step "scf deploy: functions and triggers from serverless.yml"
+run scf deploy
+
+step "reserved concurrency 1 for ticketrefresh (never two refreshers at once)"
+run tccli scf PutReservedConcurrencyConfig --region "$R" --FunctionName "$PREFIX-ticketrefresh" \
+  --ReservedConcurrencyMem "$MEM_REFRESHER"
+
+step "Function URLs for the HTTP functions (created here if the component did not)"
+for fn in "${HTTP_FUNCTIONS[@]}"; do
+  if [ "$DRY" = 1 ] || ! tccli scf ListTriggers --region "$R" --FunctionName "$PREFIX-$fn" 2>/dev/null | grep -q '"Type": *"http"'; then
+    run tccli scf CreateTrigger --region "$R" --FunctionName "$PREFIX-$fn" --TriggerName url --Type http \
+      --TriggerDesc '{"AuthType":"NONE","NetConfig":{"EnableIntranet":false,"EnableExtranet":true}}'
+  fi
+done
+
+step "first ticket refresh (the timer fires every 20 minutes; do not wait for it)"
+res=$(run tccli scf Invoke --region "$R" --FunctionName "$PREFIX-ticketrefresh" --InvocationType RequestResponse \
+  --ClientContext '{}' --LogType Tail)
+echo "$res"
+if [ "$DRY" = 0 ] && ! grep -q 'outcome' <<<"$res"; then
+  die "the first refresh did not succeed: see the function's logs"
+fi
+
+step "done"
+echo "Function URLs: tccli scf ListTriggers --region $R --FunctionName $PREFIX-idcardsubmit (TriggerDesc url)"
+echo "Smoke:         scripts/smoke.sh <Function URL of $PREFIX-idcardsubmit> <one of CARDOCR_API_KEYS>"
