@@ -22,7 +22,9 @@ import (
 //
 // A function without an HTTP handler (an event function run locally) serves
 // GET /healthz and POST /invoke, which passes the request body to Event as
-// the event JSON and answers its result as JSON.
+// the event JSON and answers its result as JSON. POST /invoke is off when SCF
+// environment variables are present: an event function deployed as a web
+// function by mistake must not expose an unauthenticated trigger.
 
 const (
 	defaultRequestTimeout = 30 * time.Second
@@ -47,7 +49,7 @@ func runHTTP(ctx context.Context, d *dispatcher, getenv func(string) string) err
 	}
 	h := d.fn.HTTP
 	if h == nil {
-		h = eventHTTPHandler(d)
+		h = eventHTTPHandler(d, !onSCF(os.Environ()))
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(bindAddr(), port))
 	if err != nil {
@@ -109,14 +111,17 @@ func writeJSONError(w http.ResponseWriter, status int, code, msg string) {
 	})
 }
 
-// eventHTTPHandler serves an event-only function over HTTP: GET /healthz and
-// POST /invoke (body = event JSON).
-func eventHTTPHandler(d *dispatcher) http.Handler {
+// eventHTTPHandler serves an event-only function over HTTP: GET /healthz and,
+// when invoke is set, POST /invoke (body = event JSON).
+func eventHTTPHandler(d *dispatcher, invoke bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
+	if !invoke {
+		return mux
+	}
 	mux.HandleFunc("POST /invoke", func(w http.ResponseWriter, r *http.Request) {
 		payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxInvokeBody))
 		if err != nil {
