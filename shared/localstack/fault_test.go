@@ -15,7 +15,7 @@ import (
 // The fault suite: every kind of upstream trouble the emulator can make
 // gets a bounded, honest answer from the API, and the stack recovers.
 func TestFaultSuite(t *testing.T) {
-	s, logs := startStack(t, env{"REQUEST_TIMEOUT": "700ms", "TICKET_CACHE_TTL": "100ms", "TICKET_REFRESH_INTERVAL": "1h"})
+	s, logs := startStack(t, env{"REQUEST_TIMEOUT": "700ms", "TICKET_CACHE_TTL": "100ms", "TICKET_REFRESH_INTERVAL": "20m"})
 	emu := s.Emulator
 	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 77}.JPEG()
 	submit := func() (int, apiError, time.Duration) {
