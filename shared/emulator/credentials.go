@@ -50,6 +50,7 @@ func (e *Emulator) tokenValid(value string, now time.Time) bool {
 // issueTicket makes a ticket under a live token. A new SIGN ticket cuts
 // every older SIGN ticket to at most Overlap more. Caller holds e.mu.
 func (e *Emulator) issueTicket(tok, kind, userID string, now time.Time) *ticket {
+	e.prune(now)
 	ttl := e.cfg.TicketTTL
 	if kind == ticketNonce {
 		ttl = e.cfg.NonceTTL
@@ -100,16 +101,20 @@ func (e *Emulator) verifySign(got string, now time.Time, values ...string) (tk s
 	return "", "bad_sign"
 }
 
-// prune forgets tokens and tickets long dead (kept a while after expiry so
-// a stale signature can be told from a wrong one). Caller holds e.mu.
+// staleMemory is how long dead tokens and SIGN tickets are remembered, so
+// that a stale signature can be told from a wrong one in the counters.
+const staleMemory = 10 * time.Minute
+
+// prune forgets tokens and tickets dead for longer than staleMemory (or
+// their own lifetime, if shorter). Caller holds e.mu.
 func (e *Emulator) prune(now time.Time) {
 	for k, t := range e.tokens {
-		if now.Sub(t.expires) > e.cfg.TokenTTL {
+		if now.Sub(t.expires) > min(e.cfg.TokenTTL, staleMemory) {
 			delete(e.tokens, k)
 		}
 	}
 	for k, t := range e.tickets {
-		if now.Sub(t.expires) > e.cfg.TicketTTL || (t.kind == ticketNonce && now.After(t.expires)) {
+		if now.Sub(t.expires) > min(e.cfg.TicketTTL, staleMemory) || (t.kind == ticketNonce && now.After(t.expires)) {
 			delete(e.tickets, k)
 		}
 	}
