@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,14 @@ type Config struct {
 	// RequestTimeout bounds each HTTP request where the platform gives no
 	// deadline of its own (HTTP mode, the local stack).
 	RequestTimeout time.Duration // REQUEST_TIMEOUT
+
+	// DailyQuotaWeChat is DAILY_QUOTA_WECHAT: WeChat OCR calls allowed per
+	// day and instance before quota_exceeded (0: no local limit).
+	DailyQuotaWeChat int
+	// MetricsFormat is how call counters are logged: "emf" (CloudWatch
+	// embedded metric format, the default on AWS Lambda) or "json";
+	// METRICS_FORMAT overrides.
+	MetricsFormat string
 
 	APIKeys  []string // API_KEYS
 	AuthMode string   // AUTH_MODE: apikey | none
@@ -74,6 +83,23 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		if k = strings.TrimSpace(k); k != "" {
 			c.APIKeys = append(c.APIKeys, k)
 		}
+	}
+	c.MetricsFormat = strings.ToLower(getenv("METRICS_FORMAT"))
+	if c.MetricsFormat == "" {
+		c.MetricsFormat = "json"
+		if getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
+			c.MetricsFormat = "emf"
+		}
+	}
+	if c.MetricsFormat != "json" && c.MetricsFormat != "emf" {
+		return c, fmt.Errorf("config: METRICS_FORMAT must be json or emf")
+	}
+	if v := strings.TrimSpace(getenv("DAILY_QUOTA_WECHAT")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("config: DAILY_QUOTA_WECHAT must be a whole number of calls (0: no limit)")
+		}
+		c.DailyQuotaWeChat = n
 	}
 	var err error
 	if c.RefreshInterval, err = duration(getenv, "TICKET_REFRESH_INTERVAL", 20*time.Minute); err != nil {

@@ -32,6 +32,7 @@ type IDCardRequest struct {
 	Native   bool
 	Provider string
 	OrderNo  string // optional; generated when empty
+	ImageURL string // https URL for WeChat to download instead of Image (provider wechat only)
 }
 
 // IDCard is the normalized card; fields of the side not read are absent.
@@ -79,6 +80,15 @@ func ValidateIDCardRequest(r *IDCardRequest) error {
 	if r.UserID != "" && !sign.ValidOrderNo(r.UserID) {
 		return domain.Errorf(domain.InvalidRequest, "userId must be 1 to 32 letters or digits")
 	}
+	if r.ImageURL != "" {
+		if r.Provider != ProviderWeChat {
+			return domain.Errorf(domain.InvalidRequest, `imageUrl is only accepted with provider "wechat"`)
+		}
+		if r.Image.Size != 0 {
+			return domain.Errorf(domain.InvalidRequest, "send either image or imageUrl, not both")
+		}
+		return nil // checked by the WeChat client's address guard
+	}
 	limit := int64(MaxIDCardImage)
 	if r.Provider == ProviderWeChat {
 		limit = MaxWeChatImage
@@ -91,8 +101,8 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	if err := ValidateIDCardRequest(&r); err != nil {
 		return nil, err
 	}
-	if r.Provider != ProviderWeBank {
-		return nil, domain.Errorf(domain.InvalidRequest, "provider %q is not configured", r.Provider)
+	if r.Provider == ProviderWeChat {
+		return s.submitWeChat(ctx, r)
 	}
 	if r.OrderNo == "" {
 		r.OrderNo = sign.OrderNo("id")
@@ -106,6 +116,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 			OrderNo: r.OrderNo, UserID: r.UserID, CardType: cardType, GetNative: r.Native, Image: r.Image,
 		})
 	})
+	s.Metrics.Call(ctx, ProviderWeBank, outcomeOf(err))
 	if err != nil {
 		return nil, asDomain(err)
 	}

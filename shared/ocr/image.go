@@ -13,7 +13,7 @@ import (
 const (
 	MaxIDCardImage   = 20 << 20
 	MaxBankCardImage = 3 << 20
-	MaxWeChatImage   = 2 << 20
+	MaxWeChatImage   = 2<<20 - 1 // "小于2M": less than 2 MiB
 )
 
 // SniffLen is how many leading bytes CheckImage needs.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 )
@@ -33,6 +34,8 @@ type Tickets interface {
 type Service struct {
 	WeBank  WeBank
 	Tickets Tickets
+	WeChat  *WeChatProvider   // nil: provider "wechat" is not configured (wechat.go)
+	Metrics *metrics.Recorder // daily call counters in the logs; nil: none
 	Now     func() time.Time
 	Logger  *slog.Logger
 }

@@ -58,8 +58,17 @@ func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		// secret) replaces a pair that still looks fresh.
 		var in struct {
 			Force bool `json:"force"`
+			// {"wechatForceRefresh":true}: an operator saw 40001 on the
+			// token WeChat still hands out (see tickets.ForceWeChat).
+			WeChatForceRefresh bool `json:"wechatForceRefresh"`
 		}
 		_ = json.Unmarshal(ev, &in)
+		if in.WeChatForceRefresh {
+			if err := r.ForceWeChat(ctx); err != nil {
+				return nil, err
+			}
+			return map[string]string{"outcome": "wechat_force_refreshed"}, nil
+		}
 		refresh := r.Refresh
 		if in.Force {
 			refresh = r.ForceRefresh

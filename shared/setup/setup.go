@@ -13,10 +13,12 @@ import (
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/httpapi"
 	"github.com/cardocr/cardocr/shared/logging"
+	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
+	"github.com/cardocr/cardocr/shared/wechat"
 )
 
 // Logger returns the JSON logger for cfg.
@@ -40,6 +42,30 @@ func WeBank(cfg config.Config, hc *http.Client) *webank.Client {
 	})
 }
 
+// WeChat returns the WeChat client for cfg.
+func WeChat(cfg config.Config, hc *http.Client) *wechat.Client {
+	return wechat.New(wechat.Config{
+		BaseURL: cfg.WeChatBaseURL, AppID: cfg.Credentials.WeChatAppID, Secret: cfg.Credentials.WeChatAppSecret, HTTPClient: hc,
+	})
+}
+
+// WeChatProvider returns the WeChat ID card provider, or nil (provider off:
+// requests for it get invalid_request "not configured") without a WeChat
+// appid. The token comes from the tickets store; with the AppSecret too, a
+// reader may also ask stable_token in normal mode when the stored token is
+// in its last five minutes or was rejected (never a forced refresh).
+func WeChatProvider(cfg config.Config, hc *http.Client, store secretstore.Store, log *slog.Logger) *ocr.WeChatProvider {
+	if cfg.Credentials.WeChatAppID == "" {
+		return nil
+	}
+	c := WeChat(cfg, hc)
+	r := &tickets.WeChatReader{Store: store, AppID: cfg.Credentials.WeChatAppID, Logger: log}
+	if cfg.Credentials.WeChatAppSecret != "" {
+		r.Fallback = c
+	}
+	return &ocr.WeChatProvider{Client: c, Tokens: r, Quota: &metrics.DailyLimit{Limit: cfg.DailyQuotaWeChat}}
+}
+
 // API builds the HTTP API with its ticket reader.
 func API(ctx context.Context, cfg config.Config, log *slog.Logger) (http.Handler, *tickets.Reader, error) {
 	if err := cfg.CheckAPI(); err != nil {
@@ -53,7 +79,10 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger) (http.Handler
 		return nil, nil, fmt.Errorf("setup: ticket store: %w", err)
 	}
 	reader := &tickets.Reader{Store: store, TTL: cfg.CacheTTL, Logger: log}
-	svc := &ocr.Service{WeBank: WeBank(cfg, HTTPClient()), Tickets: reader, Logger: log}
+	hc := HTTPClient()
+	svc := &ocr.Service{WeBank: WeBank(cfg, hc), Tickets: reader, Logger: log,
+		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}
+	svc.WeChat = WeChatProvider(cfg, hc, store, log)
 	h := httpapi.New(httpapi.Options{
 		IDCards: svc, BankCards: svc, Health: reader, RefreshInterval: cfg.RefreshInterval,
 		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
@@ -73,5 +102,10 @@ func Refresher(ctx context.Context, cfg config.Config, log *slog.Logger) (*ticke
 	if err != nil {
 		return nil, fmt.Errorf("setup: ticket store: %w", err)
 	}
-	return &tickets.Refresher{Store: store, WeBank: WeBank(cfg, HTTPClient()), Interval: cfg.RefreshInterval, Logger: log}, nil
+	hc := HTTPClient()
+	r := &tickets.Refresher{Store: store, WeBank: WeBank(cfg, hc), Interval: cfg.RefreshInterval, Logger: log}
+	if cfg.Credentials.WeChatAppID != "" && cfg.Credentials.WeChatAppSecret != "" {
+		r.WeChat = WeChat(cfg, hc)
+	}
+	return r, nil
 }

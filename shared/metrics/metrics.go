@@ -1,0 +1,198 @@
+// Package metrics writes call counters to the logs: one line per upstream
+// call with its provider and outcome, as a CloudWatch embedded metric
+// format (EMF) document on AWS Lambda (CloudWatch sums "Calls" per day and
+// dimension across every instance) and as a plain JSON line elsewhere.
+// Every line also carries this instance's running count for the day.
+//
+// It also holds DailyLimit, the optional local quota guard. Both are per
+// instance: nothing here writes to a shared store on the request path.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Formats of the metric lines.
+const (
+	FormatJSON = "json"
+	FormatEMF  = "emf"
+)
+
+// Outcomes of an upstream call.
+const (
+	OutcomeOK           = "ok"
+	OutcomeRejected     = "rejected"      // the upstream answered with an error code
+	OutcomeQuota        = "quota"         // the upstream's quota ran out
+	OutcomeLocalQuota   = "local_quota"   // refused by DAILY_QUOTA_* before any call
+	OutcomeSideMismatch = "side_mismatch" // recognized, but not the side asked for
+	OutcomeError        = "error"         // transport failure, timeout, bad answer
+)
+
+// China Standard Time: WeChat's daily quotas follow its calendar day.
+var cst = time.FixedZone("CST", 8*3600)
+
+// Day returns t's calendar day in China, YYYY-MM-DD.
+func Day(t time.Time) string { return t.In(cst).Format("2006-01-02") }
+
+// Recorder writes the counter lines. The zero value logs plain JSON lines
+// to slog.Default. It is safe for concurrent use.
+type Recorder struct {
+	Logger    *slog.Logger
+	Format    string // FormatJSON (default) or FormatEMF
+	Namespace string // CloudWatch namespace, default "cardocr"
+	Now       func() time.Time
+
+	mu     sync.Mutex
+	day    string
+	counts map[[2]string]int64
+}
+
+// Call counts one call of provider with outcome and writes its line.
+func (r *Recorder) Call(ctx context.Context, provider, outcome string) {
+	if r == nil {
+		return
+	}
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	day := Day(now)
+	r.mu.Lock()
+	if day != r.day || r.counts == nil {
+		r.day, r.counts = day, map[[2]string]int64{}
+	}
+	k := [2]string{provider, outcome}
+	r.counts[k]++
+	n := r.counts[k]
+	r.mu.Unlock()
+
+	log := r.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if r.Format == FormatEMF {
+		ns := r.Namespace
+		if ns == "" {
+			ns = "cardocr"
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "metric",
+			slog.Any("_aws", emfMeta{
+				Timestamp: now.UnixMilli(),
+				CloudWatchMetrics: []emfDirective{{
+					Namespace:  ns,
+					Dimensions: [][]string{{"Provider", "Outcome"}, {"Provider"}},
+					Metrics:    []emfMetric{{Name: "Calls", Unit: "Count"}},
+				}},
+			}),
+			slog.String("Provider", provider),
+			slog.String("Outcome", outcome),
+			slog.Int("Calls", 1),
+			slog.String("day", day),
+			slog.Int64("dailyCount", n),
+		)
+		return
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "metric",
+		slog.String("metric", "upstream_calls"),
+		slog.String("provider", provider),
+		slog.String("outcome", outcome),
+		slog.String("day", day),
+		slog.Int64("dailyCount", n),
+	)
+}
+
+// Counts returns this instance's counts for today, keyed "provider/outcome".
+func (r *Recorder) Counts() map[string]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]int64, len(r.counts))
+	for k, v := range r.counts {
+		out[k[0]+"/"+k[1]] = v
+	}
+	return out
+}
+
+type emfMeta struct {
+	Timestamp         int64          `json:"Timestamp"`
+	CloudWatchMetrics []emfDirective `json:"CloudWatchMetrics"`
+}
+
+type emfDirective struct {
+	Namespace  string      `json:"Namespace"`
+	Dimensions [][]string  `json:"Dimensions"`
+	Metrics    []emfMetric `json:"Metrics"`
+}
+
+type emfMetric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+// DailyLimit allows at most Limit calls per calendar day (China time) in
+// this instance. A nil *DailyLimit, or Limit <= 0, allows everything.
+//
+// It is per instance: with N warm instances up to N×Limit calls can pass
+// in a day. It exists to stop this instance from spending past a budget,
+// answering quota_exceeded before the upstream does; the upstream's own
+// quota answer remains the authority.
+type DailyLimit struct {
+	Limit int
+	Now   func() time.Time
+
+	mu   sync.Mutex
+	day  string
+	used int
+}
+
+func (l *DailyLimit) roll() {
+	now := time.Now()
+	if l.Now != nil {
+		now = l.Now()
+	}
+	if d := Day(now); d != l.day {
+		l.day, l.used = d, 0
+	}
+}
+
+// Take reserves one call; false means today's limit is reached.
+func (l *DailyLimit) Take() bool {
+	if l == nil || l.Limit <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roll()
+	if l.used >= l.Limit {
+		return false
+	}
+	l.used++
+	return true
+}
+
+// Give returns a reservation whose call was not billed (it never reached
+// the upstream, or the upstream refused the credentials).
+func (l *DailyLimit) Give() {
+	if l == nil || l.Limit <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roll()
+	if l.used > 0 {
+		l.used--
+	}
+}
+
+// Used returns today's reserved calls.
+func (l *DailyLimit) Used() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.roll()
+	return l.used
+}

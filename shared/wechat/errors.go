@@ -1,0 +1,215 @@
+package wechat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cardocr/cardocr/shared/domain"
+)
+
+// APIError is an answer of the WeChat API with an errcode other than 0, or
+// an HTTP, transport or decoding failure. It never carries the access
+// token, the secret, a URL with its query, personal data or images.
+type APIError struct {
+	Op            string // stable_token, idcard
+	Code          string // errcode as text ("" for transport failures)
+	Msg           string // errmsg, truncated
+	HTTPStatus    int
+	TokenRejected bool // 40001/42001/40014: reload the token and retry once
+	Quota         bool // a daily, per-minute or purchased quota ran out
+	Retryable     bool
+	Err           error
+}
+
+func (e *APIError) Error() string {
+	s := "wechat " + e.Op
+	if e.Code != "" {
+		s += ": errcode " + e.Code
+	}
+	if e.Msg != "" {
+		s += " (" + e.Msg + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *APIError) Unwrap() error { return e.Err }
+
+// Token errors: 40001 invalid credential (or not the latest), 42001
+// expired, 40014 invalid access_token (old global table).
+var tokenRejected = map[string]bool{"40001": true, "42001": true, "40014": true}
+
+// kind classifies an answer by errcode and errmsg together: the OCR codes
+// moved over the years (101002 once meant "not enough market quota"), so
+// the wording decides when it is clear.
+type kind int
+
+const (
+	kindOther kind = iota
+	kindToken
+	kindQuota
+	kindBadURL
+	kindNoCard
+	kindBadImage
+	kindBusy
+	kindWhitelist
+	kindBadCredential
+)
+
+func classify(code, msg string) kind {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "quota") || strings.Contains(m, "reach max api") || strings.Contains(m, "api freq out"):
+		return kindQuota
+	case code == "45009" || code == "45011" || code == "101003":
+		return kindQuota
+	case tokenRejected[code]:
+		return kindToken
+	case strings.Contains(m, "invalid image url") || code == "101000":
+		return kindBadURL
+	case strings.Contains(m, "certificate not found") || code == "101001":
+		return kindNoCard
+	case strings.Contains(m, "invalid image data") || strings.Contains(m, "decode image") || code == "101002":
+		return kindBadImage
+	case code == "-1" || strings.Contains(m, "system error") || strings.Contains(m, "system busy"):
+		return kindBusy
+	case code == "40164" || code == "61004" || strings.Contains(m, "whitelist"):
+		return kindWhitelist
+	case code == "40013" || code == "40125" || code == "40243" || code == "41002" || code == "41004":
+		return kindBadCredential
+	}
+	return kindOther
+}
+
+func newAPIError(op, code, msg string) *APIError {
+	k := classify(code, msg)
+	return &APIError{
+		Op: op, Code: code, Msg: truncate(msg, 80),
+		TokenRejected: k == kindToken,
+		Quota:         k == kindQuota,
+		Retryable:     k == kindBusy || code == "45011",
+	}
+}
+
+// toDomain converts any error from this package into a *domain.Error whose
+// Err is the *APIError. The upstream errmsg is not shown to callers.
+func toDomain(e *APIError) *domain.Error {
+	de := &domain.Error{Code: domain.UpstreamError, UpstreamCode: e.Code, Retryable: e.Retryable, Err: e}
+	if e.Code == "" {
+		switch {
+		case errors.Is(e.Err, ErrForceTooSoon):
+			de.Message = "a forced token refresh was asked for too soon"
+		case isTimeout(e.Err):
+			de.Code, de.Message, de.Retryable = domain.UpstreamTimeout, "WeChat did not answer in time", true
+		default:
+			de.Message = "the WeChat call failed"
+		}
+		return de
+	}
+	switch classify(e.Code, e.Msg) {
+	case kindQuota:
+		de.Code, de.Message = domain.QuotaExceeded, "the WeChat OCR quota is exhausted"
+		if e.Code == "45011" {
+			de.Message = "the WeChat per-minute call limit was reached"
+		}
+	case kindToken:
+		de.Message = "WeChat rejected the access token"
+	case kindBadURL:
+		de.Code, de.Message = domain.InvalidImage, "WeChat could not download the image URL"
+	case kindNoCard:
+		de.Code, de.Message = domain.RecognitionFailed, "no ID card was found in the image"
+	case kindBadImage:
+		de.Code, de.Message = domain.InvalidImage, "WeChat could not read the image data"
+	case kindBusy:
+		de.Message = "WeChat reported a system error; try again"
+	case kindWhitelist:
+		de.Message = "WeChat refused our egress IP address (IP whitelist)"
+	case kindBadCredential:
+		de.Message = "WeChat rejected the configured appid or secret"
+	default:
+		de.Message = "WeChat answered with an error"
+	}
+	return de
+}
+
+func tooLarge(size int64) *domain.Error {
+	return domain.Errorf(domain.ImageTooLarge, "the image is %d bytes; WeChat takes less than %d", size, MaxImage+1)
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// answer is a WeChat JSON answer read leniently: values may be strings or
+// numbers ("errcode":"0" and "errcode":0 both occur in the examples).
+type answer struct {
+	m   map[string]json.RawMessage
+	raw json.RawMessage
+}
+
+var errMalformed = errors.New("malformed JSON answer")
+
+func parseAnswer(body []byte) (*answer, error) {
+	a := &answer{raw: bytes.TrimSpace(body)}
+	if err := json.Unmarshal(body, &a.m); err != nil || a.m == nil {
+		return nil, errMalformed
+	}
+	return a, nil
+}
+
+// String returns the first of keys present, as text.
+func (a *answer) String(keys ...string) string {
+	for _, k := range keys {
+		v, ok := a.m[k]
+		if !ok {
+			continue
+		}
+		v = bytes.TrimSpace(v)
+		switch {
+		case len(v) == 0 || string(v) == "null":
+			continue
+		case v[0] == '"':
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				return strings.TrimSpace(s)
+			}
+			return ""
+		case v[0] == '{' || v[0] == '[':
+			return ""
+		default:
+			return string(v)
+		}
+	}
+	return ""
+}
+
+func seconds(s string) (time.Duration, bool) {
+	n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return time.Duration(n * float64(time.Second)), true
+}

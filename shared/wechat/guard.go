@@ -1,0 +1,119 @@
+package wechat
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/domain"
+)
+
+// Resolver resolves host names (a *net.Resolver does).
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+type defaultResolver struct{}
+
+func (defaultResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	return net.DefaultResolver.LookupNetIP(ctx, network, host)
+}
+
+// MaxImageURL bounds the img_url we pass on.
+const MaxImageURL = 2048
+
+// CheckImageURL accepts only https URLs to hosts whose every address is
+// public: private, loopback, link-local, unspecified, multicast and other
+// special-purpose addresses are refused, so that a caller cannot point
+// WeChat (or anything later reusing the URL) at internal services or make
+// us vouch for them. It only resolves the host; it never connects.
+//
+// The check is about the URL as given: WeChat resolves the name again when
+// it downloads, so a name that changes its answers (DNS rebinding) is not
+// stopped here; it only ever reaches WeChat's fetcher, not our network.
+func CheckImageURL(ctx context.Context, res Resolver, raw string) error {
+	bad := func(msg string) error { return domain.Errorf(domain.InvalidRequest, "imageUrl %s", msg) }
+	if len(raw) > MaxImageURL {
+		return bad("is too long")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Opaque != "" {
+		return bad("is not an absolute URL")
+	}
+	if !strings.EqualFold(u.Scheme, "https") {
+		return bad("must use https")
+	}
+	if u.User != nil {
+		return bad("must not carry credentials")
+	}
+	host := u.Hostname()
+	if host == "" {
+		return bad("has no host")
+	}
+	if p := u.Port(); p != "" && p != "443" {
+		return bad("must use the default https port")
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if !PublicAddr(a) {
+			return bad("points to a private or reserved address")
+		}
+		return nil
+	}
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") || strings.HasSuffix(strings.ToLower(strings.TrimSuffix(host, ".")), ".localhost") {
+		return bad("points to a private or reserved address")
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+	}
+	addrs, err := res.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return bad("host could not be resolved")
+	}
+	for _, a := range addrs {
+		if !PublicAddr(a) {
+			return bad("points to a private or reserved address")
+		}
+	}
+	return nil
+}
+
+// reserved are special-purpose ranges beyond what netip's predicates name.
+var reserved = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space (CGNAT)
+	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
+	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
+	netip.MustParsePrefix("100::/64"),        // discard-only
+	netip.MustParsePrefix("2002::/16"),       // 6to4 (embeds any IPv4)
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64 (embeds any IPv4)
+	netip.MustParsePrefix("::ffff:0:0:0/96"), // IPv4-translated
+}
+
+// PublicAddr reports whether a is a global unicast address outside the
+// private, loopback, link-local, unspecified, multicast and reserved
+// ranges.
+func PublicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsValid() || a.Zone() != "" {
+		return false
+	}
+	if a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() || !a.IsGlobalUnicast() {
+		return false
+	}
+	for _, p := range reserved {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
