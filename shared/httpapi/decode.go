@@ -23,6 +23,7 @@ type submission struct {
 	Provider string
 	OrderNo  string
 	Image    []byte
+	ImageURL string // provider wechat: an https URL WeChat downloads instead
 }
 
 // jsonSubmission is the JSON body; native accepts true/false or "1"/"0".
@@ -33,6 +34,7 @@ type jsonSubmission struct {
 	Native   json.RawMessage `json:"native"`
 	Provider string          `json:"provider"`
 	OrderNo  string          `json:"orderNo"`
+	ImageURL string          `json:"imageUrl"`
 }
 
 // decodeSubmission reads a JSON or multipart body. maxImage bounds the
@@ -73,6 +75,13 @@ func decodeJSON(body io.Reader, maxImage int64) (*submission, error) {
 	}
 	if dec.More() {
 		return nil, domain.Errorf(domain.InvalidRequest, "the body is not a single JSON object")
+	}
+	if js.ImageURL != "" && (js.Image == nil || *js.Image == "") {
+		native, err := parseBool(string(bytes.Trim(js.Native, `"`)))
+		if err != nil {
+			return nil, err
+		}
+		return &submission{Side: js.Side, UserID: js.UserID, Native: native, Provider: js.Provider, OrderNo: js.OrderNo, ImageURL: js.ImageURL}, nil
 	}
 	if js.Image == nil || *js.Image == "" {
 		return nil, domain.Errorf(domain.InvalidRequest, "image is required (base64)")
@@ -196,7 +205,14 @@ func decodeMultipart(body io.Reader, boundary string, maxImage int64) (*submissi
 			s.Provider = val
 		case "orderNo":
 			s.OrderNo = val
+		case "imageUrl":
+			s.ImageURL = val
 		}
+	}
+	if s.ImageURL != "" && !sawImage {
+		var err error
+		s.Native, err = parseBool(nativeText)
+		return s, err
 	}
 	if !sawImage || len(s.Image) == 0 {
 		return nil, domain.Errorf(domain.InvalidRequest, "image is required (a file in the image field)")

@@ -145,7 +145,7 @@ func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	req := ocr.IDCardRequest{
 		Side: sub.Side, Image: webank.BytesImage(sub.Image), Head: head(sub.Image), UserID: sub.UserID,
-		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo,
+		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo, ImageURL: sub.ImageURL,
 	}
 	res, err := s.opt.IDCards.SubmitIDCard(r.Context(), req)
 	if err != nil {
