@@ -1,0 +1,323 @@
+// Package archive is the evidence archive: OCR results and their photos,
+// written to object storage chosen by URL (ARCHIVE_URL), in the layout
+//
+//	{prefix}/{kind}/{yyyy}/{mm}/{dd}/{orderNo}/result.json
+//	{prefix}/{kind}/{yyyy}/{mm}/{dd}/{orderNo}/{photo}.jpg
+//
+// with a "done" marker per order ({prefix}/_done/{kind}/{orderNo}.json,
+// written last) so that a re-delivered message finds its order archived and
+// costs nothing, and a "pending" marker ({prefix}/_pending/…) written before
+// an upload is submitted, so that a retry after a failed archive write
+// queries the result instead of submitting (and billing) again.
+//
+// file://dir is built in; s3:// and cos:// are registered by the packages
+// archive/s3archive and archive/cosarchive, so that a binary links only the
+// SDKs it imports. Every backend asks for server-side encryption.
+package archive
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/sign"
+)
+
+// ErrNotExist is wrapped by Bucket errors for a missing object.
+var ErrNotExist = errors.New("archive: object does not exist")
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Size int64
+	ETag string // without quotes; may be empty (file backend: size and mtime)
+}
+
+// Bucket is an object store. Keys are slash-separated, without a leading
+// slash.
+type Bucket interface {
+	// Put stores data under key, asking for server-side encryption.
+	Put(ctx context.Context, key string, data []byte, contentType string) error
+	// Open streams an object; the error wraps ErrNotExist when it is missing.
+	Open(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
+	// Stat describes an object; the error wraps ErrNotExist when it is missing.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+}
+
+// BucketOpener is implemented by buckets that can open a sibling bucket of
+// the same store (with the same credentials): the bucket an object-created
+// event names. region may be empty (the store's own) or in the form the
+// event gives it.
+type BucketOpener interface {
+	OpenBucket(ctx context.Context, name, region string) (Bucket, error)
+}
+
+// Opener builds a Bucket and the key prefix from an archive URL.
+type Opener func(ctx context.Context, u *url.URL) (b Bucket, prefix string, err error)
+
+var (
+	mu      sync.RWMutex
+	openers = map[string]Opener{"file": openFile}
+)
+
+// Register makes a URL scheme available to Open. Backend packages call it
+// from init.
+func Register(scheme string, o Opener) {
+	mu.Lock()
+	defer mu.Unlock()
+	openers[scheme] = o
+}
+
+// Open returns the archive a URL names.
+func Open(ctx context.Context, rawURL string) (*Archive, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL
+		}
+		return nil, fmt.Errorf("archive: bad archive URL: %w", err)
+	}
+	mu.RLock()
+	o, ok := openers[u.Scheme]
+	mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("archive: unsupported scheme %q (is its backend linked in?)", u.Scheme)
+	}
+	b, prefix, err := o(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	return New(b, prefix), nil
+}
+
+// Archive writes records in the layout of the package doc.
+type Archive struct {
+	Bucket Bucket
+	Prefix string           // without leading or trailing slash
+	Now    func() time.Time // default time.Now
+}
+
+// New returns an Archive over b under prefix.
+func New(b Bucket, prefix string) *Archive {
+	return &Archive{Bucket: b, Prefix: strings.Trim(prefix, "/")}
+}
+
+// cst is China Standard Time: dates in the layout are Beijing dates.
+var cst = time.FixedZone("CST", 8*3600)
+
+func (a *Archive) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// Kinds of records.
+const (
+	KindIDCard   = "idcard"
+	KindBankCard = "bankcard"
+)
+
+func (a *Archive) key(parts ...string) string {
+	if a.Prefix != "" {
+		parts = append([]string{a.Prefix}, parts...)
+	}
+	return path.Join(parts...)
+}
+
+func checkOrder(kind, orderNo string) error {
+	if kind != KindIDCard && kind != KindBankCard {
+		return fmt.Errorf("archive: unknown kind %q", kind)
+	}
+	if !sign.ValidOrderNo(orderNo) {
+		return errors.New("archive: invalid order number")
+	}
+	return nil
+}
+
+// Marker is the content of a done marker.
+type Marker struct {
+	Kind       string    `json:"kind"`
+	OrderNo    string    `json:"orderNo"`
+	Result     string    `json:"result"` // key of result.json
+	ArchivedAt time.Time `json:"archivedAt"`
+}
+
+// DoneKey is where the done marker of an order lives.
+func (a *Archive) DoneKey(kind, orderNo string) string {
+	return a.key("_done", kind, orderNo+".json")
+}
+
+func (a *Archive) pendingKey(kind, orderNo string) string {
+	return a.key("_pending", kind, orderNo+".json")
+}
+
+// Done reports whether an order is archived.
+func (a *Archive) Done(ctx context.Context, kind, orderNo string) (bool, error) {
+	if err := checkOrder(kind, orderNo); err != nil {
+		return false, err
+	}
+	return a.exists(ctx, a.DoneKey(kind, orderNo))
+}
+
+// Pending reports whether a submission of the order was started.
+func (a *Archive) Pending(ctx context.Context, kind, orderNo string) (bool, error) {
+	if err := checkOrder(kind, orderNo); err != nil {
+		return false, err
+	}
+	return a.exists(ctx, a.pendingKey(kind, orderNo))
+}
+
+// MarkPending records that a submission of the order is about to start.
+func (a *Archive) MarkPending(ctx context.Context, kind, orderNo string) error {
+	if err := checkOrder(kind, orderNo); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(map[string]any{"kind": kind, "orderNo": orderNo, "startedAt": a.now().UTC()})
+	if err := a.Bucket.Put(ctx, a.pendingKey(kind, orderNo), b, "application/json"); err != nil {
+		return fmt.Errorf("archive: pending marker: %w", err)
+	}
+	return nil
+}
+
+func (a *Archive) exists(ctx context.Context, key string) (bool, error) {
+	_, err := a.Bucket.Stat(ctx, key)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("archive: stat: %w", err)
+}
+
+// Record is one archived order.
+type Record struct {
+	Kind    string
+	OrderNo string
+	// Result is written as result.json (it should not carry the photos).
+	Result any
+	// Photos are base64 JPEGs by name, written as {name}.jpg.
+	Photos map[string]string
+	// Source describes the uploaded object a submission came from.
+	Source *Source
+	// Error is set instead of Result when the order failed for good.
+	Error *Failure
+}
+
+// Source is the uploaded object an order was submitted from.
+type Source struct {
+	Bucket string `json:"bucket,omitempty"`
+	Key    string `json:"key"`
+	ETag   string `json:"etag,omitempty"`
+	Size   int64  `json:"size"`
+}
+
+// Failure is a permanent failure archived as the order's outcome.
+type Failure struct {
+	Code         string `json:"code"`
+	Message      string `json:"message"`
+	UpstreamCode string `json:"upstreamCode,omitempty"`
+}
+
+// document is result.json.
+type document struct {
+	Kind       string    `json:"kind"`
+	OrderNo    string    `json:"orderNo"`
+	ArchivedAt time.Time `json:"archivedAt"`
+	Source     *Source   `json:"source,omitempty"`
+	Photos     []string  `json:"photos,omitempty"`
+	Result     any       `json:"result,omitempty"`
+	Error      *Failure  `json:"error,omitempty"`
+}
+
+// Dir returns the directory of an order archived at t.
+func (a *Archive) Dir(kind, orderNo string, t time.Time) string {
+	t = t.In(cst)
+	return a.key(kind, t.Format("2006"), t.Format("01"), t.Format("02"), orderNo)
+}
+
+// Save writes the photos, then result.json, then the done marker: an order
+// is done only once everything else is stored. It returns the key of
+// result.json.
+func (a *Archive) Save(ctx context.Context, r Record) (string, error) {
+	if err := checkOrder(r.Kind, r.OrderNo); err != nil {
+		return "", err
+	}
+	now := a.now()
+	dir := a.Dir(r.Kind, r.OrderNo, now)
+	names := make([]string, 0, len(r.Photos))
+	for name := range r.Photos {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	doc := document{Kind: r.Kind, OrderNo: r.OrderNo, ArchivedAt: now.UTC(), Source: r.Source, Result: r.Result, Error: r.Error}
+	for _, name := range names {
+		if !safeName(name) {
+			return "", fmt.Errorf("archive: bad photo name %q", name)
+		}
+		img, err := decodeBase64(r.Photos[name])
+		if err != nil {
+			return "", fmt.Errorf("archive: photo %s: %w", name, err)
+		}
+		file := name + ".jpg"
+		if err := a.Bucket.Put(ctx, path.Join(dir, file), img, "image/jpeg"); err != nil {
+			return "", fmt.Errorf("archive: photo %s: %w", name, err)
+		}
+		doc.Photos = append(doc.Photos, file)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return "", fmt.Errorf("archive: encoding result.json: %w", err)
+	}
+	resultKey := path.Join(dir, "result.json")
+	if err := a.Bucket.Put(ctx, resultKey, buf.Bytes(), "application/json"); err != nil {
+		return "", fmt.Errorf("archive: result.json: %w", err)
+	}
+	m, _ := json.Marshal(Marker{Kind: r.Kind, OrderNo: r.OrderNo, Result: resultKey, ArchivedAt: now.UTC()})
+	if err := a.Bucket.Put(ctx, a.DoneKey(r.Kind, r.OrderNo), m, "application/json"); err != nil {
+		return "", fmt.Errorf("archive: done marker: %w", err)
+	}
+	return resultKey, nil
+}
+
+func safeName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.NewReplacer("\r", "", "\n", "").Replace(s)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+	}
+	if err != nil {
+		return nil, errors.New("not valid base64")
+	}
+	return b, nil
+}

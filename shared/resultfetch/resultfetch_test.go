@@ -1,0 +1,291 @@
+package resultfetch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/webank"
+)
+
+func submitID(t *testing.T, f *fixture, seed int64, orderNo string) {
+	t.Helper()
+	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: seed}.JPEG()
+	if _, err := f.svc.SubmitIDCard(context.Background(), ocr.IDCardRequest{Side: ocr.Front, Image: webank.BytesImage(img), Head: img[:12], OrderNo: orderNo}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func submitBank(t *testing.T, f *fixture, seed int64, orderNo string) {
+	t.Helper()
+	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: seed}.JPEG()
+	if _, err := f.svc.SubmitBankCard(context.Background(), ocr.BankCardRequest{Image: webank.BytesImage(img), Head: img[:12], OrderNo: orderNo}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sqsEvent(msgs map[string]string) string {
+	var recs []string
+	for id, body := range msgs {
+		b, _ := json.Marshal(body)
+		recs = append(recs, `{"messageId":"`+id+`","receiptHandle":"rh","body":`+string(b)+`,"attributes":{},"eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:1:q","awsRegion":"us-east-1"}`)
+	}
+	return `{"Records":[` + strings.Join(recs, ",") + `]}`
+}
+
+func TestSQSBatchWithOneFailingItem(t *testing.T) {
+	f := newFixture(t)
+	submitID(t, f, 11, "idq0001")
+	submitBank(t, f, 12, "bankq0001")
+	f.emu.ResetCounts()
+	event := sqsEvent(map[string]string{
+		"m-id":      `{"kind":"idcard","orderNo":"idq0001"}`,
+		"m-bank":    `{"kind":"bankcard","orderNo":"bankq0001"}`,
+		"m-missing": `{"kind":"bankcard","orderNo":"nosuchorder9"}`,
+		"m-garbage": `not json`,
+	})
+	out, err := f.invoke(t, event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := out.(SQSResponse)
+	got := map[string]bool{}
+	for _, x := range resp.BatchItemFailures {
+		got[x.ItemIdentifier] = true
+	}
+	if len(got) != 2 || !got["m-missing"] || !got["m-garbage"] {
+		t.Fatalf("batchItemFailures = %+v", resp.BatchItemFailures)
+	}
+	b, _ := json.Marshal(out)
+	if !strings.Contains(string(b), `"batchItemFailures":[{"itemIdentifier":"m-`) {
+		t.Errorf("wire shape: %s", b)
+	}
+
+	id := f.archived(t, "idcard", "idq0001")
+	if len(id.Photos) != 3 || !strings.Contains(string(id.Result), emulator.Person(11).IDNumber) {
+		t.Errorf("idcard archive: photos %v", id.Photos)
+	}
+	if strings.Contains(string(id.Result), "frontPhoto") {
+		t.Errorf("photos left inside result.json")
+	}
+	bank := f.archived(t, "bankcard", "bankq0001")
+	if len(bank.Photos) != 3 || !strings.Contains(string(bank.Result), emulator.BankCard(12).Number) {
+		t.Errorf("bankcard archive: photos %v", bank.Photos)
+	}
+	if n := f.emu.Count(emulator.EndpointOCRResult) + f.emu.Count(emulator.EndpointBankCardResult); n != 3 {
+		t.Errorf("queries = %d, want 3", n)
+	}
+
+	// Redelivery: the archived orders cost nothing; the missing one is tried again.
+	f.emu.ResetCounts()
+	out, err = f.invoke(t, event)
+	if err != nil || len(out.(SQSResponse).BatchItemFailures) != 2 {
+		t.Fatalf("redelivery: %+v %v", out, err)
+	}
+	if c := f.emu.Count(emulator.EndpointOCRResult); c != 0 {
+		t.Errorf("redelivery queried the archived ID card order %d times", c)
+	}
+	if c := f.emu.Count(emulator.EndpointBankCardResult); c != 1 {
+		t.Errorf("redelivery made %d bank card queries, want 1 (the missing order)", c)
+	}
+	f.assertClean(t, emulator.Person(11).IDNumber, emulator.Person(11).Name, emulator.BankCard(12).Number)
+}
+
+func TestAllGoodSQSBatchAnswersEmptyFailures(t *testing.T) {
+	f := newFixture(t)
+	submitBank(t, f, 3, "bankok01")
+	out, err := f.invoke(t, sqsEvent(map[string]string{"m1": `{"kind":"bankcard","orderNo":"bankok01"}`}))
+	b, _ := json.Marshal(out)
+	if err != nil || string(b) != `{"batchItemFailures":[]}` {
+		t.Fatalf("%s %v", b, err)
+	}
+}
+
+func TestCMQMessage(t *testing.T) {
+	f := newFixture(t)
+	submitBank(t, f, 21, "bankcmq01")
+	body, _ := json.Marshal(`{"kind":"bankcard","orderNo":"bankcmq01"}`)
+	event := `{"Records":[{"CMQ":{"type":"topic","topicOwner":120000,"topicName":"evidence","subscriptionName":"resultfetch","publishTime":"2026-01-02T03:04:05.000Z","msgId":"123456789","requestId":"r1","msgBody":` + string(body) + `,"msgTag":"a, b"}}]}`
+	out, err := f.invoke(t, event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := out.(Summary); !ok || s.Outcomes[string(Archived)] != 1 {
+		t.Fatalf("%+v", out)
+	}
+	f.archived(t, "bankcard", "bankcmq01")
+	// A CMQ batch with a failure fails the invocation, so CMQ redelivers.
+	bad, _ := json.Marshal(`{"kind":"bankcard","orderNo":"missing01"}`)
+	_, err = f.invoke(t, `{"Records":[{"CMQ":{"msgId":"1","msgBody":`+string(body)+`}},{"CMQ":{"msgId":"2","msgBody":`+string(bad)+`}}]}`)
+	if !errors.Is(err, ErrItemsFailed) {
+		t.Errorf("err = %v, want ErrItemsFailed", err)
+	}
+}
+
+func s3Event(bucket, key string, size int) string {
+	return `{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":"` + bucket + `","arn":"arn:aws:s3:::` + bucket + `"},"object":{"key":"` + key + `","size":` + itoa(size) + `,"eTag":"0123abcd","sequencer":"0A1B"}}}]}`
+}
+
+func cosEvent(appid, name, key string, size int) string {
+	return `{"Records":[{"cos":{"cosSchemaVersion":"1.0","cosObject":{"url":"http://` + name + `-` + appid + `.cos.ap-chengdu.myqcloud.com/` + key + `","meta":{"x-cos-request-id":"NWM=","Content-Type":""},"vid":"","key":"/` + appid + `/` + name + `/` + key + `","size":` + itoa(size) + `},"cosBucket":{"region":"cd","name":"` + name + `","appid":"` + appid + `"},"cosNotificationId":"unkown"},"event":{"eventName":"cos:ObjectCreated:*","eventVersion":"1.0","eventTime":1545205770,"eventSource":"qcs::cos","requestParameters":{"requestSourceIP":"192.168.15.101","requestHeaders":{"Authorization":"x"}},"eventQueue":"qcs:0:lambda:cd:appid/1253970026:default.printevent.$LATEST","reservedInfo":"","reqid":179398952}}]}`
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestS3UploadEvent(t *testing.T) {
+	f := newFixture(t)
+	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 31}.JPEG()
+	key := "uploads/bankcard/user 7/card+1.jpg"
+	f.upload(t, key, img)
+	event := s3Event("evidence-bucket", url.QueryEscape(key), len(img))
+	out, err := f.invoke(t, event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := out.(Summary); s.Outcomes[string(Archived)] != 1 {
+		t.Fatalf("%+v", s)
+	}
+	info, _ := f.bucket.Stat(context.Background(), key)
+	orderNo := UploadOrderNo("evidence-bucket", key, info.ETag, info.Size)
+	doc := f.archived(t, "bankcard", orderNo)
+	if doc.Source == nil || doc.Source.Key != key || doc.Source.Size != int64(len(img)) {
+		t.Errorf("source %+v", doc.Source)
+	}
+	if !strings.Contains(string(doc.Result), emulator.BankCard(31).Number) {
+		t.Errorf("result: %s", doc.Result)
+	}
+	if c := f.emu.Count(emulator.EndpointBankCardOCR); c != 1 {
+		t.Errorf("submits = %d", c)
+	}
+	// Redelivered: no second submission.
+	if _, err := f.invoke(t, event); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.emu.Count(emulator.EndpointBankCardOCR); c != 1 {
+		t.Errorf("redelivery submitted again: %d submits", c)
+	}
+	// Objects outside uploads/ are ignored.
+	out, err = f.invoke(t, s3Event("evidence-bucket", "evidence%2Fbankcard%2Fx.json", 3))
+	if err != nil || out.(Summary).Outcomes[string(Ignored)] != 1 {
+		t.Errorf("outside uploads/: %+v %v", out, err)
+	}
+	f.assertClean(t, emulator.BankCard(31).Number)
+}
+
+func TestCOSUploadEventWithAppIDBucketKey(t *testing.T) {
+	f := newFixture(t)
+	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 41}.JPEG()
+	key := "uploads/idcard/back/u41.jpg"
+	f.upload(t, key, img)
+	var gotBucket, gotRegion string
+	f.h.Uploads = func(_ context.Context, bucket, region string) (archive.Bucket, error) {
+		gotBucket, gotRegion = bucket, region
+		return f.bucket, nil
+	}
+	if _, err := f.invoke(t, cosEvent("1253970026", "testpic", key, len(img))); err != nil {
+		t.Fatal(err)
+	}
+	if gotBucket != "testpic-1253970026" || gotRegion != "ap-chengdu" {
+		t.Errorf("bucket %q region %q", gotBucket, gotRegion)
+	}
+	info, _ := f.bucket.Stat(context.Background(), key)
+	doc := f.archived(t, "idcard", UploadOrderNo("testpic-1253970026", key, info.ETag, info.Size))
+	if doc.Source.Key != key || !strings.Contains(string(doc.Result), `"side": "back"`) || !strings.Contains(string(doc.Result), emulator.Person(41).Authority) {
+		t.Errorf("doc: %+v %s", doc.Source, doc.Result)
+	}
+	if c := f.emu.Count(emulator.EndpointIDCardOCR); c != 1 {
+		t.Errorf("submits = %d", c)
+	}
+	if _, err := f.invoke(t, cosEvent("1253970026", "testpic", key, len(img))); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.emu.Count(emulator.EndpointIDCardOCR); c != 1 {
+		t.Errorf("redelivery submitted again: %d", c)
+	}
+}
+
+func TestArchiveFailureIsRetriedWithoutBillingTwice(t *testing.T) {
+	f := newFixture(t)
+	flaky := &flakyBucket{Bucket: f.bucket, failSuffix: "result.json"}
+	f.h.Archive = archive.New(flaky, "evidence")
+	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 51}.JPEG()
+	key := "uploads/bankcard/51.jpg"
+	f.upload(t, key, img)
+	event := s3Event("b", key, len(img))
+	if _, err := f.invoke(t, event); !errors.Is(err, ErrItemsFailed) {
+		t.Fatalf("first delivery: err = %v, want ErrItemsFailed", err)
+	}
+	if _, err := f.invoke(t, event); err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if s, q := f.emu.Count(emulator.EndpointBankCardOCR), f.emu.Count(emulator.EndpointBankCardResult); s != 1 || q != 1 {
+		t.Errorf("submits %d, queries %d; want 1 and 1", s, q)
+	}
+	info, _ := f.bucket.Stat(context.Background(), key)
+	doc := f.archived(t, "bankcard", UploadOrderNo("b", key, info.ETag, info.Size))
+	if !strings.Contains(string(doc.Result), emulator.BankCard(51).Number) {
+		t.Errorf("result: %s", doc.Result)
+	}
+}
+
+func TestPermanentUploadFailuresAreArchived(t *testing.T) {
+	f := newFixture(t)
+	cases := map[string][]byte{
+		"uploads/bankcard/text.jpg":   []byte("this is not an image at all"),
+		"uploads/bankcard/blurry.jpg": emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 61, Blurry: true}.JPEG(),
+		"uploads/bankcard/toobig.jpg": emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 62, MinSize: 3<<20 + 1}.JPEG(),
+		"uploads/idcard/front/bk.jpg": emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 63}.JPEG(),
+	}
+	want := map[string]string{
+		"uploads/bankcard/text.jpg": "invalid_image", "uploads/bankcard/blurry.jpg": "recognition_failed",
+		"uploads/bankcard/toobig.jpg": "image_too_large", "uploads/idcard/front/bk.jpg": "recognition_failed",
+	}
+	for key, data := range cases {
+		f.upload(t, key, data)
+		out, err := f.invoke(t, s3Event("b", key, len(data)))
+		if err != nil || out.(Summary).Outcomes[string(FailedArchived)] != 1 {
+			t.Errorf("%s: %+v %v", key, out, err)
+			continue
+		}
+		info, _ := f.bucket.Stat(context.Background(), key)
+		kind := "bankcard"
+		if strings.Contains(key, "idcard") {
+			kind = "idcard"
+		}
+		doc := f.archived(t, kind, UploadOrderNo("b", key, info.ETag, info.Size))
+		if doc.Error == nil || doc.Error.Code != want[key] {
+			t.Errorf("%s: error %+v", key, doc.Error)
+		}
+	}
+	// Bad input never reached the upstream; recognition failures once each.
+	if s := f.emu.Count(emulator.EndpointBankCardOCR); s != 1 {
+		t.Errorf("bank submits = %d, want 1 (the blurry one)", s)
+	}
+	for key, data := range cases {
+		f.invoke(t, s3Event("b", key, len(data)))
+	}
+	if s, i := f.emu.Count(emulator.EndpointBankCardOCR), f.emu.Count(emulator.EndpointIDCardOCR); s != 1 || i != 1 {
+		t.Errorf("redelivery called the upstream: bank %d, id %d", s, i)
+	}
+}
+
+func TestUnsupportedEvents(t *testing.T) {
+	f := newFixture(t)
+	for _, ev := range []string{`{"hello":1}`, `[1,2]`, `"x"`} {
+		if _, err := f.invoke(t, ev); err == nil {
+			t.Errorf("%s: no error", ev)
+		}
+	}
+	// A bare message (local queue, manual invoke) works.
+	submitBank(t, f, 71, "bankbare1")
+	out, err := f.invoke(t, `{"kind":"bankcard","orderNo":"bankbare1"}`)
+	if err != nil || out.(Summary).Outcomes[string(Archived)] != 1 {
+		t.Errorf("bare message: %+v %v", out, err)
+	}
+}

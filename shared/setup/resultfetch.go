@@ -1,0 +1,55 @@
+package setup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/config"
+	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/platform"
+	"github.com/cardocr/cardocr/shared/resultfetch"
+	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/tickets"
+)
+
+// ResultFetch builds the resultfetch handler: the OCR service on the stored
+// tickets and the archive ARCHIVE_URL names (its scheme's backend must be
+// linked in: import shared/archive/s3archive or shared/archive/cosarchive).
+func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*resultfetch.Handler, error) {
+	if cfg.TicketStoreURL == "" {
+		return nil, errors.New("setup: TICKET_STORE_URL is not set")
+	}
+	if cfg.ArchiveURL == "" {
+		return nil, errors.New("setup: ARCHIVE_URL is not set")
+	}
+	if err := cfg.LoadCredentials(ctx, false); err != nil {
+		return nil, err
+	}
+	store, err := secretstore.Open(ctx, cfg.TicketStoreURL)
+	if err != nil {
+		return nil, fmt.Errorf("setup: ticket store: %w", err)
+	}
+	arch, err := archive.Open(ctx, cfg.ArchiveURL)
+	if err != nil {
+		return nil, fmt.Errorf("setup: archive: %w", err)
+	}
+	reader := &tickets.Reader{Store: store, TTL: cfg.CacheTTL, Logger: log}
+	svc := &ocr.Service{WeBank: WeBank(cfg, HTTPClient()), Tickets: reader, Logger: log}
+	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log}, nil
+}
+
+// ResultFetchFunction serves resultfetch events (SQS, CMQ, S3, COS, or a
+// bare message).
+func ResultFetchFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error) {
+	h, err := ResultFetch(ctx, cfg, log)
+	if err != nil {
+		return platform.Function{}, err
+	}
+	return platform.Function{Event: func(ctx context.Context, ev json.RawMessage) (any, error) {
+		return h.Handle(ctx, ev)
+	}}, nil
+}
