@@ -192,3 +192,14 @@ func FuzzParseFields(f *testing.F) {
 		_, _ = Seconds(fl.String("expire_in"))
 	})
 }
+
+func BenchmarkParseFields(b *testing.B) {
+	body := []byte(`{"code":"0","msg":"请求成功","bizSeqNo":"21062120001184401617262326675389","transactionTime":"20210621172652","result":{"bizSeqNo":"21062120001184401617262326675389","transactionTime":"20210621172652","ocrId":"54805d8d","orderNo":"1rjh4","name":"某某","sex":"男","nation":"汉","birth":"19881001","address":"某省某市某区某路1号","idcard":"11010519491231002X","warning":"00000000","multiWarning":"00000000","clarity":"64","retry":"1","sign":"2E5A4268DB6B347DF34194D903A6927B8C454AAF","success":false}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := ParseFields(body)
+		if err != nil || f.String("idcard") == "" {
+			b.Fatal(err)
+		}
+	}
+}
