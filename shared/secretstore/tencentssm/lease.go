@@ -133,4 +133,3 @@ func leaseVersion(slot string, i int) string {
 	h := sha256.Sum256([]byte("cardocr-lease\x00" + slot + "\x00" + strconv.Itoa(i)))
 	return leasePrefix + hex.EncodeToString(h[:16])
 }
-

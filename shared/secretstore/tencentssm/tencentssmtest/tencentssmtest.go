@@ -528,4 +528,3 @@ func (s *Server) deleteVersion(w http.ResponseWriter, name, vid string) {
 	sec.order = slices.DeleteFunc(sec.order, func(id string) bool { return id == vid })
 	writeOK(w, map[string]any{"SecretName": name, "VersionId": vid})
 }
-
