@@ -43,6 +43,9 @@ type Stack struct {
 	URL       string             // base URL of the API
 	APIKey    string             // the first accepted key
 	Emulator  *emulator.Emulator // nil when KYC_BASE_URL points elsewhere
+	// WeChatEmulator serves the WeChat API (the same instance as Emulator
+	// when both are embedded); nil when WECHAT_BASE_URL points elsewhere.
+	WeChatEmulator *emulator.Emulator
 	Refresher *tickets.Refresher
 	Reader    *tickets.Reader
 	Config    config.Config
@@ -54,6 +57,9 @@ type Stack struct {
 
 // EmulatorPath is where the embedded WeBank emulator is mounted.
 const EmulatorPath = "/_emulator/webank"
+
+// WeChatEmulatorPath is where the embedded WeChat emulator is mounted.
+const WeChatEmulatorPath = "/_emulator/wechat"
 
 // Start starts the stack and returns once it serves.
 func Start(ctx context.Context, o Options) (*Stack, error) {
@@ -89,6 +95,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return defaults[k]
 	}
 	embedded := o.Getenv("KYC_BASE_URL") == ""
+	embeddedWeChat := o.Getenv("WECHAT_BASE_URL") == ""
 
 	port := getenv("PORT")
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, port))
@@ -99,6 +106,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	env := func(k string) string {
 		if k == "KYC_BASE_URL" && embedded {
 			return base + EmulatorPath
+		}
+		if k == "WECHAT_BASE_URL" && embeddedWeChat {
+			return base + WeChatEmulatorPath
 		}
 		return getenv(k)
 	}
@@ -124,6 +134,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		// mean nothing to this one.
 		if p, ok := strings.CutPrefix(cfg.TicketStoreURL, "file://"); ok {
 			_ = os.Remove(p)
+		}
+	}
+	if embeddedWeChat {
+		s.WeChatEmulator = s.Emulator
+		if s.WeChatEmulator == nil {
+			s.WeChatEmulator = emulator.New(o.Emulator)
+		}
+		wc := o.Emulator.WeChat
+		if wc.AppID == "" {
+			wc.AppID, wc.Secret = emulator.DefaultWeChatAppID, emulator.DefaultWeChatSecret
+		}
+		if err := ensureWeChatCredentials(cfg.CredentialsURL, wc.AppID, wc.Secret); err != nil {
+			ln.Close()
+			return nil, err
 		}
 	}
 	if len(cfg.APIKeys) == 0 && cfg.AuthMode == "apikey" {
@@ -157,6 +181,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	mux := http.NewServeMux()
 	if s.Emulator != nil {
 		mux.Handle(EmulatorPath+"/", http.StripPrefix(EmulatorPath, s.Emulator))
+	}
+	if s.WeChatEmulator != nil {
+		mux.Handle(WeChatEmulatorPath+"/", http.StripPrefix(WeChatEmulatorPath, s.WeChatEmulator))
 	}
 	mux.Handle("/", api)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -194,11 +221,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	} else {
 		fmt.Fprintf(o.Stdout, "  WeBank upstream: %s\n", cfg.KYCBaseURL)
 	}
+	if s.WeChatEmulator != nil {
+		fmt.Fprintf(o.Stdout, "  WeChat emulator: %s%s (set WECHAT_BASE_URL to use another upstream)\n", base, WeChatEmulatorPath)
+	} else {
+		fmt.Fprintf(o.Stdout, "  WeChat upstream: %s\n", cfg.WeChatBaseURL)
+	}
 	if s.APIKey != "" && o.Getenv("API_KEYS") == "" {
 		fmt.Fprintf(o.Stdout, "  dev API key: %s\n", s.APIKey)
 	}
 	fmt.Fprintf(o.Stdout, "  try:\n    curl -s -H 'Authorization: Bearer %s' -F side=front -F image=@%s %s/v1/idcard/ocr\n",
 		s.APIKey, filepath.Join(o.Dir, "samples", "idcard-front.jpg"), base)
+	if s.WeChatEmulator != nil || cfg.Credentials.WeChatAppID != "" {
+		fmt.Fprintf(o.Stdout, "    curl -s -H 'Authorization: Bearer %s' -F side=back -F provider=wechat -F image=@%s %s/v1/idcard/ocr\n",
+			s.APIKey, filepath.Join(o.Dir, "samples", "idcard-back.jpg"), base)
+	}
 	return s, nil
 }
 
@@ -241,6 +277,38 @@ func ensureCredentials(u, appID, secret string) error {
 		return nil
 	}
 	b, _ := json.Marshal(config.Credentials{WeBankAppID: appID, WeBankSecret: secret})
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o600)
+}
+
+// ensureWeChatCredentials adds the WeChat emulator's credentials to a file
+// credentials store that has none (written by an earlier run, or above),
+// keeping every other member.
+func ensureWeChatCredentials(u, appID, secret string) error {
+	p, ok := strings.CutPrefix(u, "file://")
+	if !ok {
+		return nil
+	}
+	m := map[string]any{}
+	b, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("localstack: credentials: %w", err)
+	default:
+		if json.Unmarshal(b, &m) != nil {
+			return errors.New("localstack: the credentials file is not a JSON object")
+		}
+	}
+	if id, _ := m["wechatAppId"].(string); id != "" {
+		return nil
+	}
+	m["wechatAppId"], m["wechatAppSecret"] = appID, secret
+	if b, err = json.Marshal(m); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}

@@ -114,11 +114,9 @@ func (s *Service) callWeChat(ctx context.Context, p *WeChatProvider, req wechat.
 	tok2, rerr := p.Tokens.Rejected(ctx, tok)
 	if rerr != nil {
 		s.logger().WarnContext(ctx, "WeChat rejected the access token and no other one is available", "upstreamCode", ae.Code)
+		// Like a dead WeBank ticket: only the refresher can mend it.
 		de := domain.AsError(rerr)
-		if de.Code == domain.UpstreamError {
-			return nil, &domain.Error{Code: domain.UpstreamError, Message: de.Message, Retryable: true, UpstreamCode: ae.Code, Err: err}
-		}
-		return nil, rerr
+		return nil, &domain.Error{Code: de.Code, Message: de.Message, Retryable: de.Retryable, UpstreamCode: ae.Code, Err: err}
 	}
 	s.logger().InfoContext(ctx, "WeChat rejected the access token; retrying once with the reloaded one", "upstreamCode", ae.Code)
 	return p.Client.IDCard(ctx, tok2, req)

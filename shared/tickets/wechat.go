@@ -330,7 +330,8 @@ func (r *WeChatReader) get(ctx context.Context, rejected string) (string, error)
 }
 
 func errNoNewer() error {
-	return domain.Errorf(domain.UpstreamError, "WeChat rejected the access token and no newer one is available yet")
+	return &domain.Error{Code: domain.TicketsUnavailable, Retryable: true,
+		Message: "WeChat rejected the stored access token; no newer one is available yet"}
 }
 
 // load reads the store and, when that gives no token usable for five more
