@@ -27,9 +27,9 @@ type Leaser interface {
 }
 
 const (
-	// MaxLeaseTTL bounds a lease (the longest function timeout on either
-	// cloud). Stores rely on it to clean up old leases.
-	MaxLeaseTTL = 15 * time.Minute
+	// MaxLeaseTTL bounds a lease. Stores rely on it to clean up old
+	// leases without reading them.
+	MaxLeaseTTL = 24 * time.Hour
 	// MaxSlotLen bounds a slot name.
 	MaxSlotLen = 200
 )

@@ -114,14 +114,10 @@ func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
 		return r.weChatOnly(ctx, doc, now)
 	}
 	if l, ok := r.Store.(Leaser); ok && r.Interval > 0 {
-		kind := "refresh"
-		if force {
-			kind = "force" // not blocked by the scheduled run that holds this slot
-		}
-		slot := fmt.Sprintf("%s-%d", kind, now.UnixNano()/int64(r.Interval/2))
-		// The lease only has to outlive one refresh: whoever comes later in
-		// the same slot re-reads the store below and finds the pair fresh.
-		held, err := l.TryLease(ctx, slot, min(r.Interval/2, 5*time.Minute))
+		// The lease only has to outlive one refresh: whoever comes later
+		// re-reads the store below and finds the pair fresh (or, after a
+		// failed refresh, takes a new lease once this one has expired).
+		held, err := l.TryLease(ctx, LeaseSlot(doc.WeBank, force), min(r.Interval/2, 5*time.Minute))
 		if err != nil {
 			return "", fmt.Errorf("tickets: lease: %w", err)
 		}
@@ -189,6 +185,24 @@ func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
 	}
 	log.InfoContext(ctx, "tickets refreshed", "tokenExpiresIn", tok.ExpiresIn.String(), "ticketExpiresIn", tk.ExpiresIn.String())
 	return Refreshed, nil
+}
+
+// LeaseSlot names the lease a refresher takes before replacing p (nil:
+// nothing usable stored yet): every refresher that read the same pair and
+// found it due competes for the same slot, however far apart their clocks
+// or fire times are. (Slots cut from the clock, such as now/(Interval/2),
+// let two runs that fire on either side of a bucket boundary both fetch a
+// token, and the second token kills the first pair.) A forced refresh has
+// its own slot, so a scheduled run's lease does not block an operator.
+func LeaseSlot(p *Pair, force bool) string {
+	kind := "refresh"
+	if force {
+		kind = "force"
+	}
+	if p == nil || p.FetchedAt.IsZero() {
+		return kind + "-after-none"
+	}
+	return kind + "-after-" + p.FetchedAt.UTC().Format(time.RFC3339Nano)
 }
 
 // load reads the document; a missing or unreadable one is empty (to be
