@@ -196,4 +196,3 @@ func (b *flakyBucket) Put(ctx context.Context, key string, data []byte, ct strin
 func (b *flakyBucket) OpenBucket(ctx context.Context, name, region string) (archive.Bucket, error) {
 	return b.Bucket, nil
 }
-
