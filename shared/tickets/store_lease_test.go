@@ -19,6 +19,7 @@ import (
 	"github.com/cardocr/cardocr/shared/secretstore/awssm/awssmtest"
 	"github.com/cardocr/cardocr/shared/secretstore/tencentssm/tencentssmtest"
 	"github.com/cardocr/cardocr/shared/webank"
+	"github.com/cardocr/cardocr/shared/wechat"
 
 	_ "github.com/cardocr/cardocr/shared/secretstore/awssm"
 	_ "github.com/cardocr/cardocr/shared/secretstore/tencentssm"
@@ -321,4 +322,51 @@ func TestLeaseSlotNamesThePairReplaced(t *testing.T) {
 	if LeaseSlot(nil, false) != "refresh-after-none" || LeaseSlot(&Pair{}, false) != "refresh-after-none" {
 		t.Error("slot for an empty store")
 	}
+}
+
+type weChatStub struct{ n atomic.Int32 }
+
+func (w *weChatStub) AppID() string { return "wx0" }
+func (w *weChatStub) StableToken(ctx context.Context, force bool) (wechat.Token, error) {
+	return wechat.Token{Value: "wx-" + strconv.Itoa(int(w.n.Add(1))), ExpiresIn: 2 * time.Hour}, nil
+}
+
+// A WeChat-only write (the WeBank pair is fresh) takes the same lease as a
+// refresher replacing that pair, so it never writes back a pair another
+// process is replacing.
+func TestWeChatOnlyWriteExcludesPairReplacement(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tickets.json")
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	pair := Pair{AppID: "IDAXXXXX", AccessToken: "tok0", SignTicket: "ticket-tok0",
+		TokenExpiresAt: now.Add(time.Hour), TicketExpiresAt: now.Add(time.Hour), FetchedAt: now.Add(-time.Minute)}
+	putPair(t, &secretstore.File{Path: path}, pair)
+
+	other := &secretstore.File{Path: path} // another process, mid-replacement of this pair
+	if held, err := other.TryLease(context.Background(), LeaseSlot(&pair, false), time.Minute); err != nil || !held {
+		t.Fatal(held, err)
+	}
+	r := &Refresher{Store: &secretstore.File{Path: path}, WeBank: &slowFetcher{}, WeChat: &weChatStub{},
+		Interval: 20 * time.Minute, Now: func() time.Time { return now }}
+	if out, err := r.Refresh(context.Background()); err != nil || out != Leased {
+		t.Fatalf("WeChat-only write while the pair is being replaced: %v %v", out, err)
+	}
+	d, _ := ParseDocument(mustGet(t, path))
+	if w, _ := d.WeChat(); w != nil {
+		t.Error("WeChat token written under another process's lease")
+	}
+	// Without contention it writes.
+	r.Store = &secretstore.File{Path: filepath.Join(filepath.Dir(path), "other.json")}
+	putPair(t, r.Store, pair)
+	if out, err := r.Refresh(context.Background()); err != nil || out != Refreshed {
+		t.Fatalf("WeChat-only write: %v %v", out, err)
+	}
+}
+
+func mustGet(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := (&secretstore.File{Path: path}).Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -145,8 +145,10 @@ func (r *Refresher) weChatOnly(ctx context.Context, doc Document, now time.Time)
 		return Skipped, nil
 	}
 	if l, ok := r.Store.(Leaser); ok && r.Interval > 0 {
-		slot := fmt.Sprintf("refresh-%d", now.UnixNano()/int64(r.Interval/2))
-		held, err := l.TryLease(ctx, slot, r.Interval/2)
+		// The WeBank refresh's slot for this pair: a refresher replacing
+		// the pair and this write exclude each other. The lease only has to
+		// cover the load and write below.
+		held, err := l.TryLease(ctx, LeaseSlot(doc.WeBank, false), min(r.Interval/2, time.Minute))
 		if err != nil {
 			return "", fmt.Errorf("tickets: lease: %w", err)
 		}
