@@ -40,15 +40,17 @@ type Options struct {
 
 // Stack is a running local stack.
 type Stack struct {
-	URL       string             // base URL of the API
-	APIKey    string             // the first accepted key
-	Emulator  *emulator.Emulator // nil when KYC_BASE_URL points elsewhere
+	URL      string             // base URL of the API
+	APIKey   string             // the first accepted key
+	Emulator *emulator.Emulator // nil when KYC_BASE_URL points elsewhere
 	// WeChatEmulator serves the WeChat API (the same instance as Emulator
 	// when both are embedded); nil when WECHAT_BASE_URL points elsewhere.
 	WeChatEmulator *emulator.Emulator
-	Refresher *tickets.Refresher
-	Reader    *tickets.Reader
-	Config    config.Config
+	Refresher      *tickets.Refresher
+	Reader         *tickets.Reader
+	Config         config.Config
+	// Evidence is the local resultfetch (queue endpoint, uploads watcher).
+	Evidence *Evidence
 
 	srv    *http.Server
 	cancel context.CancelFunc
@@ -178,7 +180,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 
+	if s.Evidence, err = newEvidence(ctx, cfg, log, o.Dir); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
+	mux.Handle(QueuePath, s.Evidence)
 	if s.Emulator != nil {
 		mux.Handle(EmulatorPath+"/", http.StripPrefix(EmulatorPath, s.Emulator))
 	}
@@ -214,6 +221,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			}
 		}
 	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Evidence.watch(rctx, time.Second)
+	}()
 
 	fmt.Fprintf(o.Stdout, "cardocr local stack on %s\n", base)
 	if s.Emulator != nil {
@@ -235,6 +247,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		fmt.Fprintf(o.Stdout, "    curl -s -H 'Authorization: Bearer %s' -F side=back -F provider=wechat -F image=@%s %s/v1/idcard/ocr\n",
 			s.APIKey, filepath.Join(o.Dir, "samples", "idcard-back.jpg"), base)
 	}
+	fmt.Fprintf(o.Stdout, "  evidence (archive %s):\n    cp %s %s/\n    curl -s -d '{\"kind\":\"bankcard\",\"orderNo\":\"<orderNo>\"}' %s%s\n",
+		cfg.ArchiveURL, filepath.Join(o.Dir, "samples", "bankcard.jpg"), filepath.Join(o.Dir, "uploads", "bankcard"), base, QueuePath)
 	return s, nil
 }
 

@@ -1,0 +1,147 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/config"
+	"github.com/cardocr/cardocr/shared/resultfetch"
+	"github.com/cardocr/cardocr/shared/setup"
+)
+
+// QueuePath is the local stand-in for the SQS/CMQ queue of resultfetch: POST
+// a message {"kind":"idcard"|"bankcard","orderNo":"…"} (or any event
+// resultfetch takes) and it is handled at once.
+const QueuePath = "/_local/queue"
+
+// Evidence is the local resultfetch: the queue endpoint, and a watcher of
+// {Dir}/uploads/ standing in for object-created events (copy a card image
+// to .local/uploads/bankcard/, uploads/idcard/front/ or uploads/idcard/back/).
+// Results go to ARCHIVE_URL (file://.local/archive by default).
+type Evidence struct {
+	Handler *resultfetch.Handler
+	dir     string
+	log     *slog.Logger
+
+	scan sync.Mutex // one scan at a time
+	mu   sync.Mutex
+	seen map[string]string // upload key → size/mtime handled
+}
+
+func newEvidence(ctx context.Context, cfg config.Config, log *slog.Logger, dir string) (*Evidence, error) {
+	h, err := setup.ResultFetch(ctx, cfg, log.With("component", "resultfetch"))
+	if err != nil {
+		return nil, err
+	}
+	local := &archive.FileBucket{Dir: dir}
+	h.Uploads = func(context.Context, string, string) (archive.Bucket, error) { return local, nil }
+	for _, d := range []string{"uploads/bankcard", "uploads/idcard/front", "uploads/idcard/back"} {
+		if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(d)), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return &Evidence{Handler: h, dir: dir, log: log.With("component", "resultfetch"), seen: map[string]string{}}, nil
+}
+
+// ServeHTTP is POST /_local/queue.
+func (e *Evidence) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		io.WriteString(w, `{"error":{"code":"invalid_request","message":"use POST"}}`+"\n")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil || !json.Valid(body) {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":{"code":"invalid_request","message":"send a JSON message"}}`+"\n")
+		return
+	}
+	out, err := e.Handler.Handle(r.Context(), body)
+	if err != nil {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		msg, _ := json.Marshal(err.Error())
+		io.WriteString(w, `{"error":{"code":"not_archived","message":`+string(msg)+`}}`+"\n")
+		return
+	}
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// ScanUploads hands every new or changed file under {Dir}/uploads/ (older
+// than minAge, so that a copy in progress is left for the next scan) to
+// resultfetch as an object-created event. Failed files are tried again on
+// the next scan, as a platform would redeliver. It returns how many files
+// were handled.
+func (e *Evidence) ScanUploads(ctx context.Context, minAge time.Duration) (int, error) {
+	e.scan.Lock()
+	defer e.scan.Unlock()
+	root := filepath.Join(e.dir, "uploads")
+	n := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fi, err := d.Info()
+		if err != nil || !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < minAge {
+			return nil
+		}
+		rel, err := filepath.Rel(e.dir, p)
+		if err != nil {
+			return nil
+		}
+		key := filepath.ToSlash(rel)
+		stamp := strconv.FormatInt(fi.Size(), 10) + "/" + strconv.FormatInt(fi.ModTime().UnixNano(), 10)
+		e.mu.Lock()
+		done := e.seen[key] == stamp
+		e.mu.Unlock()
+		if done {
+			return nil
+		}
+		event, _ := json.Marshal(map[string]any{"Records": []any{map[string]any{
+			"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+			"s3": map[string]any{"bucket": map[string]string{"name": "local"}, "object": map[string]any{"key": url.QueryEscape(key), "size": fi.Size()}},
+		}}})
+		if _, err := e.Handler.Handle(ctx, event); err != nil {
+			e.log.WarnContext(ctx, "upload not archived yet; will retry", "err", err)
+			return nil
+		}
+		e.mu.Lock()
+		e.seen[key] = stamp
+		e.mu.Unlock()
+		n++
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	return n, err
+}
+
+// watch scans the uploads every interval until ctx ends.
+func (e *Evidence) watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := e.ScanUploads(ctx, interval); err != nil && ctx.Err() == nil {
+				e.log.WarnContext(ctx, "scanning uploads", "err", err)
+			}
+		}
+	}
+}
