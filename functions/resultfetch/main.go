@@ -10,6 +10,11 @@ import (
 	// Archive backends for ARCHIVE_URL (file:// is built in).
 	_ "github.com/cardocr/cardocr/shared/archive/cosarchive"
 	_ "github.com/cardocr/cardocr/shared/archive/s3archive"
+
+	// Secret store backends for CREDENTIALS_URL and TICKET_STORE_URL
+	// (file:// is built in): awssm:// on AWS, tencentssm:// on SCF.
+	_ "github.com/cardocr/cardocr/shared/secretstore/awssm"
+	_ "github.com/cardocr/cardocr/shared/secretstore/tencentssm"
 )
 
 func main() { setup.Main("resultfetch", setup.ResultFetchFunction) }
