@@ -7,11 +7,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/rpc"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // echoed is what testfn's /echo answers.
@@ -437,4 +440,34 @@ func TestGo1AppliesEnvironment(t *testing.T) {
 	if got := value(`{"TESTFN_FROM_SCF":"second"}`); got != "second" {
 		t.Errorf("second invoke: %q", got)
 	}
+}
+
+// TestGo1RPCProtocol: concurrent calls on one connection, each answered under
+// its own sequence number, and an unknown method answered with an error, as
+// net/rpc's server does.
+func TestGo1RPCProtocol(t *testing.T) {
+	bin := testfn(t)
+	g, _ := startGo1(t, bin)
+	ev := withPath(t, fixture(t, "scf-functionurl-get-array-query.json"), "/env/TESTFN_NONE")
+	var calls []*rpc.Call
+	for i := 0; i < 8; i++ {
+		req := &scfInvokeRequest{Payload: ev, RequestId: "concurrent-" + strconv.Itoa(i)}
+		calls = append(calls, g.c.Go("Function.Invoke", req, new(scfInvokeResponse), make(chan *rpc.Call, 1)))
+	}
+	for _, c := range calls {
+		select {
+		case <-c.Done:
+		case <-time.After(waitLimit):
+			t.Fatal("no answer")
+		}
+		resp := c.Reply.(*scfInvokeResponse)
+		if c.Error != nil || resp.Error != nil || decodeProxyResponse(t, resp.Payload).status != 200 {
+			t.Errorf("call: %v %+v", c.Error, resp)
+		}
+	}
+	err := g.call("Function.Nope", &scfPingRequest{}, &scfPingResponse{})
+	if err == nil || !strings.Contains(err.Error(), "can't find method") {
+		t.Errorf("unknown method: %v", err)
+	}
+	g.ping(t) // the connection survives
 }

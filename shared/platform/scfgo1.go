@@ -1,13 +1,15 @@
 package platform
 
 import (
+	"bufio"
 	"context"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/rpc"
 	"os"
+	"reflect"
 	"sync"
 	"time"
 
@@ -22,18 +24,15 @@ import (
 // answered as a function error with ShouldExit set; the runtime replaces the
 // process.
 
-// go1Function is the RPC receiver, registered as "Function".
+// go1Function serves the service "Function" (methods Ping and Invoke).
 type go1Function struct {
 	base  context.Context
 	d     *dispatcher
 	envMu sync.Mutex
 }
 
-// Ping answers the runtime's liveness check.
-func (f *go1Function) Ping(_ *scfgo.PingRequest, _ *scfgo.PingResponse) error { return nil }
-
 // Invoke runs one invocation.
-func (f *go1Function) Invoke(req *scfgo.InvokeRequest, resp *scfgo.InvokeResponse) error {
+func (f *go1Function) Invoke(req *scfgo.InvokeRequest, resp *scfgo.InvokeResponse) {
 	if err := f.applyEnvironment(req.Environment); err != nil {
 		f.d.log.Warn("SCF Go1: ignoring malformed Environment", "function", f.d.fn.Name,
 			"request_id", req.RequestId, "error", err)
@@ -49,10 +48,9 @@ func (f *go1Function) Invoke(req *scfgo.InvokeRequest, resp *scfgo.InvokeRespons
 			e.StackTrace = append(e.StackTrace, &scfgo.StackFrame{Path: fr.Path, Line: fr.Line, Label: fr.Label})
 		}
 		resp.Error = e
-		return nil
+		return
 	}
 	resp.Payload = out
-	return nil
 }
 
 // applyEnvironment sets every key of the Environment JSON object, as
@@ -93,16 +91,13 @@ func go1Context(ctx context.Context, req *scfgo.InvokeRequest) (context.Context,
 
 // runSCFGo1 serves the Go1 RPC protocol on host:port until ctx is done.
 func runSCFGo1(ctx context.Context, d *dispatcher, host, port string) error {
-	srv := rpc.NewServer()
-	if err := srv.RegisterName("Function", &go1Function{base: ctx, d: d}); err != nil {
-		return fmt.Errorf("platform: SCF Go1: %w", err)
-	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		return fmt.Errorf("platform: SCF Go1: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	f := &go1Function{base: ctx, d: d}
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -111,6 +106,86 @@ func runSCFGo1(ctx context.Context, d *dispatcher, host, port string) error {
 			}
 			return fmt.Errorf("platform: SCF Go1 accept: %w", err)
 		}
-		go srv.ServeConn(conn)
+		go serveRPCConn(conn, f)
+	}
+}
+
+// The net/rpc wire protocol with its gob codec, implemented here instead of
+// importing net/rpc: net/rpc finds methods through reflect.Type.Method, which
+// makes the linker keep every exported method of every reachable type, and
+// pulls in html/template for its debug page; together several MB per binary.
+// On one connection the client sends, gob-encoded on one stream, a request
+// header then the argument; the server answers a response header then the
+// reply (an empty struct when Error is set). Calls run concurrently; replies
+// are written one at a time.
+
+// rpcRequest and rpcResponse are net/rpc's Request and Response headers
+// (gob matches them by field name).
+type rpcRequest struct {
+	ServiceMethod string
+	Seq           uint64
+}
+
+type rpcResponse struct {
+	ServiceMethod string
+	Seq           uint64
+	Error         string
+}
+
+func serveRPCConn(conn net.Conn, f *go1Function) {
+	defer conn.Close()
+	w := bufio.NewWriter(conn)
+	enc := gob.NewEncoder(w)
+	dec := gob.NewDecoder(bufio.NewReader(conn))
+	var sendMu sync.Mutex
+	send := func(h *rpcResponse, body any) {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		err := enc.Encode(h)
+		if err == nil {
+			err = enc.Encode(body)
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			f.d.log.Error("SCF Go1: write reply", "function", f.d.fn.Name, "error", err)
+			conn.Close()
+		}
+	}
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	for {
+		var h rpcRequest
+		if err := dec.Decode(&h); err != nil {
+			return // EOF, or a stream we cannot follow
+		}
+		reply := &rpcResponse{ServiceMethod: h.ServiceMethod, Seq: h.Seq}
+		switch h.ServiceMethod {
+		case "Function.Ping":
+			var req scfgo.PingRequest
+			if err := dec.Decode(&req); err != nil {
+				return
+			}
+			send(reply, &scfgo.PingResponse{})
+		case "Function.Invoke":
+			req := new(scfgo.InvokeRequest)
+			if err := dec.Decode(req); err != nil {
+				return
+			}
+			calls.Add(1)
+			go func() {
+				defer calls.Done()
+				resp := new(scfgo.InvokeResponse)
+				f.Invoke(req, resp)
+				send(reply, resp)
+			}()
+		default:
+			if err := dec.DecodeValue(reflect.Value{}); err != nil { // discard the argument
+				return
+			}
+			reply.Error = "rpc: can't find method " + h.ServiceMethod
+			send(reply, &struct{}{})
+		}
 	}
 }
