@@ -175,9 +175,7 @@ func TestFunctionBinariesOnEveryMode(t *testing.T) {
 			})
 			t.Run("HTTP", func(t *testing.T) {
 				base, _ := startHTTP(t, bin, localEnv(t, emu.URL)...)
-				if httpFunctions[name] || name == "ticketrefresh" {
-					healthOK(t, "HTTP", doHTTP(t, newRequest(t, "GET", base+"/healthz", nil)))
-				}
+				healthOK(t, "HTTP", doHTTP(t, newRequest(t, "GET", base+"/healthz", nil)))
 				if name == "ticketrefresh" {
 					a := doHTTP(t, newRequest(t, "POST", base+"/invoke", timer))
 					refreshed(t, "HTTP /invoke", result{body: a.body, errored: a.status != 200})
