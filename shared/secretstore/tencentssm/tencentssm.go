@@ -32,6 +32,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -284,7 +285,8 @@ func (s *Store) call(ctx context.Context, op, secret string, fn func(*ssm.Client
 	defer cancel()
 	cred, err := s.cfg.Credentials()
 	if err != nil {
-		return err
+		return &secretstore.Error{Backend: "tencentssm", Op: op, Secret: secret, Kind: secretstore.ErrDenied,
+			Msg: "no credentials", Err: err}
 	}
 	var prev *secretstore.Error
 	for attempt := 1; ; attempt++ {
@@ -344,6 +346,10 @@ type boundClient struct {
 	t *boundTransport
 }
 
+// initMu serialises the SDK's Init, so that restoring the log flags it
+// overwrites cannot interleave with another Init.
+var initMu sync.Mutex
+
 func (s *Store) client() *boundClient {
 	select {
 	case bc := <-s.pool:
@@ -352,9 +358,11 @@ func (s *Store) client() *boundClient {
 	}
 	t := &boundTransport{base: s.base}
 	c := &ssm.Client{}
+	initMu.Lock()
 	flags := log.Flags()
 	c.Init(s.cfg.Region) // sets log flags as a side effect
 	log.SetFlags(flags)
+	initMu.Unlock()
 	c.WithProfile(s.prof).WithHttpTransport(t)
 	return &boundClient{c: c, t: t}
 }

@@ -110,6 +110,9 @@ func TestCredentialsFromEnvironmentAtEachCall(t *testing.T) {
 		t.Errorf("wrong token: %v, want ErrDenied", err)
 	}
 	t.Setenv("TENCENTCLOUD_SECRETID", "")
+	if _, err := s.Get(context.Background()); !errors.Is(err, secretstore.ErrDenied) || !strings.Contains(err.Error(), "TENCENTCLOUD_SECRETID") {
+		t.Errorf("Get after the credentials went away: %v", err)
+	}
 	if _, err := secretstore.Open(context.Background(), fake.StoreURL("s")); err == nil || !strings.Contains(err.Error(), "TENCENTCLOUD_SECRETID") {
 		t.Errorf("Open without credentials: %v", err)
 	}
