@@ -4,10 +4,14 @@
 //   - AWS_LAMBDA_RUNTIME_API: AWS Lambda Runtime API, through aws-lambda-go.
 //   - SCF_RUNTIME_API and SCF_RUNTIME_API_PORT: Tencent SCF Custom Runtime
 //     (init/ready, invocation/next, response or error).
-//   - _LAMBDA_SERVER_PORT: Tencent SCF Go1 runtime (net/rpc, the protocol of
-//     scf-go-lib), with the per-invoke Environment applied.
-//   - otherwise: an HTTP server on PORT (default 9000 when SCF environment
-//     variables are present, as for SCF web functions; 8080 otherwise).
+//   - _LAMBDA_SERVER_PORT: Tencent SCF Go1 runtime (the net/rpc gob protocol
+//     of scf-go-lib, spoken without importing net/rpc; see scfgo1.go), with
+//     the per-invoke Environment applied, listening on BIND_ADDR (0.0.0.0).
+//   - otherwise: an HTTP server on BIND_ADDR:PORT (default 0.0.0.0, and port
+//     9000 when SCF environment variables are present, as for SCF web
+//     functions, 8080 otherwise). Each request's context has a deadline
+//     (REQUEST_TIMEOUT, default 30s). A function with only an Event handler
+//     serves GET /healthz and, off SCF, POST /invoke (body = event JSON).
 //
 // Binaries must be built with -tags lambda.norpc: without it aws-lambda-go
 // registers its own RPC entry on _LAMBDA_SERVER_PORT.
