@@ -2,6 +2,7 @@
 # Builds every function for both platforms, static and stripped:
 #   dist/aws/<fn>/bootstrap  linux/arm64  (AWS Lambda provided.al2023, arm64)
 #   dist/scf/<fn>/bootstrap  linux/amd64  (Tencent SCF CustomRuntime / Go1 / web function)
+# -tags cardocr_aws / cardocr_scf link only that cloud's SDKs (shared/backends);
 # -tags lambda.norpc keeps aws-lambda-go's own RPC entry out: the binary
 # implements SCF Go1 itself (shared/platform).
 # Env: DIST (default dist), FUNCTIONS (space-separated subset), AWS_ARCH (default arm64).
@@ -25,7 +26,7 @@ for fn in $fns; do
     arch=${target##*:}
     out="$DIST/$plat/$fn/bootstrap"
     mkdir -p "$(dirname "$out")"
-    CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath -ldflags="-s -w" -tags lambda.norpc \
+    CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath -ldflags="-s -w" -tags "lambda.norpc,cardocr_$plat" \
       -o "$out" "./functions/$fn"
     chmod 0755 "$out"
     printf 'built %-28s %s\n' "$out" "$(wc -c <"$out" | tr -d ' ') bytes"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Cold start and size of every function vs a hello-world aws-lambda-go
 # function (shared/platform/internal/hello) built the same way
-# (CGO_ENABLED=0 -trimpath -ldflags="-s -w" -tags lambda.norpc).
+# (CGO_ENABLED=0 -trimpath -ldflags="-s -w" -tags lambda.norpc, plus the
+# cloud tag of scripts/build.sh: cardocr_aws for the host-arch (cold start,
+# against a fake AWS Runtime API) and arm64 builds, cardocr_scf for amd64).
 # Cold start = spawn to the first GET /runtime/invocation/next against a fake
 # AWS Runtime API on loopback, median of N runs of host-arch builds; sizes are
 # the linux/arm64 (AWS) and linux/amd64 (SCF) builds. Prints a markdown table.
@@ -24,15 +26,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 hostarch=$("$GO" env GOARCH)
 
-build() { # arch out pkg
-  mkdir -p "$(dirname "$2")"
-  CGO_ENABLED=0 GOOS=linux GOARCH=$1 "$GO" build -trimpath -ldflags="-s -w" -tags lambda.norpc -o "$2" "$3"
+build() { # arch cloud out pkg
+  mkdir -p "$(dirname "$3")"
+  CGO_ENABLED=0 GOOS=linux GOARCH=$1 "$GO" build -trimpath -ldflags="-s -w" -tags "lambda.norpc,cardocr_$2" -o "$3" "$4"
 }
 for arch in host arm64 amd64; do
   a=$arch; [ "$arch" = host ] && a=$hostarch
-  build "$a" "$tmp/$arch/hello" ./shared/platform/internal/hello
+  cloud=aws; [ "$arch" = amd64 ] && cloud=scf
+  build "$a" "$cloud" "$tmp/$arch/hello" ./shared/platform/internal/hello
   for fn in $fns; do
-    build "$a" "$tmp/$arch/$fn" "./functions/$fn"
+    build "$a" "$cloud" "$tmp/$arch/$fn" "./functions/$fn"
   done
 done
 CGO_ENABLED=0 "$GO" build -o "$tmp/coldstart" ./shared/platform/internal/coldstart

@@ -5,10 +5,9 @@ package main
 import (
 	"github.com/cardocr/cardocr/shared/setup"
 
-	// Secret store backends for CREDENTIALS_URL and TICKET_STORE_URL
-	// (file:// is built in): awssm:// on AWS, tencentssm:// on SCF.
-	_ "github.com/cardocr/cardocr/shared/secretstore/awssm"
-	_ "github.com/cardocr/cardocr/shared/secretstore/tencentssm"
+	// Secret store backends for CREDENTIALS_URL and TICKET_STORE_URL:
+	// awssm:// and/or tencentssm://, by build tag (see shared/backends).
+	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )
 
 func main() { setup.Main("ocrresult", setup.APIFunction) }

@@ -7,14 +7,11 @@ package main
 import (
 	"github.com/cardocr/cardocr/shared/setup"
 
-	// Archive backends for ARCHIVE_URL (file:// is built in).
-	_ "github.com/cardocr/cardocr/shared/archive/cosarchive"
-	_ "github.com/cardocr/cardocr/shared/archive/s3archive"
-
-	// Secret store backends for CREDENTIALS_URL and TICKET_STORE_URL
-	// (file:// is built in): awssm:// on AWS, tencentssm:// on SCF.
-	_ "github.com/cardocr/cardocr/shared/secretstore/awssm"
-	_ "github.com/cardocr/cardocr/shared/secretstore/tencentssm"
+	// Cloud backends by build tag (see shared/backends): s3:// and/or
+	// cos:// for ARCHIVE_URL, awssm:// and/or tencentssm:// for the
+	// secrets; file:// is built in.
+	_ "github.com/cardocr/cardocr/shared/backends/archives"
+	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )
 
 func main() { setup.Main("resultfetch", setup.ResultFetchFunction) }

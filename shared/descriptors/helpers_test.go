@@ -221,10 +221,16 @@ type codeFacts struct {
 	schemes map[string]map[string]bool // functions/<fn> → "secretstore:<scheme>", "archive:<scheme>" linked in
 }
 
+// Clouds, by the build tag scripts/build.sh gives their binaries (it
+// decides which cloud backends are linked: shared/backends).
+const (
+	cloudAWS = "cardocr_aws"
+	cloudSCF = "cardocr_scf"
+)
+
 var (
-	codeOnce sync.Once
-	code     codeFacts
-	codeErr  string
+	codeMu    sync.Mutex
+	codeCache = map[string]codeFacts{}
 )
 
 // scanCode finds, for each functions/<fn>, the environment variable names
@@ -234,19 +240,25 @@ var (
 // depends on for linux; and the secret store and archive URL schemes those
 // packages register (secretstore.Register("awssm", …), archive.Register("s3",
 // …); file:// is built into both).
-func scanCode(t *testing.T) codeFacts {
+func scanCode(t *testing.T, cloud string) codeFacts {
 	t.Helper()
-	codeOnce.Do(func() { code, codeErr = scanFunctions(repoRoot(t), functionDirs(t)) })
-	if codeErr != "" {
-		t.Fatal(codeErr)
+	codeMu.Lock()
+	defer codeMu.Unlock()
+	if c, ok := codeCache[cloud]; ok {
+		return c
 	}
-	return code
+	c, err := scanFunctions(repoRoot(t), functionDirs(t), cloud)
+	if err != "" {
+		t.Fatal(err)
+	}
+	codeCache[cloud] = c
+	return c
 }
 
 // envReadByCode is the union of scanCode's environment names.
-func envReadByCode(t *testing.T) map[string]bool {
+func envReadByCode(t *testing.T, cloud string) map[string]bool {
 	all := map[string]bool{}
-	for _, names := range scanCode(t).env {
+	for _, names := range scanCode(t, cloud).env {
 		for n := range names {
 			all[n] = true
 		}
@@ -261,13 +273,13 @@ type pkgFacts struct {
 	schemes map[string]bool
 }
 
-func scanFunctions(root string, fns []string) (codeFacts, string) {
+func scanFunctions(root string, fns []string, cloud string) (codeFacts, string) {
 	facts := codeFacts{env: map[string]map[string]bool{}, schemes: map[string]map[string]bool{}}
 	byDir := map[string]pkgFacts{}
 	fset := token.NewFileSet()
 	for _, fn := range fns {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		cmd := exec.CommandContext(ctx, "go", "list", "-e", "-deps", "-tags", "lambda.norpc",
+		cmd := exec.CommandContext(ctx, "go", "list", "-e", "-deps", "-tags", "lambda.norpc,"+cloud,
 			"-f", `{{if .Module}}{{if eq .Module.Path "github.com/cardocr/cardocr"}}{{.Dir}}|{{join .GoFiles ","}}{{end}}{{end}}`,
 			"./functions/"+fn)
 		cmd.Dir = root
@@ -526,5 +538,23 @@ func checkLinked(t *testing.T, facts codeFacts, fn, name, registry, url string) 
 	if !linked[registry+":"+scheme] {
 		t.Errorf("%s: %s is %s://…, but functions/%s links no package calling %s.Register(%q) (linked: %v)",
 			fn, name, scheme, fn, registry, scheme, sortedKeys(linked))
+	}
+}
+
+// TestCloudBinariesLinkOnlyTheirCloud: the build tags of scripts/build.sh
+// keep the other cloud's SDKs out of each binary (size and cold start).
+func TestCloudBinariesLinkOnlyTheirCloud(t *testing.T) {
+	foreign := map[string][]string{
+		cloudAWS: {"secretstore:tencentssm", "archive:cos"},
+		cloudSCF: {"secretstore:awssm", "archive:s3"},
+	}
+	for cloud, schemes := range foreign {
+		for fn, linked := range scanCode(t, cloud).schemes {
+			for _, s := range schemes {
+				if linked[s] {
+					t.Errorf("%s built with -tags %s links %s", fn, cloud, s)
+				}
+			}
+		}
 	}
 }

@@ -185,8 +185,8 @@ func TestSAMMakefileTargets(t *testing.T) {
 
 func TestSAMEnvironment(t *testing.T) {
 	s := loadSAM(t)
-	facts := scanCode(t)
-	t.Logf("environment variables the deployed code reads: %v", sortedKeys(envReadByCode(t)))
+	facts := scanCode(t, cloudAWS)
+	t.Logf("environment variables the deployed code reads: %v", sortedKeys(envReadByCode(t, cloudAWS)))
 	for _, f := range s.functions {
 		code := facts.env[f.fn]
 		if code == nil {
@@ -672,7 +672,7 @@ func TestSAMReferences(t *testing.T) {
 // cannot start ("unsupported scheme").
 func TestSAMStoresLinked(t *testing.T) {
 	s := loadSAM(t)
-	facts := scanCode(t)
+	facts := scanCode(t, cloudAWS)
 	for _, fn := range sortedKeys(s.functions) {
 		f := s.functions[fn]
 		for name, registry := range storeVars {

@@ -120,7 +120,7 @@ func TestSCFRuntimeHandlerCode(t *testing.T) {
 func TestSCFEnvironment(t *testing.T) {
 	s := loadSCF(t)
 	sam := loadSAM(t)
-	facts := scanCode(t)
+	facts := scanCode(t, cloudSCF)
 	var creds, tickets string
 	for _, fn := range sortedKeys(s.functions) {
 		f := s.functions[fn]

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // sensitiveKeys are attribute keys whose values are never written.
@@ -22,7 +23,9 @@ var sensitiveKeys = map[string]bool{
 
 // digitRun matches ID numbers (17 digits + digit/X) and card numbers (13–19
 // digits), possibly grouped by spaces or dashes.
-var digitRun = regexp.MustCompile(`\d(?:[ -]?\d){12,18}[Xx]?`)
+// Compiled on first use (rare: hasLongDigitRun guards it), not at init,
+// which every cold start pays.
+var digitRun = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\d(?:[ -]?\d){12,18}[Xx]?`) })
 
 // Scrub masks digit runs that may be ID or card numbers, keeping the first
 // and last two characters.
@@ -30,7 +33,7 @@ func Scrub(s string) string {
 	if !hasLongDigitRun(s) {
 		return s
 	}
-	return digitRun.ReplaceAllStringFunc(s, func(m string) string {
+	return digitRun().ReplaceAllStringFunc(s, func(m string) string {
 		if len(m) <= 4 {
 			return m
 		}

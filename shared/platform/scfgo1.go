@@ -1,3 +1,5 @@
+//go:build !cardocr_aws
+
 package platform
 
 import (

@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
-// processID tells this process's leases from other processes'.
-var processID = NewHolderID()
+// processID tells this process's leases from other processes'. Made on
+// first use: reading crypto/rand at init would cost every cold start.
+var processID = sync.OnceValue(NewHolderID)
 
 // TryLease implements Leaser for the file store: the leases live next to
 // the secret in <path>.lease (a JSON list, expired entries dropped), read
@@ -24,7 +26,7 @@ func (f *File) TryLease(ctx context.Context, slot string, ttl time.Duration) (bo
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	holder := fmt.Sprintf("%s-%p", processID, f)
+	holder := fmt.Sprintf("%s-%p", processID(), f)
 	dir := filepath.Dir(f.Path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return false, fmt.Errorf("secretstore: mkdir: %w", err)
