@@ -1,0 +1,284 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+)
+
+// Tests of the WeChat endpoints, with requests written from the WeChat
+// documents (PROTOCOL.md §7, seeds/003_*).
+
+type wxAnswer map[string]any
+
+func (a wxAnswer) errcode() string {
+	switch v := a["errcode"].(type) {
+	case nil:
+		return "0"
+	case string:
+		return v
+	case float64:
+		return fmt.Sprint(int64(v))
+	}
+	return "?"
+}
+
+func (a wxAnswer) str(k string) string { s, _ := a[k].(string); return s }
+
+func (h *harness) wx(req *http.Request) wxAnswer {
+	h.t.Helper()
+	resp, err := h.cl.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("HTTP %d", resp.StatusCode)
+	}
+	var a wxAnswer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		h.t.Fatal(err)
+	}
+	return a
+}
+
+func (h *harness) stableToken(force bool, appID, secret string) wxAnswer {
+	h.t.Helper()
+	b, _ := json.Marshal(map[string]any{"grant_type": "client_credential", "appid": appID, "secret": secret, "force_refresh": force})
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/cgi-bin/stable_token", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	return h.wx(req)
+}
+
+func (h *harness) stable(force bool) string {
+	h.t.Helper()
+	a := h.stableToken(force, DefaultWeChatAppID, DefaultWeChatSecret)
+	if a.errcode() != "0" || a.str("access_token") == "" {
+		h.t.Fatalf("stable_token: %v", a)
+	}
+	return a.str("access_token")
+}
+
+func (h *harness) basicToken() wxAnswer {
+	h.t.Helper()
+	q := url.Values{"grant_type": {"client_credential"}, "appid": {DefaultWeChatAppID}, "secret": {DefaultWeChatSecret}}
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/cgi-bin/token?"+q.Encode(), nil)
+	return h.wx(req)
+}
+
+// ocr posts img as the multipart field img (curl -F 'img=@test.jpg').
+func (h *harness) ocr(tok string, img []byte, extra url.Values) wxAnswer {
+	h.t.Helper()
+	q := url.Values{"type": {"photo"}, "access_token": {tok}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	var body bytes.Buffer
+	ct := ""
+	if img != nil {
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("img", "test.jpg")
+		fw.Write(img)
+		mw.Close()
+		ct = mw.FormDataContentType()
+	}
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/cv/ocr/idcard?"+q.Encode(), &body)
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	return h.wx(req)
+}
+
+func TestWeChatStableTokenNormalMode(t *testing.T) {
+	clk := newClock()
+	h := newHarness(t, Config{Now: clk.Now})
+	t1 := h.stable(false)
+	clk.Advance(time.Hour)
+	a := h.stableToken(false, DefaultWeChatAppID, DefaultWeChatSecret)
+	if a.str("access_token") != t1 || a["expires_in"].(float64) != 3600 {
+		t.Fatalf("normal mode within validity: %v", a)
+	}
+	// Five minutes before expiry the platform renews; both stay valid.
+	clk.Advance(55*time.Minute + time.Second)
+	t2 := h.stable(false)
+	if t2 == t1 {
+		t.Fatal("not renewed in the last five minutes")
+	}
+	if c := h.ocr(t1, front(1).JPEG(), nil).errcode(); c != "0" {
+		t.Errorf("old token during the overlap: %s", c)
+	}
+	clk.Advance(5 * time.Minute)
+	if c := h.ocr(t1, front(1).JPEG(), nil).errcode(); c != "42001" {
+		t.Errorf("old token after its expiry: %s", c)
+	}
+	if c := h.ocr(t2, front(1).JPEG(), nil).errcode(); c != "0" {
+		t.Errorf("new token: %s", c)
+	}
+	// Credentials.
+	for _, tc := range []struct{ appID, secret, code string }{
+		{"", DefaultWeChatSecret, "41002"}, {DefaultWeChatAppID, "", "41004"},
+		{"wxother", DefaultWeChatSecret, "40013"}, {DefaultWeChatAppID, "wrong", "40125"},
+	} {
+		if c := h.stableToken(false, tc.appID, tc.secret).errcode(); c != tc.code {
+			t.Errorf("%q/%q: %s, want %s", tc.appID, tc.secret, c, tc.code)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/cgi-bin/stable_token", nil)
+	if c := h.wx(req).errcode(); c != "43002" {
+		t.Errorf("GET stable_token: %s", c)
+	}
+}
+
+func TestWeChatStableTokenForceRefresh(t *testing.T) {
+	clk := newClock()
+	h := newHarness(t, Config{Now: clk.Now, WeChat: WeChatConfig{ForceDailyLimit: 3}})
+	t1 := h.stable(false)
+	t2 := h.stable(true)
+	if t2 == t1 || h.ocr(t1, front(1).JPEG(), nil).errcode() != "40001" {
+		t.Fatal("force_refresh did not kill the previous token at once")
+	}
+	// Within 30 s a forced call does not refresh.
+	clk.Advance(29 * time.Second)
+	if t3 := h.stable(true); t3 != t2 {
+		t.Fatal("forced twice within 30 s")
+	}
+	clk.Advance(time.Second)
+	if t3 := h.stable(true); t3 == t2 {
+		t.Fatal("not refreshed 30 s later")
+	}
+	clk.Advance(30 * time.Second)
+	h.stable(true)
+	clk.Advance(30 * time.Second)
+	if c := h.stableToken(true, DefaultWeChatAppID, DefaultWeChatSecret).errcode(); c != "45009" {
+		t.Errorf("fourth forced refresh of the day with a limit of 3: %s", c)
+	}
+	if h.e.Count("wechat:force_refresh") != 3 {
+		t.Errorf("force counter %d", h.e.Count("wechat:force_refresh"))
+	}
+}
+
+func TestWeChatBasicTokenKillsPreviousAfterFiveMinutes(t *testing.T) {
+	clk := newClock()
+	h := newHarness(t, Config{Now: clk.Now, WeChat: WeChatConfig{TokenDailyLimit: 2}})
+	st := h.stable(false)
+	a1 := h.basicToken().str("access_token")
+	a2 := h.basicToken().str("access_token")
+	if a1 == "" || a2 == "" || a1 == a2 {
+		t.Fatal("cgi-bin/token did not issue new tokens")
+	}
+	clk.Advance(4 * time.Minute)
+	if c := h.ocr(a1, front(1).JPEG(), nil).errcode(); c != "0" {
+		t.Errorf("previous token within five minutes: %s", c)
+	}
+	clk.Advance(time.Minute)
+	if c := h.ocr(a1, front(1).JPEG(), nil).errcode(); c != "40001" {
+		t.Errorf("previous token after five minutes: %s", c)
+	}
+	// Stable tokens are a separate family.
+	if c := h.ocr(st, front(1).JPEG(), nil).errcode(); c != "0" {
+		t.Errorf("stable token after cgi-bin/token calls: %s", c)
+	}
+	if c := h.basicToken().errcode(); c != "45009" {
+		t.Errorf("over the daily token limit: %s", c)
+	}
+}
+
+func TestWeChatOCRAnswersAndErrors(t *testing.T) {
+	clk := newClock()
+	fetched := map[string][]byte{"https://img.example/back.png": back(8).PNG()}
+	h := newHarness(t, Config{Now: clk.Now, WeChat: WeChatConfig{OCRDailyQuota: 7, FetchImage: func(_ context.Context, u string) ([]byte, error) {
+		if b, ok := fetched[u]; ok {
+			return b, nil
+		}
+		return nil, errors.New("404")
+	}}})
+	tok := h.stable(false)
+	p := Person(8)
+
+	a := h.ocr(tok, front(8).JPEG(), nil)
+	if a["errcode"] != "0" || a.str("type") != "Front" || a.str("name") != p.Name || a.str("id") != p.IDNumber ||
+		a.str("addr") != p.Address || a.str("gender") != p.Sex || a.str("nationality") != p.Nation {
+		t.Errorf("front: %v", a)
+	}
+	a = h.ocr(tok, nil, url.Values{"img_url": {"https://img.example/back.png"}})
+	if a["errcode"] != float64(0) || a.str("type") != "Back" || a.str("valid_date") != p.ValidFrom+"-"+p.ValidTo {
+		t.Errorf("back by img_url: %v", a)
+	}
+	for _, tc := range []struct {
+		name string
+		tok  string
+		img  []byte
+		q    url.Values
+		code string
+	}{
+		{"no token", "", front(1).JPEG(), nil, "41001"},
+		{"unknown token", "nope", front(1).JPEG(), nil, "40001"},
+		{"bad type", tok, front(1).JPEG(), url.Values{"type": {"fax"}}, "40097"},
+		{"no image", tok, nil, nil, "101000"},
+		{"unreachable url", tok, nil, url.Values{"img_url": {"https://img.example/none.jpg"}}, "101000"},
+		{"not an image", tok, []byte("hello, not an image"), nil, "101002"},
+		{"2 MiB", tok, CardSpec{Kind: KindIDCard, Side: SideFront, Seed: 1, MinSize: 2 << 20}.JPEG(), nil, "101002"},
+		{"no card", tok, CardSpec{Kind: KindBankCard, Seed: 1}.JPEG(), nil, "101001"},
+		{"system error", tok, CardSpec{Kind: KindIDCard, Side: SideFront, Seed: 1, Code: "-1"}.JPEG(), nil, "-1"},
+	} {
+		a := h.ocr(tc.tok, tc.img, tc.q)
+		if a.errcode() != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, a, tc.code)
+		}
+	}
+	// Quota: the front, the back and the three recognitions above used 5 of
+	// 7; errors before recognition use none.
+	if n := h.e.WeChatOCRCallsToday(); n != 5 {
+		t.Errorf("quota used %d, want 5", n)
+	}
+	h.ocr(tok, front(1).JPEG(), nil)
+	h.ocr(tok, front(1).JPEG(), nil)
+	if c := h.ocr(tok, front(1).JPEG(), nil).errcode(); c != "45009" {
+		t.Errorf("over the daily quota: %s", c)
+	}
+	clk.Advance(24 * time.Hour)
+	tok = h.stable(false)
+	if c := h.ocr(tok, front(1).JPEG(), nil).errcode(); c != "0" {
+		t.Errorf("next day: %s", c)
+	}
+	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/cv/ocr/idcard?access_token="+tok, nil)
+	if c := h.wx(req).errcode(); c != "43002" {
+		t.Errorf("GET: %s", c)
+	}
+	if h.e.Count(EndpointWeChatIDCard) == 0 || h.e.Count("rejected:bad_token") != 1 {
+		t.Errorf("counters: %v", h.e.Counts())
+	}
+}
+
+func TestWeChatFaultsAndKnobs(t *testing.T) {
+	h := newHarness(t, Config{})
+	tok := h.stable(false)
+	h.e.SetFault(EndpointWeChatIDCard, Fault{Kind: FaultStatus, Next: 1})
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/cv/ocr/idcard?access_token="+tok, nil)
+	resp, err := h.cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || h.e.Count("fault:5xx") != 1 {
+		t.Errorf("fault: HTTP %d", resp.StatusCode)
+	}
+	h.e.RotateWeChatStableToken()
+	if c := h.ocr(tok, front(1).JPEG(), nil).errcode(); c != "40001" {
+		t.Errorf("after rotation: %s", c)
+	}
+	tok = h.stable(false)
+	h.e.ExpireWeChatTokens()
+	if c := h.ocr(tok, front(1).JPEG(), nil).errcode(); c != "42001" {
+		t.Errorf("after expiry: %s", c)
+	}
+}
