@@ -253,6 +253,18 @@ type WeChatReader struct {
 	loadErr error
 	dead    string // a rejected token nothing could replace, and when
 	deadAt  time.Time
+	bad     [8]string // the last tokens WeChat rejected: never handed out again
+	nbad    int
+}
+
+// isBad reports whether WeChat rejected tok before. Caller holds r.mu.
+func (r *WeChatReader) isBad(tok string) bool {
+	for _, b := range r.bad {
+		if b != "" && b == tok {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *WeChatReader) now() time.Time {
@@ -295,6 +307,10 @@ func (r *WeChatReader) get(ctx context.Context, rejected string) (string, error)
 	if rejected != "" && rejected == r.dead && now.Sub(r.deadAt) < deadFor {
 		r.mu.Unlock()
 		return "", errNoNewer()
+	}
+	if rejected != "" && !r.isBad(rejected) {
+		r.bad[r.nbad%len(r.bad)] = rejected
+		r.nbad++
 	}
 	wait := r.loading
 	if wait == nil {
@@ -343,7 +359,10 @@ func (r *WeChatReader) load(ctx context.Context, rejected string) error {
 	defer cancel()
 	stored, err := r.fromStore(lctx)
 	now := r.now()
-	good := stored != nil && stored.AccessToken != rejected && stored.Usable(now)
+	r.mu.Lock()
+	bad := stored != nil && r.isBad(stored.AccessToken)
+	r.mu.Unlock()
+	good := stored != nil && !bad && stored.Usable(now)
 	if good {
 		r.publish(stored)
 		if stored.fresh(now) {
@@ -358,7 +377,7 @@ func (r *WeChatReader) load(ctx context.Context, rejected string) error {
 			return nil // valid for a few more minutes
 		case err != nil:
 			return err
-		case stored != nil && stored.AccessToken == rejected:
+		case bad:
 			return nil // the caller learns there is nothing newer
 		}
 		return domain.Errorf(domain.TicketsUnavailable, "the stored WeChat token has expired; is the refresher running?")
