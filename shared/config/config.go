@@ -132,8 +132,11 @@ func (c *Config) CheckAPI() error {
 // credentials secret, when CREDENTIALS_URL is set. needSecret says whether
 // the caller fetches tokens (only the refresher does).
 func (c *Config) LoadCredentials(ctx context.Context, needSecret bool) error {
-	have := c.Credentials.WeBankAppID != "" && (!needSecret || c.Credentials.WeBankSecret != "")
-	if !have && c.CredentialsURL != "" {
+	// The secret fills whatever the environment left empty (WeChat
+	// credentials may live only there even when WeBank's are in the env).
+	cr := c.Credentials
+	complete := cr.WeBankAppID != "" && cr.WeBankSecret != "" && cr.WeChatAppID != "" && cr.WeChatAppSecret != ""
+	if !complete && c.CredentialsURL != "" {
 		st, err := secretstore.Open(ctx, c.CredentialsURL)
 		if err != nil {
 			return fmt.Errorf("config: credentials store: %w", err)

@@ -53,6 +53,11 @@ func TestLoadCredentials(t *testing.T) {
 	if c.Credentials.WeBankAppID != "IDAENV" || c.Credentials.WeBankSecret != "stored-secret" || c.Credentials.WeChatAppID != "wx1" {
 		t.Errorf("%+v", c.Credentials.WeBankAppID)
 	}
+	// WeBank fully in the environment: WeChat still comes from the secret.
+	c, _ = FromEnv(getenv(map[string]string{"CREDENTIALS_URL": "file://" + p, "WEBANK_APP_ID": "IDAENV", "WEBANK_SECRET": "env-secret"}))
+	if err := c.LoadCredentials(context.Background(), true); err != nil || c.Credentials.WeChatAppID != "wx1" || c.Credentials.WeBankSecret != "env-secret" {
+		t.Errorf("WeChat credentials from the secret lost: %v", err)
+	}
 	os.WriteFile(p, []byte(`not json stored-secret`), 0o600)
 	c, _ = FromEnv(getenv(map[string]string{"CREDENTIALS_URL": "file://" + p}))
 	err := c.LoadCredentials(context.Background(), true)
