@@ -134,20 +134,15 @@ func (c *Config) CheckAPI() error {
 func (c *Config) LoadCredentials(ctx context.Context, needSecret bool) error {
 	// The secret fills whatever the environment left empty (WeChat
 	// credentials may live only there even when WeBank's are in the env).
+	// Reading it can fail startup only when what this function needs is
+	// still missing: otherwise the optional WeChat provider stays off.
 	cr := c.Credentials
+	haveRequired := cr.WeBankAppID != "" && (!needSecret || cr.WeBankSecret != "")
 	complete := cr.WeBankAppID != "" && cr.WeBankSecret != "" && cr.WeChatAppID != "" && cr.WeChatAppSecret != ""
 	if !complete && c.CredentialsURL != "" {
-		st, err := secretstore.Open(ctx, c.CredentialsURL)
-		if err != nil {
-			return fmt.Errorf("config: credentials store: %w", err)
-		}
-		b, err := st.Get(ctx)
-		if err != nil {
-			return fmt.Errorf("config: read credentials: %w", err)
-		}
-		var stored Credentials
-		if err := json.Unmarshal(b, &stored); err != nil {
-			return errors.New("config: the credentials secret is not valid JSON")
+		stored, err := c.readCredentials(ctx)
+		if err != nil && !haveRequired {
+			return err
 		}
 		c.Credentials.WeBankAppID = or(c.Credentials.WeBankAppID, stored.WeBankAppID)
 		c.Credentials.WeBankSecret = or(c.Credentials.WeBankSecret, stored.WeBankSecret)
@@ -161,6 +156,22 @@ func (c *Config) LoadCredentials(ctx context.Context, needSecret bool) error {
 		return errors.New("config: no WeBank secret (WEBANK_SECRET or the credentials secret)")
 	}
 	return nil
+}
+
+func (c *Config) readCredentials(ctx context.Context) (Credentials, error) {
+	st, err := secretstore.Open(ctx, c.CredentialsURL)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("config: credentials store: %w", err)
+	}
+	b, err := st.Get(ctx)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("config: read credentials: %w", err)
+	}
+	var stored Credentials
+	if err := json.Unmarshal(b, &stored); err != nil {
+		return Credentials{}, errors.New("config: the credentials secret is not valid JSON")
+	}
+	return stored, nil
 }
 
 func or(v, def string) string {

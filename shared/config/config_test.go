@@ -64,6 +64,11 @@ func TestLoadCredentials(t *testing.T) {
 	if err == nil || contains(err.Error(), "stored-secret") {
 		t.Errorf("bad secret: %v", err)
 	}
+	// WeBank in the environment and no credentials secret yet: fine.
+	c, _ = FromEnv(getenv(map[string]string{"CREDENTIALS_URL": "file://" + filepath.Join(dir, "missing.json"), "WEBANK_APP_ID": "IDA1", "WEBANK_SECRET": "s"}))
+	if err := c.LoadCredentials(context.Background(), true); err != nil {
+		t.Errorf("missing optional secret: %v", err)
+	}
 	c, _ = FromEnv(getenv(map[string]string{"WEBANK_APP_ID": "IDA1"}))
 	if err := c.LoadCredentials(context.Background(), false); err != nil {
 		t.Errorf("readers need no secret: %v", err)
