@@ -117,7 +117,7 @@ func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
 		// The lease only has to outlive one refresh: whoever comes later
 		// re-reads the store below and finds the pair fresh (or, after a
 		// failed refresh, takes a new lease once this one has expired).
-		held, err := l.TryLease(ctx, LeaseSlot(doc.WeBank, force), min(r.Interval/2, 5*time.Minute))
+		held, err := l.TryLease(ctx, LeaseSlot(doc.WeBank, force), leaseTTL(ctx, r.Interval))
 		if err != nil {
 			return "", fmt.Errorf("tickets: lease: %w", err)
 		}
@@ -185,6 +185,19 @@ func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
 	}
 	log.InfoContext(ctx, "tickets refreshed", "tokenExpiresIn", tok.ExpiresIn.String(), "ticketExpiresIn", tk.ExpiresIn.String())
 	return Refreshed, nil
+}
+
+// leaseTTL is how long a refresh may hold its lease: until this invocation's
+// deadline and a little more (so a platform retry of a failed run is not
+// locked out for long), at most half the cadence and five minutes.
+func leaseTTL(ctx context.Context, interval time.Duration) time.Duration {
+	ttl := min(interval/2, 5*time.Minute)
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl) + 5*time.Second; d > 0 && d < ttl {
+			ttl = d
+		}
+	}
+	return ttl
 }
 
 // LeaseSlot names the lease a refresher takes before replacing p (nil:

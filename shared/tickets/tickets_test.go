@@ -256,3 +256,17 @@ func TestDocumentKeepsExtraMembers(t *testing.T) {
 		t.Error("bad document accepted")
 	}
 }
+
+func TestLeaseTTLFollowsTheDeadline(t *testing.T) {
+	if got := leaseTTL(context.Background(), 20*time.Minute); got != 5*time.Minute {
+		t.Errorf("no deadline: %v", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if got := leaseTTL(ctx, 20*time.Minute); got > 36*time.Second || got < 30*time.Second {
+		t.Errorf("30 s deadline: %v", got)
+	}
+	if got := leaseTTL(context.Background(), 2*time.Second); got != time.Second {
+		t.Errorf("short cadence: %v", got)
+	}
+}
