@@ -224,17 +224,30 @@ func TestSAMEnvironment(t *testing.T) {
 
 // secretOf returns the Secret resource an awssm:// URL names, checking the form.
 func (s *samTemplate) secretOf(t *testing.T, f *samFunction, name string) string {
+	secret, _ := s.secretAndLease(t, f, name)
+	return secret
+}
+
+// secretAndLease reads !Sub "awssm://${Secret}" with, for the refresher's
+// TICKET_STORE_URL only, "?lease=${LeaseSecret}" (the store's cross-process
+// arbitration, shared/secretstore/README.md).
+func (s *samTemplate) secretAndLease(t *testing.T, f *samFunction, name string) (string, string) {
 	t.Helper()
 	tag, v := tagged(f.env[name])
-	m := regexp.MustCompile(`^awssm://\$\{([A-Za-z0-9]+)\}$`).FindStringSubmatch(v)
+	m := regexp.MustCompile(`^awssm://\$\{([A-Za-z0-9]+)\}(?:\?lease=\$\{([A-Za-z0-9]+)\})?$`).FindStringSubmatch(v)
 	if tag != "!Sub" || m == nil {
 		t.Errorf("%s: %s must be !Sub \"awssm://${<Secret>}\", got %s %q", f.id, name, tag, v)
-		return ""
+		return "", ""
 	}
-	if str(get(s.resources[m[1]], "Type")) != "AWS::SecretsManager::Secret" {
-		t.Errorf("%s: %s names %s, not an AWS::SecretsManager::Secret", f.id, name, m[1])
+	for _, id := range m[1:] {
+		if id != "" && str(get(s.resources[id], "Type")) != "AWS::SecretsManager::Secret" {
+			t.Errorf("%s: %s names %s, not an AWS::SecretsManager::Secret", f.id, name, id)
+		}
 	}
-	return m[1]
+	if m[2] != "" && (f.fn != "ticketrefresh" || name != "TICKET_STORE_URL") {
+		t.Errorf("%s: %s has a lease secret: only the refresher's TICKET_STORE_URL takes leases", f.id, name)
+	}
+	return m[1], m[2]
 }
 
 type samStatement struct {
@@ -280,8 +293,16 @@ func TestSAMLeastPrivilege(t *testing.T) {
 	for _, fn := range sortedKeys(s.functions) {
 		f := s.functions[fn]
 		reads := map[string]bool{}
-		creds, tickets := s.secretOf(t, f, "CREDENTIALS_URL"), s.secretOf(t, f, "TICKET_STORE_URL")
+		creds := s.secretOf(t, f, "CREDENTIALS_URL")
+		tickets, lease := s.secretAndLease(t, f, "TICKET_STORE_URL")
 		reads["ref:"+creds], reads["ref:"+tickets] = true, true
+		writes := map[string]bool{"ref:" + tickets: true}
+		if lease != "" {
+			reads["ref:"+lease], writes["ref:"+lease] = true, true
+		}
+		if f.fn == "ticketrefresh" && lease == "" {
+			t.Errorf("%s: TICKET_STORE_URL names no ?lease= secret: concurrent schedule fires would each fetch a token", f.id)
+		}
 		if creds == tickets {
 			t.Errorf("%s: credentials and tickets share one secret", f.id)
 		}
@@ -330,8 +351,8 @@ func TestSAMLeastPrivilege(t *testing.T) {
 				if f.fn != "ticketrefresh" {
 					t.Errorf("%s: PutSecretValue: only ticketrefresh writes a secret", f.id)
 				}
-				if !mapsEqual(res, map[string]bool{"ref:" + ticketsSecret: true}) {
-					t.Errorf("%s: PutSecretValue on %v; only the tickets secret %s", f.id, sortedKeys(res), ticketsSecret)
+				if !mapsEqual(res, writes) || !writes["ref:"+ticketsSecret] {
+					t.Errorf("%s: PutSecretValue on %v; only the tickets secret %s and its lease secret", f.id, sortedKeys(res), ticketsSecret)
 				}
 			case a == "s3:ListBucket":
 				// s3archive: a missing marker must answer 404, not 403.
@@ -580,8 +601,8 @@ func TestSAMSecretsLogsOutputs(t *testing.T) {
 			secrets = append(secrets, id)
 		}
 	}
-	if len(secrets) != 2 {
-		t.Errorf("%d secrets %v, want 2 (credentials, tickets)", len(secrets), secrets)
+	if len(secrets) != 3 {
+		t.Errorf("%d secrets %v, want 3 (credentials, tickets, the refresher's leases)", len(secrets), secrets)
 	}
 	used := map[string]string{}
 	for _, f := range s.functions {
