@@ -9,18 +9,19 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 fails=0
+count() { if [ -d "$1" ]; then find "$1" -type f | wc -l; else echo 0; fi; }
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
     echo "fuzz $pkg $f ($t)"
     corpus="$dir/testdata/fuzz/$f"
-    before=$(ls "$corpus" 2>/dev/null | wc -l)
+    before=$(count "$corpus")
     for attempt in 1 2; do
       if go test -run '^$' -fuzz "^$f\$" -fuzztime "$t" "$pkg" >"$log" 2>&1; then
         break
       fi
       grep -v '^fuzz: elapsed' "$log" | tail -40
-      after=$(ls "$corpus" 2>/dev/null | wc -l)
+      after=$(count "$corpus")
       if [ "$after" -gt "$before" ] || [ "$attempt" = 2 ]; then
         echo "FAIL: fuzz $pkg $f" >&2
         fails=$((fails + 1))
