@@ -34,6 +34,10 @@ type Error struct {
 	Message      string
 	Retryable    bool
 	UpstreamCode string // the provider's code as received, when there was one
+	// OrderNo is the order an upstream call was made under. After a
+	// timeout or a 5xx the result may exist upstream, and the order number
+	// is the only way to fetch it later, so callers must get it back.
+	OrderNo string
 	Err          error  // cause, for errors.Is/As; never shown to callers
 }
 

@@ -45,6 +45,9 @@ type errorDetail struct {
 
 func writeError(w http.ResponseWriter, err error, orderNo string) int {
 	e := domain.AsError(err)
+	if e.OrderNo != "" {
+		orderNo = e.OrderNo // the order the failed upstream call used
+	}
 	st := StatusOf(e)
 	retryable := e.Retryable
 	if e.Code == domain.TicketsUnavailable || e.Code == domain.UpstreamTimeout {

@@ -48,6 +48,9 @@ func TestFaultSuite(t *testing.T) {
 			if st != f.wantStatus || e.Error.Code != f.wantCode || e.Error.Retryable != f.wantRetryable {
 				t.Errorf("got %d %+v, want %d %s retryable=%v", st, e.Error, f.wantStatus, f.wantCode, f.wantRetryable)
 			}
+			if e.OrderNo == "" {
+				t.Errorf("no orderNo in the error: the caller cannot query the result later")
+			}
 			if took > 4*time.Second { // bounded by REQUEST_TIMEOUT, with room for a slow machine
 				t.Errorf("answer took %v", took)
 			}

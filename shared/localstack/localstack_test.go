@@ -61,7 +61,8 @@ func startStack(t *testing.T, extra env) (*Stack, *syncBuffer) {
 }
 
 type apiError struct {
-	Error struct {
+	OrderNo string `json:"orderNo"`
+	Error   struct {
 		Code         string `json:"code"`
 		Message      string `json:"message"`
 		Retryable    bool   `json:"retryable"`

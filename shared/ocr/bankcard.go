@@ -64,7 +64,7 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	// Bank card OCR is billed apart from ID cards: its own counter.
 	s.Metrics.Call(ctx, "webank_bankcard", outcomeOf(err))
 	if err != nil {
-		return nil, asDomain(err)
+		return nil, inOrder(err, r.OrderNo)
 	}
 	return s.bankCardResult(f, r.OrderNo, false), nil
 }

@@ -118,7 +118,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	})
 	s.Metrics.Call(ctx, ProviderWeBank, outcomeOf(err))
 	if err != nil {
-		return nil, asDomain(err)
+		return nil, inOrder(err, r.OrderNo)
 	}
 	res := &IDCardResult{OrderNo: r.OrderNo, Provider: ProviderWeBank, Side: r.Side}
 	var fields cardcheck.IDCardFields
