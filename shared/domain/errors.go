@@ -38,7 +38,7 @@ type Error struct {
 	// timeout or a 5xx the result may exist upstream, and the order number
 	// is the only way to fetch it later, so callers must get it back.
 	OrderNo string
-	Err          error  // cause, for errors.Is/As; never shown to callers
+	Err     error // cause, for errors.Is/As; never shown to callers
 }
 
 func (e *Error) Error() string {
