@@ -55,10 +55,13 @@
 //     queries only accept app_id (the documented spelling). JSON fields of
 //     the wrong type make the request invalid.
 //   - Images: standard base64 (padding required; line breaks tolerated; no
-//     "data:" prefix) of a JPEG, PNG or BMP, at most Config.MaxIDCardImage
-//     (20971520) or Config.MaxBankCardImage (3145728) bytes decoded. Images
-//     up to 1 megapixel are decoded completely, larger ones only have
-//     their headers checked.
+//     "data:" prefix) of a JPEG, PNG or BMP. The documented limits are on
+//     the Base64 string as sent, not on the image: idcardStr "图片的
+//     Base64，大小不超过20MB" (length 20971520, Config.MaxIDCardBase64) and
+//     bankcardStr "Base64 String … 大小不超过3MB" (3145728,
+//     Config.MaxBankCardBase64), so the largest images are 15728640 and
+//     2359296 bytes. Images up to 1 megapixel are decoded completely,
+//     larger ones only have their headers checked.
 //   - An order number is used up once the call passes the parameter and
 //     signature checks, whether or not recognition then succeeds. Only
 //     successful recognitions leave a result to query; results and used
@@ -79,8 +82,8 @@
 //	URL orderNo differs from the body's                400101     order_no_mismatch
 //	unknown, expired or superseded access_token        15         token_expired      (api_ticket)
 //	orderNo/order_no too long or not letters/digits    66660000   bad_order_no       (documented: 参数过长)
-//	duplicate orderNo                                  66660000   duplicate_order    (chosen: "orderNo invalid")
-//	image over the limit, or body far over it          66660000   too_large          (chosen: 参数过长; the field's documented length)
+//	duplicate orderNo                                  66660000   duplicate_order    (undocumented: Config.DuplicateOrderCode)
+//	image string over the limit, or body far over it   66660015   too_large          (documented image error: 视频或图片异常)
 //	not base64, or not a JPEG/PNG/BMP                  66661010   not_image
 //	looks like JPEG/PNG/BMP but does not decode        66661005   decode_error
 //	ID: no marker, not an ID card, or Blurry           66661001   not_recognized
@@ -102,8 +105,10 @@
 // result for that side) and none of its fields. Text fields, warn codes
 // and clarity appear only for the side whose code is "0"; frontWarnCode
 // and frontMultiWarning (back* likewise) both carry the 8-character
-// warning string. With get_file=1 (and Config.PhotoDelay passed) the
-// photos are base64 JPEGs: frontPhoto/backPhoto are the uploaded image
+// warning string. With get_file=1 the photos come only once the order's
+// photo delay has passed ("部分情况下获取照片会有1秒左右的延迟":
+// Config.PhotoDelay, changed for later orders by SetPhotoDelay); before
+// that the answer is the same without them. The photos are base64 JPEGs: frontPhoto/backPhoto are the uploaded image
 // (re-rendered as JPEG when a PNG or BMP was uploaded), frontCrop/backCrop
 // and headPhoto are rendered. The submit answer's result.sign is [I]
 // SHA-1 over appId, orderNo and the ticket that verified the call (like
@@ -136,8 +141,10 @@
 // next N calls, a fraction of the calls (deterministically), or every call
 // with an HTTP 5xx (HTML body), a truncated JSON body, or a TCP reset;
 // Fault.AfterProcessing performs the call before breaking its answer.
-// Counts() has received calls per endpoint name, "rejected:<reason>" per
-// non-zero answer (reasons above) and "fault:<kind>" per injected fault.
+// Counts() has received calls per endpoint name, "accepted:<endpoint>" per
+// submission that recognized a card (what the upstream bills),
+// "rejected:<reason>" per non-zero answer (reasons above) and
+// "fault:<kind>" per injected fault.
 //
 // NONCE tickets are issued (120 s) but nothing here consumes them, so their
 // single use is not enforced. The emulator logs (Config.Logger, discarded

@@ -21,20 +21,24 @@ const (
 
 // Endpoint names, for counters and faults.
 const (
-	EndpointAccessToken          = "access_token"
-	EndpointAPITicket            = "api_ticket"
-	EndpointIDCardOCR            = "idcardocrapp"
-	EndpointOCRResult            = "getOcrResult"
-	EndpointBankCardOCR          = "bankcardocrapp"
-	EndpointBankCardResult       = "getBankCardOcrResult"
-	AllEndpoints                 = "*" // SetFault target matching every endpoint without its own fault
-	defaultTokenTTL              = 7200 * time.Second
-	defaultTicketTTL             = 3600 * time.Second
-	defaultNonceTTL              = 120 * time.Second
-	defaultOverlap               = 60 * time.Second
-	defaultOrderRetention        = 72 * time.Hour
-	defaultMaxIDCardImage  int64 = 20 << 20 // 20971520, the documented idcardStr length
-	defaultMaxBankCardImag int64 = 3 << 20
+	EndpointAccessToken    = "access_token"
+	EndpointAPITicket      = "api_ticket"
+	EndpointIDCardOCR      = "idcardocrapp"
+	EndpointOCRResult      = "getOcrResult"
+	EndpointBankCardOCR    = "bankcardocrapp"
+	EndpointBankCardResult = "getBankCardOcrResult"
+	AllEndpoints           = "*" // SetFault target matching every endpoint without its own fault
+	defaultTokenTTL        = 7200 * time.Second
+	defaultTicketTTL       = 3600 * time.Second
+	defaultNonceTTL        = 120 * time.Second
+	defaultOverlap         = 60 * time.Second
+	defaultOrderRetention  = 72 * time.Hour
+	// The documented limits are on the Base64 text, not on the image:
+	// idcardStr "图片的 Base64，大小不超过20MB" with length 20971520, and
+	// bankcardStr "Base64 String … 大小不超过3MB".
+	defaultMaxIDCardBase64   int64 = 20971520
+	defaultMaxBankCardBase64 int64 = 3 << 20
+	defaultDuplicateCode           = codeParamTooLong
 )
 
 // Config configures an Emulator. Zero values take the defaults in brackets.
@@ -53,15 +57,22 @@ type Config struct {
 	// documented string.
 	ExpireInAsNumber bool
 
-	// Largest decoded image accepted [20 MiB for ID cards, 3 MiB for bank
-	// cards]. Base64 text is accepted up to the length that decodes to it.
-	MaxIDCardImage, MaxBankCardImage int64
+	// Longest Base64 string accepted in idcardStr [20971520] and in
+	// bankcardStr [3145728]; longer ones get 66660015 (视频或图片异常).
+	MaxIDCardBase64, MaxBankCardBase64 int64
+
+	// DuplicateOrderCode answers a submission whose orderNo was used
+	// before [66660000]. The documents require a unique orderNo per call
+	// but not the answer to a repeat, so tests vary it.
+	DuplicateOrderCode string
 
 	// OrderRetention is how long results are kept and order numbers are
 	// remembered as used [72 h].
 	OrderRetention time.Duration
 	// PhotoDelay: for this long after a submission, queries with get_file=1
 	// answer without photos ("部分情况下获取照片会有1秒左右的延迟") [0].
+	// Each order keeps the delay in force when it was submitted;
+	// SetPhotoDelay changes it for later orders.
 	PhotoDelay time.Duration
 
 	// WeChat configures the WeChat endpoints (wechat.go).
@@ -84,6 +95,8 @@ type Emulator struct {
 	tickets map[string]*ticket
 	orders  map[string]*order
 	seq     uint64
+	// photoDelay is Config.PhotoDelay, changed by SetPhotoDelay.
+	photoDelay time.Duration
 
 	faults faults
 
@@ -114,11 +127,14 @@ func New(cfg Config) *Emulator {
 		cfg.Overlap = 0
 	}
 	def(&cfg.OrderRetention, defaultOrderRetention)
-	if cfg.MaxIDCardImage <= 0 {
-		cfg.MaxIDCardImage = defaultMaxIDCardImage
+	if cfg.MaxIDCardBase64 <= 0 {
+		cfg.MaxIDCardBase64 = defaultMaxIDCardBase64
 	}
-	if cfg.MaxBankCardImage <= 0 {
-		cfg.MaxBankCardImage = defaultMaxBankCardImag
+	if cfg.MaxBankCardBase64 <= 0 {
+		cfg.MaxBankCardBase64 = defaultMaxBankCardBase64
+	}
+	if cfg.DuplicateOrderCode == "" {
+		cfg.DuplicateOrderCode = defaultDuplicateCode
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -135,6 +151,8 @@ func New(cfg Config) *Emulator {
 		tickets: map[string]*ticket{},
 		orders:  map[string]*order{},
 		counts:  map[string]int64{},
+
+		photoDelay: cfg.PhotoDelay,
 	}
 	e.faults.byEndpoint = map[string]*faultState{}
 	e.registerWeBank()
@@ -172,11 +190,20 @@ func (e *Emulator) registerNotFound() {
 	})
 }
 
+// SetPhotoDelay sets the photo delay of orders submitted from now on
+// (orders already submitted keep theirs).
+func (e *Emulator) SetPhotoDelay(d time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.photoDelay = d
+}
+
 // Counters.
 
 // Counts returns a copy of all counters: received calls per endpoint name
-// (EndpointAccessToken, …), "rejected:<reason>" for answers with a
-// non-zero code, and "fault:<kind>" for injected faults.
+// (EndpointAccessToken, …), "accepted:<endpoint>" for submissions that
+// recognized a card (the billable ones), "rejected:<reason>" for answers
+// with a non-zero code, and "fault:<kind>" for injected faults.
 func (e *Emulator) Counts() map[string]int64 {
 	e.cmu.Lock()
 	defer e.cmu.Unlock()

@@ -190,6 +190,7 @@ func TestCounters(t *testing.T) {
 		EndpointAccessToken: 2, EndpointAPITicket: 1, EndpointIDCardOCR: 2, EndpointOCRResult: 1,
 		EndpointBankCardOCR: 1, EndpointBankCardResult: 1,
 		"rejected:wrong_side": 1, "rejected:invalid_request": 1,
+		"accepted:" + EndpointIDCardOCR: 1, "accepted:" + EndpointBankCardOCR: 1,
 	}
 	got := h.e.Counts()
 	for k, v := range want {

@@ -17,7 +17,7 @@ const fuzzTicket = "FuzzTicket0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN
 
 func fuzzEmulator() *Emulator {
 	now := time.Date(2026, 6, 1, 10, 0, 0, 0, cst)
-	e := New(Config{Now: func() time.Time { return now }, MaxIDCardImage: 1 << 20, MaxBankCardImage: 1 << 20})
+	e := New(Config{Now: func() time.Time { return now }, MaxIDCardBase64: 1 << 20, MaxBankCardBase64: 1 << 20})
 	e.tokens["fuzztoken"] = &token{value: "fuzztoken", expires: now.Add(time.Hour)}
 	e.tickets[fuzzTicket] = &ticket{value: fuzzTicket, kind: ticketSign, token: "fuzztoken", expires: now.Add(time.Hour)}
 	return e

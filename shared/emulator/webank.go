@@ -26,7 +26,7 @@ const (
 	codeInvalid       = "400101"
 	codeTokenExpired  = "15"
 	codeParamTooLong  = "66660000"
-	codeBadImage      = "66660015"
+	codeBadImage      = "66660015" // 视频或图片异常: also an over-long image string
 	codeNoResult      = "66660020"
 	codeAdjust        = "66661001"
 	codeExpiredCard   = "66661003"
@@ -175,9 +175,9 @@ func (e *Emulator) accessToken(w http.ResponseWriter, r *http.Request) {
 	now := e.now()
 	e.mu.Lock()
 	good := appID == e.cfg.AppID && q.Get("secret") == e.secret
-	var t *token
+	var t token
 	if good {
-		t = e.issueToken(now)
+		t = *e.issueToken(now) // a copy: a later token cuts the original's expiry under e.mu
 	}
 	e.mu.Unlock()
 	if !good {
@@ -222,10 +222,10 @@ func (e *Emulator) apiTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	now := e.now()
 	e.mu.Lock()
-	var t *ticket
+	var t ticket
 	live := e.tokenValid(q.Get("access_token"), now)
 	if live {
-		t = e.issueTicket(q.Get("access_token"), kind, userID, now)
+		t = *e.issueTicket(q.Get("access_token"), kind, userID, now) // a copy, as in accessToken
 	}
 	e.mu.Unlock()
 	if !live {
@@ -245,14 +245,15 @@ func (e *Emulator) apiTicket(w http.ResponseWriter, r *http.Request) {
 // Orders.
 
 type order struct {
-	kind    string
-	created time.Time
-	done    bool // recognition succeeded: there is a result to query
-	spec    CardSpec
-	jpeg    []byte // the uploaded image when it was a JPEG
-	appID   string
-	id      idRecognition
-	bank    bankRecognition
+	kind     string
+	created  time.Time
+	photosAt time.Time // get_file=1 answers photos from then on
+	done     bool      // recognition succeeded: there is a result to query
+	spec     CardSpec
+	jpeg     []byte // the uploaded image when it was a JPEG
+	appID    string
+	id       idRecognition
+	bank     bankRecognition
 }
 
 // reserveOrder records orderNo as used; false if it already is. Orders
@@ -268,7 +269,7 @@ func (e *Emulator) reserveOrder(orderNo, kind, appID string, now time.Time) bool
 	if _, dup := e.orders[orderNo]; dup {
 		return false
 	}
-	e.orders[orderNo] = &order{kind: kind, created: now, appID: appID}
+	e.orders[orderNo] = &order{kind: kind, created: now, photosAt: now.Add(e.photoDelay), appID: appID}
 	return true
 }
 
@@ -288,13 +289,10 @@ type submitRequest struct {
 	GetNative   string  `json:"getNative"`
 }
 
-// base64Len is the length of the padded standard base64 of n bytes.
-func base64Len(n int64) int64 { return (n + 2) / 3 * 4 }
-
 func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, kind string) {
-	ep, maxImage, imageField := EndpointIDCardOCR, e.cfg.MaxIDCardImage, "idcardStr"
+	ep, maxB64, imageField := EndpointIDCardOCR, e.cfg.MaxIDCardBase64, "idcardStr"
 	if kind == KindBankCard {
-		ep, maxImage, imageField = EndpointBankCardOCR, e.cfg.MaxBankCardImage, "bankcardStr"
+		ep, maxB64, imageField = EndpointBankCardOCR, e.cfg.MaxBankCardBase64, "bankcardStr"
 	}
 	invalid := func(reason, what string) {
 		e.fail(w, ep, reason, codeInvalid, "不合法请求："+what, true)
@@ -303,15 +301,14 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, kind string) {
 		invalid("invalid_request", "Content-Type 须为 application/json")
 		return
 	}
-	// Room for the largest image's base64 (even with "\/" escapes and line
-	// breaks) plus the other fields.
-	maxB64 := base64Len(maxImage)
+	// Room for the longest image string (even with "\/" escapes) plus the
+	// other fields.
 	limit := maxB64 + maxB64/16 + 64<<10
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			e.fail(w, ep, "too_large", codeParamTooLong, "参数过长："+imageField, true)
+			e.fail(w, ep, "too_large", codeBadImage, "视频或图片异常："+imageField+" 超过长度限制", true)
 			return
 		}
 		invalid("invalid_request", "读取请求失败")
@@ -375,22 +372,18 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	if !e.reserveOrder(req.OrderNo, kind, appID, now) {
-		e.fail(w, ep, "duplicate_order", codeParamTooLong, "订单号重复：orderNo", true)
+		e.fail(w, ep, "duplicate_order", e.cfg.DuplicateOrderCode, "订单号重复：orderNo", true)
 		return
 	}
 
-	// The image.
-	if int64(len(image)-strings.Count(image, "\n")-strings.Count(image, "\r")) > maxB64 {
-		e.fail(w, ep, "too_large", codeParamTooLong, "参数过长："+imageField, true)
+	// The image. The limit is on the string as sent, whatever it decodes to.
+	if int64(len(image)) > maxB64 {
+		e.fail(w, ep, "too_large", codeBadImage, "视频或图片异常："+imageField+" 超过长度限制", true)
 		return
 	}
 	raw, err := base64.StdEncoding.DecodeString(image)
 	if err != nil {
 		e.fail(w, ep, "not_image", codeNotImage, "", true)
-		return
-	}
-	if int64(len(raw)) > maxImage {
-		e.fail(w, ep, "too_large", codeParamTooLong, "参数过长："+imageField, true)
 		return
 	}
 	format, decodeOK, spec, hasMarker := inspectImage(raw)
@@ -417,6 +410,7 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, kind string) {
 			return
 		}
 		e.finishOrder(req.OrderNo, spec, jpg, func(o *order) { o.id = rec })
+		e.count("accepted:" + ep)
 		e.answerIDCard(w, req, rec, tk, now)
 		return
 	}
@@ -426,6 +420,7 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	e.finishOrder(req.OrderNo, spec, jpg, func(o *order) { o.bank = rec })
+	e.count("accepted:" + ep)
 	e.answerBankCard(w, req, rec, spec, now)
 }
 
@@ -782,7 +777,7 @@ func (e *Emulator) query(w http.ResponseWriter, r *http.Request, kind string) {
 		e.fail(w, ep, "no_result", codeNoResult, "", true)
 		return
 	}
-	files := q.Get("get_file") == "1" && now.Sub(snap.created) >= e.cfg.PhotoDelay
+	files := q.Get("get_file") == "1" && !now.Before(snap.photosAt)
 	biz := e.bizSeqNo(now)
 	var res any
 	if kind == KindIDCard {

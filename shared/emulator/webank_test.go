@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,6 +361,11 @@ func TestIDCardRejections(t *testing.T) {
 	})
 }
 
+// The limits are on the Base64 string, not on the image. Seed 000/001:
+// idcardStr "身份证人像面或者国徽面图片的 Base64，大小不超过20MB", length
+// column 20971520; bank card: bankcardStr "Base64 String … 大小不超过3MB".
+// An image of n bytes is a string of 4·⌈n/3⌉ characters, so the largest
+// images are 15728640 and 2359296 bytes.
 func TestImageSizeLimits(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large bodies")
@@ -369,16 +375,19 @@ func TestImageSizeLimits(t *testing.T) {
 	cases := []struct {
 		name string
 		kind string
-		size int
+		size int // raw bytes
 		code string
 	}{
-		{"ID card exactly 20 MiB", KindIDCard, 20971520, "0"},
-		{"ID card 20 MiB + 1", KindIDCard, 20971521, "66660000"},
-		{"bank card exactly 3 MiB", KindBankCard, 3 << 20, "0"},
-		{"bank card 3 MiB + 1", KindBankCard, 3<<20 + 1, "66660000"},
+		{"ID card string exactly 20971520 characters", KindIDCard, 15728640, "0"},
+		{"ID card string 20971524 characters", KindIDCard, 15728641, "66660015"},
+		{"ID card 16 MiB image (string 22369624)", KindIDCard, 16 << 20, "66660015"},
+		{"bank card string exactly 3145728 characters", KindBankCard, 2359296, "0"},
+		{"bank card string 3145732 characters", KindBankCard, 2359297, "66660015"},
+		{"bank card 2.5 MiB image", KindBankCard, 5 << 19, "66660015"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			h.e.ResetCounts()
 			var a answer
 			if c.kind == KindIDCard {
 				_, a = h.submitID(tk, CardSpec{Kind: KindIDCard, Side: SideFront, Seed: 9, MinSize: c.size}.JPEG(), "0")
@@ -388,14 +397,117 @@ func TestImageSizeLimits(t *testing.T) {
 			if a.code() != c.code {
 				t.Errorf("code %q (%s), want %q", a.code(), a.str("msg"), c.code)
 			}
+			if c.code != "0" && h.e.Count("rejected:too_large") != 1 {
+				t.Errorf("counts %v", h.e.Counts())
+			}
 		})
 	}
-	// Far beyond the limit: the body itself is refused.
-	h2 := newHarness(t, Config{MaxIDCardImage: 1 << 10})
+	// Far beyond the limit: the body itself is refused, with the same code.
+	h2 := newHarness(t, Config{MaxIDCardBase64: 1 << 10})
 	tk2 := h2.credentials()
 	_, a := h2.submitID(tk2, CardSpec{Kind: KindIDCard, Side: SideFront, Seed: 9, MinSize: 1 << 20}.JPEG(), "0")
-	if a.code() != "66660000" || h2.e.Count("rejected:too_large") != 1 {
+	if a.code() != "66660015" || h2.e.Count("rejected:too_large") != 1 {
 		t.Errorf("huge body: %v %v", a, h2.e.Counts())
+	}
+}
+
+// Seed 000 names the submit field webankAppId, seed 001 names it appId
+// ("appId | 业务流程唯一标识,即 wbappid"). Either, or both with one value, is
+// accepted; both with different values is not.
+func TestSubmitAppIDNames(t *testing.T) {
+	h := newHarness(t, Config{})
+	tk := h.credentials()
+	for _, c := range []struct {
+		name        string
+		appId, wbId any
+		code        string
+	}{
+		{"appId only (seed 001)", DefaultAppID, nil, "0"},
+		{"webankAppId only (seed 000)", nil, DefaultAppID, "0"},
+		{"both, same value", DefaultAppID, DefaultAppID, "0"},
+		{"both, different values", DefaultAppID, "IDAOTHER", "400101"},
+		{"neither", nil, nil, "400101"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, kind := range []string{KindIDCard, KindBankCard} {
+				o := newOrderNo()
+				var body map[string]any
+				path := "/api/paas/idcardocrapp"
+				if kind == KindIDCard {
+					body = h.idBody(tk, o, front(3).JPEG(), "0")
+				} else {
+					body, path = h.bankBody(tk, o, bank(3).JPEG()), "/api/paas/bankcardocrapp"
+				}
+				delete(body, "appId")
+				if c.appId != nil {
+					body["appId"] = c.appId
+				}
+				if c.wbId != nil {
+					body["webankAppId"] = c.wbId
+				}
+				if a := h.post(path, url.Values{"orderNo": {o}}, body); a.code() != c.code {
+					t.Errorf("%s: code %q (%s), want %q", kind, a.code(), a.str("msg"), c.code)
+				}
+			}
+		})
+	}
+}
+
+// "订单号…由合作方上送，每次调用唯一": the answer to a repeat is not
+// documented, so the code is a knob; the order's first result stays.
+func TestDuplicateOrderCodeKnob(t *testing.T) {
+	for _, code := range []string{"", "66661099", "400101"} {
+		h := newHarness(t, Config{DuplicateOrderCode: code})
+		tk := h.credentials()
+		o := newOrderNo()
+		body := h.idBody(tk, o, front(4).JPEG(), "0")
+		if a := h.post("/api/paas/idcardocrapp", nil, body); a.code() != "0" {
+			t.Fatalf("first: %v", a)
+		}
+		want := code
+		if want == "" {
+			want = "66660000"
+		}
+		if a := h.post("/api/paas/idcardocrapp", nil, body); a.code() != want {
+			t.Errorf("repeat: code %q, want %q", a.code(), want)
+		}
+		if n := h.e.Count("accepted:" + EndpointIDCardOCR); n != 1 {
+			t.Errorf("accepted %d, want 1", n)
+		}
+		if a := h.get("/api/server/getOcrResult", h.queryValues(tk, o)); a.code() != "0" || a.result().str("idcard") != Person(4).IDNumber {
+			t.Errorf("the first result is gone: %v", a)
+		}
+	}
+}
+
+// Seeds 002 and 004: "为确保用户操作整体流程顺利完成，部分情况下获取照片会有1秒左右
+// 的延迟". Each order keeps the delay in force when it was submitted.
+func TestPhotoDelayPerOrder(t *testing.T) {
+	clock := newClock()
+	h := newHarness(t, Config{Now: clock.Now, PhotoDelay: 2 * time.Second})
+	tk := h.credentials()
+	slow, _ := h.submitBank(tk, bank(5).JPEG())
+	h.e.SetPhotoDelay(0)
+	quick, _ := h.submitBank(tk, bank(6).JPEG())
+	photo := func(o string) string {
+		q := h.queryValues(tk, o)
+		q.Set("get_file", "1")
+		a := h.get("/api/server/getBankCardOcrResult", q)
+		if a.code() != "0" || a.result().str("bankCardNo") == "" {
+			t.Fatalf("query: %v", a)
+		}
+		return a.result().str("originBankcardPhoto")
+	}
+	if photo(slow) != "" || photo(quick) == "" {
+		t.Fatalf("at 0 s: the slow order has photos or the quick one has none")
+	}
+	clock.Advance(1999 * time.Millisecond)
+	if photo(slow) != "" {
+		t.Errorf("photos before the order's delay")
+	}
+	clock.Advance(time.Millisecond)
+	if photo(slow) == "" {
+		t.Errorf("no photos once the delay has passed")
 	}
 }
 
@@ -620,5 +732,26 @@ func TestConcurrentSubmissions(t *testing.T) {
 	}
 	if got := h.e.Count(EndpointIDCardOCR); got != n {
 		t.Errorf("count %d, want %d", got, n)
+	}
+}
+
+// Concurrent token and ticket fetches: each new token cuts the older ones'
+// expiry while other answers are being written (run with -race).
+func TestConcurrentTokenFetches(t *testing.T) {
+	h := newHarness(t, Config{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 15 {
+				tok := h.token()
+				h.ticketAnswer(tok)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := h.e.Count(EndpointAccessToken); n != 90 {
+		t.Errorf("access_token calls %d", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -52,9 +53,13 @@ type WeChatConfig struct {
 	OCRDailyQuota int
 	// MaxImage is the largest image accepted ["less than 2M": 2 MiB − 1].
 	MaxImage int64
-	// FetchImage downloads an img_url [HTTP GET, 5 s, MaxImage]. Tests
-	// replace it so that nothing leaves the machine.
-	FetchImage func(ctx context.Context, url string) ([]byte, error)
+	// ImageHosts are loopback "host:port" addresses (a test's server)
+	// whose img_url is downloaded; AllowImageHost adds more. Every other
+	// img_url is never fetched and answers from the URL (URLImage).
+	ImageHosts []string
+	// DialContext dials those downloads [LoopbackDialer]; whatever it is,
+	// a non-loopback address is refused before it is called.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // WeChat codes the emulator answers with (PROTOCOL.md §7).
@@ -119,6 +124,9 @@ type wechatState struct {
 	forces    int
 	basics    int
 	ocrCalls  int
+
+	imageHosts map[string]bool // AllowImageHost
+	http       *http.Client    // downloads from imageHosts only
 }
 
 func (e *Emulator) registerWeChat() {
@@ -150,10 +158,15 @@ func (e *Emulator) registerWeChat() {
 	if c.MaxImage <= 0 {
 		c.MaxImage = 2<<20 - 1
 	}
-	if c.FetchImage == nil {
-		c.FetchImage = fetchImage(c.MaxImage)
+	if c.DialContext == nil {
+		c.DialContext = LoopbackDialer
 	}
-	e.wx = &wechatState{cfg: c, tokens: map[string]*wxToken{}}
+	e.wx = &wechatState{cfg: c, tokens: map[string]*wxToken{}, imageHosts: map[string]bool{}, http: imageClient(c.DialContext)}
+	for _, h := range c.ImageHosts {
+		if checkLoopback(h) == nil {
+			e.wx.imageHosts[h] = true
+		}
+	}
 	e.handleWeChat(http.MethodPost, "/cgi-bin/stable_token", EndpointWeChatStableToken, e.wxStableToken)
 	e.handleWeChat(http.MethodGet, "/cgi-bin/token", EndpointWeChatToken, e.wxToken)
 	e.handleWeChat(http.MethodPost, "/cv/ocr/idcard", EndpointWeChatIDCard, e.wxIDCard)
@@ -483,7 +496,7 @@ func (e *Emulator) wxImage(w http.ResponseWriter, r *http.Request) (raw []byte, 
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	b, err := e.wx.cfg.FetchImage(ctx, u)
+	b, err := e.fetchImageURL(ctx, u)
 	switch {
 	case err != nil:
 		return nil, "image_url", wxBadImageURL
@@ -491,26 +504,6 @@ func (e *Emulator) wxImage(w http.ResponseWriter, r *http.Request) (raw []byte, 
 		return nil, "too_large", wxBadImageData
 	}
 	return b, "", 0
-}
-
-// fetchImage is the default img_url download.
-func fetchImage(maxImg int64) func(ctx context.Context, u string) ([]byte, error) {
-	hc := &http.Client{Timeout: 5 * time.Second}
-	return func(ctx context.Context, u string) ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		return io.ReadAll(io.LimitReader(resp.Body, maxImg+1))
-	}
 }
 
 // Knobs.

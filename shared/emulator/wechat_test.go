@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -193,13 +197,16 @@ func TestWeChatBasicTokenKillsPreviousAfterFiveMinutes(t *testing.T) {
 
 func TestWeChatOCRAnswersAndErrors(t *testing.T) {
 	clk := newClock()
-	fetched := map[string][]byte{"https://img.example/back.png": back(8).PNG()}
-	h := newHarness(t, Config{Now: clk.Now, WeChat: WeChatConfig{OCRDailyQuota: 7, FetchImage: func(_ context.Context, u string) ([]byte, error) {
-		if b, ok := fetched[u]; ok {
-			return b, nil
+	imgs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/back.png" {
+			http.NotFound(w, r)
+			return
 		}
-		return nil, errors.New("404")
-	}}})
+		w.Write(back(8).PNG())
+	}))
+	t.Cleanup(imgs.Close)
+	host := strings.TrimPrefix(imgs.URL, "http://")
+	h := newHarness(t, Config{Now: clk.Now, WeChat: WeChatConfig{OCRDailyQuota: 7, ImageHosts: []string{host}}})
 	tok := h.stable(false)
 	p := Person(8)
 
@@ -208,7 +215,7 @@ func TestWeChatOCRAnswersAndErrors(t *testing.T) {
 		a.str("addr") != p.Address || a.str("gender") != p.Sex || a.str("nationality") != p.Nation {
 		t.Errorf("front: %v", a)
 	}
-	a = h.ocr(tok, nil, url.Values{"img_url": {"https://img.example/back.png"}})
+	a = h.ocr(tok, nil, url.Values{"img_url": {imgs.URL + "/back.png"}})
 	if a["errcode"] != float64(0) || a.str("type") != "Back" || a.str("valid_date") != p.ValidFrom+"-"+p.ValidTo {
 		t.Errorf("back by img_url: %v", a)
 	}
@@ -223,7 +230,8 @@ func TestWeChatOCRAnswersAndErrors(t *testing.T) {
 		{"unknown token", "nope", front(1).JPEG(), nil, "40001"},
 		{"bad type", tok, front(1).JPEG(), url.Values{"type": {"fax"}}, "40097"},
 		{"no image", tok, nil, nil, "101000"},
-		{"unreachable url", tok, nil, url.Values{"img_url": {"https://img.example/none.jpg"}}, "101000"},
+		{"missing on a registered host", tok, nil, url.Values{"img_url": {imgs.URL + "/none.jpg"}}, "101000"},
+		{"unregistered host, no card named", tok, nil, url.Values{"img_url": {"https://img.example/none.jpg"}}, "101000"},
 		{"not an image", tok, []byte("hello, not an image"), nil, "101002"},
 		{"2 MiB", tok, CardSpec{Kind: KindIDCard, Side: SideFront, Seed: 1, MinSize: 2 << 20}.JPEG(), nil, "101002"},
 		{"no card", tok, CardSpec{Kind: KindBankCard, Seed: 1}.JPEG(), nil, "101001"},
@@ -280,5 +288,78 @@ func TestWeChatFaultsAndKnobs(t *testing.T) {
 	h.e.ExpireWeChatTokens()
 	if c := h.ocr(tok, front(1).JPEG(), nil).errcode(); c != "42001" {
 		t.Errorf("after expiry: %s", c)
+	}
+}
+
+// The emulator stands in for WeChat and never reaches out: a public
+// img_url is answered from the URL without any dial, and even a
+// registered host is dialled only on loopback.
+func TestWeChatImageURLNeverDialsOut(t *testing.T) {
+	var mu sync.Mutex
+	var dialled []string
+	record := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		dialled = append(dialled, addr)
+		mu.Unlock()
+		return LoopbackDialer(ctx, network, addr)
+	}
+	imgs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(front(12).JPEG()) }))
+	t.Cleanup(imgs.Close)
+	h := newHarness(t, Config{WeChat: WeChatConfig{DialContext: record}})
+	tok := h.stable(false)
+
+	for _, u := range []string{
+		"https://203.0.113.7/cards/front.jpg", "https://img.example/u/back.png", "http://93.184.216.34/front.jpg",
+		"https://img.example/none.jpg", imgs.URL + "/front.jpg", // not registered yet: answered from the URL too
+	} {
+		a := h.ocr(tok, nil, url.Values{"img_url": {u}})
+		spec, ok := URLImage(u)
+		switch {
+		case ok && spec.Side == SideFront:
+			if a.str("id") != Person(URLSeed(u)).IDNumber || a.str("type") != "Front" {
+				t.Errorf("%s: %v", u, a)
+			}
+		case ok:
+			if a.str("type") != "Back" {
+				t.Errorf("%s: %v", u, a)
+			}
+		default:
+			if fmt.Sprint(a["errcode"]) != "101000" {
+				t.Errorf("%s: %v", u, a)
+			}
+		}
+	}
+	// The same URL always stands for the same card.
+	if a, b := h.ocr(tok, nil, url.Values{"img_url": {"https://203.0.113.7/cards/front.jpg"}}), h.ocr(tok, nil, url.Values{"img_url": {"https://203.0.113.7/cards/front.jpg"}}); a.str("id") != b.str("id") {
+		t.Errorf("not deterministic")
+	}
+	mu.Lock()
+	if len(dialled) != 0 {
+		t.Fatalf("dialled %v for unregistered URLs", dialled)
+	}
+	mu.Unlock()
+
+	// Registered loopback host: downloaded, through the dialer, on loopback.
+	if err := h.e.AllowImageHost(strings.TrimPrefix(imgs.URL, "http://")); err != nil {
+		t.Fatal(err)
+	}
+	if a := h.ocr(tok, nil, url.Values{"img_url": {imgs.URL + "/x.jpg"}}); a.str("id") != Person(12).IDNumber {
+		t.Errorf("registered host: %v", a)
+	}
+	mu.Lock()
+	if len(dialled) != 1 || checkLoopback(dialled[0]) != nil {
+		t.Errorf("dials %v, want one on loopback", dialled)
+	}
+	mu.Unlock()
+
+	// Nothing but a literal loopback address can be registered, and the
+	// dialer refuses every other address.
+	for _, bad := range []string{"203.0.113.7:443", "localhost:80", "10.0.0.1:80", "[2001:db8::1]:443", "nohost"} {
+		if err := h.e.AllowImageHost(bad); err == nil {
+			t.Errorf("AllowImageHost(%q) accepted", bad)
+		}
+		if _, err := LoopbackDialer(context.Background(), "tcp", bad); !errors.Is(err, ErrNotLoopback) {
+			t.Errorf("LoopbackDialer(%q): %v", bad, err)
+		}
 	}
 }

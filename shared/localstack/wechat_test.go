@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,22 +20,16 @@ import (
 // End-to-end tests of provider "wechat" through the HTTP API against the
 // embedded emulator.
 
-// startWeChatStack is startStack with emulator settings (img_url
-// downloads are served from images, never from the network).
-func startWeChatStack(t *testing.T, extra env, images map[string][]byte) (*Stack, *syncBuffer) {
+// startWeChatStack is startStack with WeChat's emulator embedded (it
+// answers an img_url from the URL, never from the network).
+func startWeChatStack(t *testing.T, extra env) (*Stack, *syncBuffer) {
 	t.Helper()
 	e := env{"PORT": "0", "LOG_LEVEL": "debug"}
 	for k, v := range extra {
 		e[k] = v
 	}
 	logs := &syncBuffer{}
-	ec := emulator.Config{WeChat: emulator.WeChatConfig{FetchImage: func(_ context.Context, u string) ([]byte, error) {
-		if b, ok := images[u]; ok {
-			return b, nil
-		}
-		return nil, errors.New("no such test image")
-	}}}
-	s, err := Start(context.Background(), Options{Getenv: e.get, Dir: t.TempDir(), Stdout: io.Discard, Logs: logs, Emulator: ec})
+	s, err := Start(context.Background(), Options{Getenv: e.get, Dir: t.TempDir(), Stdout: io.Discard, Logs: logs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +104,7 @@ func assertNoWeChatSecrets(t *testing.T, logs string, s *Stack, personal ...stri
 }
 
 func TestWeChatBothSides(t *testing.T) {
-	s, logs := startWeChatStack(t, nil, nil)
+	s, logs := startWeChatStack(t, nil)
 	const seed = 777
 	p := emulator.Person(seed)
 
@@ -163,7 +156,7 @@ func TestWeChatBothSides(t *testing.T) {
 }
 
 func TestWeChatSideMismatchIsRecognitionFailed(t *testing.T) {
-	s, _ := startWeChatStack(t, nil, nil)
+	s, _ := startWeChatStack(t, nil)
 	st, body := mustSubmit(t, s, "front", wxBack(5))
 	if st != 422 || code(body) != "recognition_failed" || !strings.Contains(string(body), "back side") {
 		t.Errorf("back image as front: %d %s", st, body)
@@ -180,7 +173,7 @@ func TestWeChatSideMismatchIsRecognitionFailed(t *testing.T) {
 }
 
 func TestWeChatSizeLimitCostsNoUpload(t *testing.T) {
-	s, _ := startWeChatStack(t, nil, nil)
+	s, _ := startWeChatStack(t, nil)
 	emu := s.WeChatEmulator
 	big := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 9, MinSize: 2 << 20}.JPEG()
 	st, body := mustSubmit(t, s, "front", big)
@@ -204,10 +197,10 @@ func TestWeChatSizeLimitCostsNoUpload(t *testing.T) {
 
 func TestWeChatImageURL(t *testing.T) {
 	const u = "https://203.0.113.7/cards/front.jpg" // a literal public address: no DNS, never dialled
-	s, _ := startWeChatStack(t, nil, map[string][]byte{u: wxFront(31)})
+	s, _ := startWeChatStack(t, nil)                // the emulator answers u from the URL, never dialling it
 	emu := s.WeChatEmulator
 	st, body, err := wxSubmit(s, map[string]any{"side": "front", "imageUrl": u})
-	if err != nil || st != 200 {
+	if err != nil || st != 200 || !strings.Contains(string(body), emulator.Person(emulator.URLSeed(u)).IDNumber) {
 		t.Fatalf("imageUrl: %d %s %v", st, body, err)
 	}
 	for _, bad := range []string{"http://203.0.113.7/a.jpg", "https://127.0.0.1/a.jpg", "https://10.1.2.3/a.jpg", "https://[::1]/a.jpg",
@@ -236,7 +229,7 @@ func TestWeChatImageURL(t *testing.T) {
 // refresher stores the new one; the API's cached token gets 40001, is
 // reloaded from the store and the call retried once.
 func TestWeChat40001ReloadsFromStoreAndRetriesOnce(t *testing.T) {
-	s, logs := startWeChatStack(t, nil, nil)
+	s, logs := startWeChatStack(t, nil)
 	emu := s.WeChatEmulator
 	if st, body := mustSubmit(t, s, "front", wxFront(1)); st != 200 { // warms the reader's cache
 		t.Fatalf("warm-up: %d %s", st, body)
@@ -277,7 +270,7 @@ func TestWeChat40001ReloadsFromStoreAndRetriesOnce(t *testing.T) {
 }
 
 func TestWeChatUpstreamQuotaExhausted(t *testing.T) {
-	s, _ := startWeChatStack(t, nil, nil)
+	s, _ := startWeChatStack(t, nil)
 	emu := s.WeChatEmulator
 	emu.SetWeChatOCRQuota(1)
 	if st, body := mustSubmit(t, s, "front", wxFront(3)); st != 200 {
@@ -295,7 +288,7 @@ func TestWeChatUpstreamQuotaExhausted(t *testing.T) {
 }
 
 func TestWeChatLocalDailyQuota(t *testing.T) {
-	s, logs := startWeChatStack(t, env{"DAILY_QUOTA_WECHAT": "2"}, nil)
+	s, logs := startWeChatStack(t, env{"DAILY_QUOTA_WECHAT": "2"})
 	emu := s.WeChatEmulator
 	for i := range 2 {
 		if st, body := mustSubmit(t, s, "front", wxFront(int64(10+i))); st != 200 {
@@ -321,7 +314,7 @@ func TestWeChatLocalDailyQuota(t *testing.T) {
 }
 
 func TestWeChatConcurrentRequestsShareOneTokenFetch(t *testing.T) {
-	s, logs := startWeChatStack(t, env{"METRICS_FORMAT": "emf"}, nil)
+	s, logs := startWeChatStack(t, env{"METRICS_FORMAT": "emf"})
 	emu := s.WeChatEmulator
 	const n = 40
 	var wg sync.WaitGroup
