@@ -8,14 +8,19 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/localstack"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := localstack.Run(ctx, localstack.Options{}); err != nil {
+	// Photos come about a second after a submission, as the documents say
+	// they may: the local stack shows the same.
+	opt := localstack.Options{Emulator: emulator.Config{PhotoDelay: time.Second}}
+	if err := localstack.Run(ctx, opt); err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
 		os.Exit(1)
 	}

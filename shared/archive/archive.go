@@ -213,6 +213,9 @@ type Record struct {
 	Source *Source
 	// Error is set instead of Result when the order failed for good.
 	Error *Failure
+	// PhotosMissing: the upstream never delivered the photos, and the
+	// order is past the point where waiting longer could help.
+	PhotosMissing bool
 }
 
 // Source is the uploaded object an order was submitted from.
@@ -239,6 +242,8 @@ type document struct {
 	Photos     []string  `json:"photos,omitempty"`
 	Result     any       `json:"result,omitempty"`
 	Error      *Failure  `json:"error,omitempty"`
+	// PhotosMissing: see Record.
+	PhotosMissing bool `json:"photosMissing,omitempty"`
 }
 
 // Dir returns the directory of an order archived at t.
@@ -261,7 +266,7 @@ func (a *Archive) Save(ctx context.Context, r Record) (string, error) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	doc := document{Kind: r.Kind, OrderNo: r.OrderNo, ArchivedAt: now.UTC(), Source: r.Source, Result: r.Result, Error: r.Error}
+	doc := document{Kind: r.Kind, OrderNo: r.OrderNo, ArchivedAt: now.UTC(), Source: r.Source, Result: r.Result, Error: r.Error, PhotosMissing: r.PhotosMissing}
 	for _, name := range names {
 		if !safeName(name) {
 			return "", fmt.Errorf("archive: bad photo name %q", name)

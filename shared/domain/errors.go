@@ -19,6 +19,7 @@ const (
 	ImageTooLarge        Code = "image_too_large"
 	UnsupportedMediaType Code = "unsupported_media_type"
 	NotFound             Code = "not_found"
+	OrderConflict        Code = "order_conflict"
 	RecognitionFailed    Code = "recognition_failed"
 	QuotaExceeded        Code = "quota_exceeded"
 	TicketsUnavailable   Code = "tickets_unavailable"

@@ -170,18 +170,24 @@ func decodeMultipart(body io.Reader, boundary string, maxImage int64) (*submissi
 		}
 		name := p.FormName()
 		if name == "image" {
-			img, err := io.ReadAll(io.LimitReader(p, maxImage+1))
+			// Room for a base64 text field of the largest image; a file is
+			// held to maxImage below.
+			textMax := int64(base64.StdEncoding.EncodedLen(int(maxImage))) + 4<<10
+			img, err := io.ReadAll(io.LimitReader(p, textMax+1))
 			if err != nil {
 				return nil, bodyErr(err)
 			}
-			if int64(len(img)) > maxImage {
-				return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", maxImage)
-			}
 			if p.FileName() == "" && looksBase64(img) {
 				// A text field named image: base64, as in the JSON form.
+				if int64(len(img)) > textMax {
+					return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", maxImage)
+				}
 				if img, err = decodeBase64(string(img), maxImage); err != nil {
 					return nil, err
 				}
+			}
+			if int64(len(img)) > maxImage {
+				return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", maxImage)
 			}
 			s.Image, sawImage = img, true
 			continue

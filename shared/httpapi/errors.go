@@ -15,6 +15,7 @@ var status = map[domain.Code]int{
 	domain.ImageTooLarge:        http.StatusRequestEntityTooLarge,
 	domain.UnsupportedMediaType: http.StatusUnsupportedMediaType,
 	domain.NotFound:             http.StatusNotFound,
+	domain.OrderConflict:        http.StatusConflict,
 	domain.RecognitionFailed:    http.StatusUnprocessableEntity,
 	domain.QuotaExceeded:        http.StatusTooManyRequests,
 	domain.TicketsUnavailable:   http.StatusServiceUnavailable,

@@ -146,7 +146,7 @@ func TestBankCardBadInputCostsNoUpstreamCall(t *testing.T) {
 	s, _ := startStack(t, nil)
 	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 3}.JPEG()
 	b64 := base64.StdEncoding.EncodeToString(img)
-	big := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 3, MinSize: 3<<20 + 1}.JPEG()
+	big := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 3, MinSize: 5 << 19}.JPEG() // 2.5 MiB: its Base64 is over the documented 3 MB
 	mct, mbody := multipartBody(t, nil, big)
 	tests := []struct {
 		name, method, path, ct, body string
@@ -159,8 +159,8 @@ func TestBankCardBadInputCostsNoUpstreamCall(t *testing.T) {
 		{"not an image", "POST", "/v1/bankcard/ocr", "application/json", `{"image":"` + base64.StdEncoding.EncodeToString([]byte("plain text, not a picture at all")) + `"}`, "", 400, "invalid_image"},
 		{"missing image", "POST", "/v1/bankcard/ocr", "application/json", `{"userId":"u1"}`, "", 400, "invalid_request"},
 		{"malformed JSON", "POST", "/v1/bankcard/ocr", "application/json", `{"image":`, "", 400, "invalid_request"},
-		{"over 3 MB, JSON", "POST", "/v1/bankcard/ocr", "application/json", `{"image":"` + base64.StdEncoding.EncodeToString(big) + `"}`, "", 413, "image_too_large"},
-		{"over 3 MB, multipart", "POST", "/v1/bankcard/ocr", mct, "", "", 413, "image_too_large"},
+		{"2.5 MiB, JSON", "POST", "/v1/bankcard/ocr", "application/json", `{"image":"` + base64.StdEncoding.EncodeToString(big) + `"}`, "", 413, "image_too_large"},
+		{"2.5 MiB, multipart", "POST", "/v1/bankcard/ocr", mct, "", "", 413, "image_too_large"},
 		{"bad orderNo", "POST", "/v1/bankcard/ocr", "application/json", `{"orderNo":"a-b","image":"` + b64 + `"}`, "", 400, "invalid_request"},
 		{"bad userId", "POST", "/v1/bankcard/ocr", "application/json", `{"userId":"` + strings.Repeat("u", 33) + `","image":"` + b64 + `"}`, "", 400, "invalid_request"},
 		{"unsupported media type", "POST", "/v1/bankcard/ocr", "text/plain", "x", "", 415, "unsupported_media_type"},
@@ -177,7 +177,7 @@ func TestBankCardBadInputCostsNoUpstreamCall(t *testing.T) {
 			}
 			var st int
 			var resp []byte
-			if tt.name == "over 3 MB, multipart" {
+			if tt.name == "2.5 MiB, multipart" {
 				st, resp = do(t, s, tt.method, tt.path, tt.ct, mbody, key)
 			} else {
 				st, resp = do(t, s, tt.method, tt.path, tt.ct, strings.NewReader(tt.body), key)

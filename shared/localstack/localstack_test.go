@@ -272,7 +272,7 @@ func TestBadInputCostsNoUpstreamCall(t *testing.T) {
 	emu := s.Emulator
 	front := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 7}.JPEG()
 	b64 := base64.StdEncoding.EncodeToString(front)
-	big := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 7, MinSize: 20<<20 + 1}.JPEG()
+	big := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 7, MinSize: 16 << 20}.JPEG() // its Base64 is over the documented 20971520 characters
 	mct, mbody := multipartBody(t, map[string]string{"side": "front"}, big)
 	bigJSON := `{"side":"front","image":"` + base64.StdEncoding.EncodeToString(big) + `"}`
 
@@ -294,8 +294,8 @@ func TestBadInputCostsNoUpstreamCall(t *testing.T) {
 		{"wrong side", "POST", "/v1/idcard/ocr", "application/json", `{"side":"top","image":"` + b64 + `"}`, nil, "", 400, "invalid_request"},
 		{"missing side", "POST", "/v1/idcard/ocr", "application/json", `{"image":"` + b64 + `"}`, nil, "", 400, "invalid_request"},
 		{"missing image", "POST", "/v1/idcard/ocr", "application/json", `{"side":"front"}`, nil, "", 400, "invalid_request"},
-		{"image over 20 MB, JSON", "POST", "/v1/idcard/ocr", "application/json", bigJSON, nil, "", 413, "image_too_large"},
-		{"image over 20 MB, multipart", "POST", "/v1/idcard/ocr", mct, "", mbody, "", 413, "image_too_large"},
+		{"16 MiB image, JSON", "POST", "/v1/idcard/ocr", "application/json", bigJSON, nil, "", 413, "image_too_large"},
+		{"16 MiB image, multipart", "POST", "/v1/idcard/ocr", mct, "", mbody, "", 413, "image_too_large"},
 		{"malformed JSON", "POST", "/v1/idcard/ocr", "application/json", `{"side":"front","image":`, nil, "", 400, "invalid_request"},
 		{"bad order number in body", "POST", "/v1/idcard/ocr", "application/json", `{"side":"front","orderNo":"abc-123","image":"` + b64 + `"}`, nil, "", 400, "invalid_request"},
 		{"order number too long", "POST", "/v1/idcard/ocr", "application/json", `{"side":"front","orderNo":"` + strings.Repeat("a", 33) + `","image":"` + b64 + `"}`, nil, "", 400, "invalid_request"},

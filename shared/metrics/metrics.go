@@ -104,6 +104,60 @@ func (r *Recorder) Call(ctx context.Context, provider, outcome string) {
 	)
 }
 
+// Event counts one occurrence of an event other than an upstream call
+// (metric "photos_missing", "selfcheck", …) with its outcome, and writes
+// its line: EMF metric <metric> by Outcome on Lambda, else a JSON line
+// {"metric":<metric>,"outcome":…}. Counts keys it "<metric>:/<outcome>".
+func (r *Recorder) Event(ctx context.Context, metric, outcome string) {
+	if r == nil {
+		return
+	}
+	now := time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	day := Day(now)
+	r.mu.Lock()
+	if day != r.day || r.counts == nil {
+		r.day, r.counts = day, map[[2]string]int64{}
+	}
+	k := [2]string{metric + ":", outcome}
+	r.counts[k]++
+	n := r.counts[k]
+	r.mu.Unlock()
+	log := r.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if r.Format == FormatEMF {
+		ns := r.Namespace
+		if ns == "" {
+			ns = "cardocr"
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "metric",
+			slog.Any("_aws", emfMeta{
+				Timestamp: now.UnixMilli(),
+				CloudWatchMetrics: []emfDirective{{
+					Namespace:  ns,
+					Dimensions: [][]string{{"Outcome"}},
+					Metrics:    []emfMetric{{Name: metric, Unit: "Count"}},
+				}},
+			}),
+			slog.String("Outcome", outcome),
+			slog.Int(metric, 1),
+			slog.String("day", day),
+			slog.Int64("dailyCount", n),
+		)
+		return
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "metric",
+		slog.String("metric", metric),
+		slog.String("outcome", outcome),
+		slog.String("day", day),
+		slog.Int64("dailyCount", n),
+	)
+}
+
 // Counts returns this instance's counts for today, keyed "provider/outcome".
 func (r *Recorder) Counts() map[string]int64 {
 	r.mu.Lock()

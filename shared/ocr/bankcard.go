@@ -3,6 +3,7 @@ package ocr
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
 	"github.com/cardocr/cardocr/shared/domain"
@@ -33,6 +34,10 @@ type BankCardResult struct {
 	Clarity  *int                     `json:"clarity,omitempty"`
 	Upstream json.RawMessage          `json:"upstream,omitempty"`
 	Files    map[string]string        `json:"files,omitempty"`
+	// FilesPending, Replayed and OrderTime: as in IDCardResult.
+	FilesPending bool      `json:"filesPending,omitempty"`
+	Replayed     bool      `json:"replayed,omitempty"`
+	OrderTime    time.Time `json:"-"`
 }
 
 // bankPhotoKeys are the photo members of bank card answers (the legacy
@@ -55,7 +60,8 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	if err := ValidateBankCardRequest(&r); err != nil {
 		return nil, err
 	}
-	if r.OrderNo == "" {
+	callerOrder := r.OrderNo != ""
+	if !callerOrder {
 		r.OrderNo = sign.OrderNo("bank")
 	}
 	f, err := s.withTicket(ctx, "bankcardocrapp", func(ticket string) (*webank.Fields, error) {
@@ -64,6 +70,11 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	// Bank card OCR is billed apart from ID cards: its own counter.
 	s.Metrics.Call(ctx, "webank_bankcard", outcomeOf(err))
 	if err != nil {
+		if callerOrder && mayBeRepeat(err) {
+			if res, rerr := s.replayBankCard(ctx, r, err); res != nil || rerr != nil {
+				return res, rerr
+			}
+		}
 		return nil, inOrder(err, r.OrderNo)
 	}
 	return s.bankCardResult(f, r.OrderNo, false), nil
@@ -75,13 +86,23 @@ func (s *Service) BankCardResult(ctx context.Context, orderNo string, files bool
 	if !sign.ValidOrderNo(orderNo) {
 		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
-	f, err := s.withTicket(ctx, "getBankCardOcrResult", func(ticket string) (*webank.Fields, error) {
+	query := func(ticket string) (*webank.Fields, error) {
 		return s.WeBank.BankCardResult(ctx, ticket, orderNo, files)
-	})
+	}
+	var f *webank.Fields
+	var pending bool
+	var err error
+	if files {
+		f, pending, err = s.queryPhotos(ctx, "getBankCardOcrResult", query, bankPhotosMissing)
+	} else {
+		f, err = s.withTicket(ctx, "getBankCardOcrResult", query)
+	}
 	if err != nil {
 		return nil, asDomain(err)
 	}
-	return s.bankCardResult(f, orderNo, files), nil
+	res := s.bankCardResult(f, orderNo, files)
+	res.FilesPending, res.OrderTime = pending, orderTime(f)
+	return res, nil
 }
 
 // bankCardResult normalizes either answer. The two spell their fields

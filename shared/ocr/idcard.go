@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
 	"github.com/cardocr/cardocr/shared/domain"
@@ -60,6 +61,14 @@ type IDCardResult struct {
 	Clarity  *int                   `json:"clarity,omitempty"`
 	Upstream json.RawMessage        `json:"upstream,omitempty"`
 	Files    map[string]string      `json:"files,omitempty"`
+	// FilesPending: the photos were asked for but have not come yet (the
+	// upstream delivers them late); ask again.
+	FilesPending bool `json:"filesPending,omitempty"`
+	// Replayed: a submit under an orderNo that already has this result,
+	// answered from it (a client's retry); nothing was billed again.
+	Replayed bool `json:"replayed,omitempty"`
+	// OrderTime is when the upstream processed the order (queries only).
+	OrderTime time.Time `json:"-"`
 }
 
 // ValidateIDCardRequest checks a submission without calling anyone.
@@ -104,7 +113,8 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	if r.Provider == ProviderWeChat {
 		return s.submitWeChat(ctx, r)
 	}
-	if r.OrderNo == "" {
+	callerOrder := r.OrderNo != ""
+	if !callerOrder {
 		r.OrderNo = sign.OrderNo("id")
 	}
 	cardType := "0"
@@ -118,6 +128,11 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	})
 	s.Metrics.Call(ctx, ProviderWeBank, outcomeOf(err))
 	if err != nil {
+		if callerOrder && mayBeRepeat(err) {
+			if res, rerr := s.replayIDCard(ctx, r, err); res != nil || rerr != nil {
+				return res, rerr
+			}
+		}
 		return nil, inOrder(err, r.OrderNo)
 	}
 	res := &IDCardResult{OrderNo: r.OrderNo, Provider: ProviderWeBank, Side: r.Side}
@@ -140,13 +155,21 @@ func (s *Service) IDCardResult(ctx context.Context, orderNo string, files bool) 
 	if !sign.ValidOrderNo(orderNo) {
 		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
-	f, err := s.withTicket(ctx, "getOcrResult", func(ticket string) (*webank.Fields, error) {
+	query := func(ticket string) (*webank.Fields, error) {
 		return s.WeBank.IDCardResult(ctx, ticket, orderNo, files, true)
-	})
+	}
+	var f *webank.Fields
+	var pending bool
+	var err error
+	if files {
+		f, pending, err = s.queryPhotos(ctx, "getOcrResult", query, idPhotosMissing)
+	} else {
+		f, err = s.withTicket(ctx, "getOcrResult", query)
+	}
 	if err != nil {
 		return nil, asDomain(err)
 	}
-	res := &IDCardResult{OrderNo: orderNo, Provider: ProviderWeBank}
+	res := &IDCardResult{OrderNo: orderNo, Provider: ProviderWeBank, FilesPending: pending, OrderTime: orderTime(f)}
 	var fields cardcheck.IDCardFields
 	frontOK, backOK := f.String("frontCode") == "0", f.String("backCode") == "0"
 	if !frontOK && !backOK {

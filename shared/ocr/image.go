@@ -6,14 +6,17 @@ import (
 	"github.com/cardocr/cardocr/shared/domain"
 )
 
-// Size limits of the upstream APIs (PROTOCOL.md §4–§5, §7). The WeBank
-// document gives 20 MB for the ID card image; we read that as 20 MiB of
-// image (lenient: the field's length column says 20971520 characters of
-// base64, but the text says image size).
+// Size limits of the upstream APIs, in raw image bytes (docs/protocol.md).
+// WeBank limits the Base64 string, not the image: idcardStr "图片的
+// Base64，大小不超过20MB" (length 20971520) and bankcardStr "Base64 String
+// … 大小不超过3MB". Base64 is 4 characters per 3 bytes, so the images may
+// be at most 3/4 of that. WeChat limits the file: "小于2M".
 const (
-	MaxIDCardImage   = 20 << 20
-	MaxBankCardImage = 3 << 20
-	MaxWeChatImage   = 2<<20 - 1 // "小于2M": less than 2 MiB
+	MaxIDCardBase64   = 20971520
+	MaxBankCardBase64 = 3 << 20
+	MaxIDCardImage    = MaxIDCardBase64 / 4 * 3   // 15728640
+	MaxBankCardImage  = MaxBankCardBase64 / 4 * 3 // 2359296
+	MaxWeChatImage    = 2<<20 - 1                 // less than 2 MiB
 )
 
 // SniffLen is how many leading bytes CheckImage needs.
@@ -39,7 +42,7 @@ func CheckImage(head []byte, size, limit int64) error {
 		return domain.Errorf(domain.InvalidImage, "the image is empty")
 	}
 	if size > limit {
-		return domain.Errorf(domain.ImageTooLarge, "the image is %d bytes; at most %d are accepted", size, limit)
+		return domain.Errorf(domain.ImageTooLarge, "the image is %d bytes; this provider accepts at most %d", size, limit)
 	}
 	if ImageKind(head) == "" {
 		return domain.Errorf(domain.InvalidImage, "the payload is not a JPEG, PNG or BMP image")

@@ -36,7 +36,10 @@ type Service struct {
 	Tickets Tickets
 	WeChat  *WeChatProvider   // nil: provider "wechat" is not configured (wechat.go)
 	Metrics *metrics.Recorder // daily call counters in the logs; nil: none
-	Now     func() time.Time
+	// PhotoWait bounds the re-queries of a result query whose photos are
+	// late [DefaultPhotoWait]; negative: no re-query.
+	PhotoWait time.Duration
+	Now       func() time.Time
 	Logger  *slog.Logger
 }
 

@@ -10,6 +10,14 @@
 //     archived. The order number is derived from bucket, key, ETag and size,
 //     so a retry of the same upload finds its done marker.
 //
+// The photos come late ("部分情况下获取照片会有1秒左右的延迟") and the order
+// number is the only way to fetch them, so an order is never marked done
+// while photos it asked for are missing: resultfetch asks again within the
+// invocation, then fails the item so that the platform redelivers it. Only
+// an order older than PhotoCutoff (the upstream keeps results for days) is
+// archived without them, marked "photosMissing", logged at error level and
+// counted (metric photos_missing).
+//
 // An order whose done marker exists costs no upstream call. Failures are
 // reported so the platform redelivers: SQS batches answer
 // {"batchItemFailures":[…]} (ReportBatchItemFailures), every other event
@@ -28,9 +36,11 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
 	"github.com/cardocr/cardocr/shared/webank"
@@ -52,7 +62,29 @@ type Handler struct {
 	// the archive's bucket (when it is a BucketOpener) answers.
 	Uploads func(ctx context.Context, bucket, region string) (archive.Bucket, error)
 	Logger  *slog.Logger
+	Metrics *metrics.Recorder // photos_missing; nil: none
+
+	// PhotoPatience bounds how long one item waits for late photos
+	// [DefaultPhotoPatience], and never past the invocation's deadline
+	// less a margin.
+	PhotoPatience time.Duration
+	// PhotoCutoff: an order processed longer ago than this is archived
+	// without the photos that never came [DefaultPhotoCutoff].
+	PhotoCutoff time.Duration
+	Now         func() time.Time // [time.Now]
 }
+
+// Defaults of the photo waits.
+const (
+	DefaultPhotoPatience = 20 * time.Second
+	// DefaultPhotoCutoff is about the upstream's retention ("kept 3
+	// days"): past it, asking again cannot bring the photos.
+	DefaultPhotoCutoff = 72 * time.Hour
+)
+
+// ErrPhotosPending fails an item whose result exists but whose photos have
+// not come yet: the platform redelivers it later.
+var ErrPhotosPending = errors.New("resultfetch: the result's photos have not come yet; redeliver")
 
 // BatchItemFailure is one failed SQS message.
 type BatchItemFailure struct {
@@ -166,7 +198,7 @@ func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error)
 	if done {
 		return AlreadyArchived, nil
 	}
-	rec, err := h.query(ctx, m.Kind, m.OrderNo, true)
+	rec, err := h.fetchWithPhotos(ctx, m.Kind, m.OrderNo)
 	if err != nil {
 		return "", err
 	}
@@ -176,25 +208,78 @@ func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error)
 	return Archived, nil
 }
 
-// query fetches a result as an archive record, photos split off.
-func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (archive.Record, error) {
-	rec := archive.Record{Kind: kind, OrderNo: orderNo}
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// fetchWithPhotos queries an order with its photos. While they are late it
+// asks again (each query itself re-asks for a few seconds), for at most
+// PhotoPatience and never within a few seconds of the deadline; then the
+// item fails with ErrPhotosPending, unless the order is past PhotoCutoff.
+func (h *Handler) fetchWithPhotos(ctx context.Context, kind, orderNo string) (archive.Record, error) {
+	patience := h.PhotoPatience
+	if patience <= 0 {
+		patience = DefaultPhotoPatience
+	}
+	cutoff := h.PhotoCutoff
+	if cutoff <= 0 {
+		cutoff = DefaultPhotoCutoff
+	}
+	until := time.Now().Add(patience)
+	if d, ok := ctx.Deadline(); ok && d.Add(-5*time.Second).Before(until) {
+		until = d.Add(-5 * time.Second)
+	}
+	for {
+		rec, pending, at, err := h.query(ctx, kind, orderNo, true)
+		switch {
+		case err != nil:
+			return rec, err
+		case !pending:
+			return rec, nil
+		case !at.IsZero() && h.now().Sub(at) > cutoff:
+			rec.PhotosMissing = true
+			h.log().ErrorContext(ctx, "photos never came; archiving the result without them",
+				"kind", kind, "orderNo", orderNo, "orderAge", h.now().Sub(at).Round(time.Minute).String())
+			h.Metrics.Event(ctx, "photos_missing", kind)
+			return rec, nil
+		case time.Until(until) <= 0:
+			return rec, ErrPhotosPending
+		}
+		t := time.NewTimer(min(time.Second, time.Until(until)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return rec, ErrPhotosPending
+		case <-t.C:
+		}
+	}
+}
+
+// query fetches a result as an archive record, photos split off; pending
+// says photos asked for are missing, at when the upstream processed it.
+func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (rec archive.Record, pending bool, at time.Time, err error) {
+	rec = archive.Record{Kind: kind, OrderNo: orderNo}
 	if kind == archive.KindIDCard {
 		res, err := h.OCR.IDCardResult(ctx, orderNo, files)
 		if err != nil {
-			return rec, err
+			return rec, false, at, err
 		}
 		rec.Photos, res.Files = res.Files, nil
+		pending, at, res.FilesPending = res.FilesPending, res.OrderTime, false
 		rec.Result = res
-		return rec, nil
+		return rec, pending, at, nil
 	}
 	res, err := h.OCR.BankCardResult(ctx, orderNo, files)
 	if err != nil {
-		return rec, err
+		return rec, false, at, err
 	}
 	rec.Photos, res.Files = res.Files, nil
+	pending, at, res.FilesPending = res.FilesPending, res.OrderTime, false
 	rec.Result = res
-	return rec, nil
+	return rec, pending, at, nil
 }
 
 // Upload prefixes and what they hold.
@@ -275,7 +360,7 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 		return "", err
 	}
 	if pending {
-		rec, err := h.query(ctx, kind, orderNo, false)
+		rec, err := h.fetchWithPhotos(ctx, kind, orderNo)
 		switch {
 		case err == nil:
 			rec.Source = src
@@ -335,6 +420,15 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 		de := domain.AsError(verr)
 		rec.Error = &archive.Failure{Code: string(de.Code), Message: de.Message, UpstreamCode: de.UpstreamCode}
 		out = FailedArchived
+	} else {
+		// The evidence is the photos: the submit answer has none, and
+		// they may come late. Without them the item fails; the pending
+		// marker makes the redelivery query instead of submitting again.
+		withPhotos, err := h.fetchWithPhotos(ctx, kind, orderNo)
+		if err != nil {
+			return "", err
+		}
+		rec.Photos, rec.PhotosMissing = withPhotos.Photos, withPhotos.PhotosMissing
 	}
 	if _, err := h.Archive.Save(ctx, rec); err != nil {
 		return "", err

@@ -213,9 +213,12 @@ func (c *Client) query(ctx context.Context, op, path, ticket, orderNo string, fi
 }
 
 // submitHead is the JSON body without the image, which is appended as the
-// last member while streaming.
+// last member while streaming. The app id goes under both names the
+// documents use for it (webankAppId in one copy of the page, appId in
+// another), with the same value.
 type submitHead struct {
-	AppID     string `json:"appId"`
+	AppID       string `json:"appId"`
+	WebankAppID string `json:"webankAppId"`
 	Version   string `json:"version"`
 	Nonce     string `json:"nonce"`
 	Sign      string `json:"sign"`
@@ -231,7 +234,7 @@ func (c *Client) submit(ctx context.Context, op, path, imageField, ticket string
 	}
 	nonce := sign.Nonce()
 	h := submitHead{
-		AppID: c.appID, Version: Version, Nonce: nonce, OrderNo: r.OrderNo, UserID: r.UserID,
+		AppID: c.appID, WebankAppID: c.appID, Version: Version, Nonce: nonce, OrderNo: r.OrderNo, UserID: r.UserID,
 		CardType: r.CardType, Sign: sign.Sign(c.appID, r.OrderNo, nonce, Version, ticket),
 	}
 	if r.GetNative {

@@ -149,7 +149,7 @@ func TestSubmitStreamsExactBody(t *testing.T) {
 		if string(got) != string(img) {
 			t.Errorf("image mangled")
 		}
-		if body["appId"] != "IDAXXXXX" || body["orderNo"] != "order1" || body["cardType"] != "1" || body["userId"] != "u1" ||
+		if body["appId"] != "IDAXXXXX" || body["webankAppId"] != "IDAXXXXX" || body["orderNo"] != "order1" || body["cardType"] != "1" || body["userId"] != "u1" ||
 			len(body["nonce"]) != 32 || len(body["sign"]) != 40 || body["version"] != "1.0.0" {
 			t.Errorf("fields: %v", map[string]int{"nonce": len(body["nonce"]), "sign": len(body["sign"])})
 		}
