@@ -38,12 +38,19 @@ type Fault struct {
 	// number used up) and only then breaks the answer: the case where a
 	// client cannot know whether its call took effect.
 	AfterProcessing bool
+	// For limits the fault to a window of this long (emulator clock): from
+	// SetFault, or from the next call of StartOn when that names an
+	// endpoint ("the ticket endpoint is down for 10 s, starting with the
+	// token fetch"). Zero: no window.
+	For     time.Duration
+	StartOn string
 }
 
 type faultState struct {
 	f         Fault
 	remaining int
 	acc       float64
+	until     time.Time // end of the For window; zero until it starts
 }
 
 type faults struct {
@@ -61,7 +68,11 @@ func (e *Emulator) SetFault(endpoint string, f Fault) {
 		delete(e.faults.byEndpoint, endpoint)
 		return
 	}
-	e.faults.byEndpoint[endpoint] = &faultState{f: f, remaining: f.Next}
+	st := &faultState{f: f, remaining: f.Next}
+	if f.For > 0 && f.StartOn == "" {
+		st.until = e.now().Add(f.For)
+	}
+	e.faults.byEndpoint[endpoint] = st
 }
 
 // ClearFaults removes every fault.
@@ -72,9 +83,14 @@ func (e *Emulator) ClearFaults() {
 }
 
 // decide returns the latency and the fault kind to apply to this call.
-func (fs *faults) decide(endpoint string) (latency time.Duration, kind FaultKind, f Fault) {
+func (fs *faults) decide(endpoint string, now time.Time) (latency time.Duration, kind FaultKind, f Fault) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	for _, st := range fs.byEndpoint { // windows that this call opens
+		if st.f.For > 0 && st.f.StartOn == endpoint && st.until.IsZero() {
+			st.until = now.Add(st.f.For)
+		}
+	}
 	st := fs.byEndpoint[endpoint]
 	if st == nil {
 		st = fs.byEndpoint[AllEndpoints]
@@ -83,6 +99,9 @@ func (fs *faults) decide(endpoint string) (latency time.Duration, kind FaultKind
 		return 0, FaultNone, Fault{}
 	}
 	f = st.f
+	if f.For > 0 && (st.until.IsZero() || !now.Before(st.until)) {
+		return 0, FaultNone, Fault{} // outside its window
+	}
 	if f.Kind == FaultNone {
 		return f.Latency, FaultNone, f
 	}
@@ -105,7 +124,7 @@ func (fs *faults) decide(endpoint string) (latency time.Duration, kind FaultKind
 }
 
 func (e *Emulator) withFaults(w http.ResponseWriter, r *http.Request, name string, h http.HandlerFunc) {
-	latency, kind, f := e.faults.decide(name)
+	latency, kind, f := e.faults.decide(name, e.now())
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {

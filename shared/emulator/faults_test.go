@@ -206,3 +206,41 @@ func TestCounters(t *testing.T) {
 		t.Errorf("after reset: %v", h.e.Counts())
 	}
 }
+
+// A window fault: the ticket endpoint down for a while, starting with the
+// token fetch (a partial refresh).
+func TestFaultWindowStartedByAnotherEndpoint(t *testing.T) {
+	clock := newClock()
+	h := newHarness(t, Config{Now: clock.Now})
+	h.e.SetFault(EndpointAPITicket, Fault{Kind: FaultStatus, For: 10 * time.Second, StartOn: EndpointAccessToken})
+	tok := h.token() // opens the window
+	ticket := func() int {
+		req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/api/oauth2/api_ticket?"+url.Values{"app_id": {DefaultAppID}, "access_token": {tok}, "type": {"SIGN"}, "version": {"1.0.0"}}.Encode(), nil)
+		resp, err := h.cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := ticket(); st != 503 {
+		t.Errorf("inside the window: HTTP %d", st)
+	}
+	clock.Advance(9 * time.Second)
+	if st := ticket(); st != 503 {
+		t.Errorf("at 9 s: HTTP %d", st)
+	}
+	clock.Advance(time.Second)
+	if st := ticket(); st != 200 {
+		t.Errorf("after the window: HTTP %d", st)
+	}
+	// Without StartOn the window starts at SetFault.
+	h.e.SetFault(EndpointOCRResult, Fault{Kind: FaultStatus, For: time.Second})
+	if lat, kind, _ := h.e.faults.decide(EndpointOCRResult, clock.Now()); kind != FaultStatus || lat != 0 {
+		t.Errorf("window from SetFault: %v", kind)
+	}
+	clock.Advance(time.Second)
+	if _, kind, _ := h.e.faults.decide(EndpointOCRResult, clock.Now()); kind != FaultNone {
+		t.Errorf("after it: %v", kind)
+	}
+}

@@ -133,9 +133,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			return nil, err
 		}
 		// The emulator lives in memory: tickets stored by an earlier run
-		// mean nothing to this one.
+		// mean nothing to this one, and neither do its refresher's leases
+		// (a process stopped mid-refresh would otherwise lock this one out
+		// until they expire).
 		if p, ok := strings.CutPrefix(cfg.TicketStoreURL, "file://"); ok {
 			_ = os.Remove(p)
+			_ = os.Remove(p + ".lease")
 		}
 	}
 	if embeddedWeChat {
@@ -206,20 +209,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	// the stack answers OCR requests as soon as Start returns).
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	s.refresh(rctx, log)
+	ok := s.refresh(rctx, log)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		t := time.NewTicker(cfg.RefreshInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-				s.refresh(rctx, log)
-			}
-		}
+		s.refreshLoop(rctx, log, cfg.RefreshInterval, ok)
 	}()
 	s.wg.Add(1)
 	go func() {
@@ -252,11 +246,39 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	return s, nil
 }
 
-func (s *Stack) refresh(ctx context.Context, log *slog.Logger) {
+// refresh runs one refresh; false when it failed (which, since a run that
+// leaves nothing usable stored fails, includes that case).
+func (s *Stack) refresh(ctx context.Context, log *slog.Logger) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if _, err := s.Refresher.Refresh(ctx); err != nil {
 		log.Error("ticket refresh failed", "err", err)
+		return false
+	}
+	return true
+}
+
+// refreshLoop is the local stack's schedule: every interval while runs
+// succeed; after a failure again in 1 s, 2 s, 4 s … (at most 30 s, and
+// never later than the interval), as a platform's retry would.
+func (s *Stack) refreshLoop(ctx context.Context, log *slog.Logger, interval time.Duration, ok bool) {
+	backoff := time.Second
+	for {
+		wait := interval
+		if !ok {
+			wait = min(backoff, interval)
+			backoff = min(2*backoff, 30*time.Second)
+		} else {
+			backoff = time.Second
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		ok = s.refresh(ctx, log)
 	}
 }
 

@@ -8,10 +8,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // File keeps the secret in one file. Writes are atomic (temporary file in
-// the same directory, fsync, rename) and the file is mode 0600.
+// the same directory, fsync, rename) and the file is mode 0600, its
+// temporary files too. A process killed mid-write leaves its temporary
+// file (holding the secret): the next write removes such leftovers.
 type File struct {
 	Path string
 }
@@ -77,5 +81,28 @@ func (f *File) Put(ctx context.Context, value []byte) error {
 	if err := os.Rename(tmp.Name(), f.Path); err != nil {
 		return fmt.Errorf("secretstore: rename: %w", err)
 	}
+	f.removeLeftovers(tmp.Name())
 	return nil
+}
+
+// leftoverAge: a temporary file older than this is not a concurrent
+// write's (a write takes milliseconds).
+const leftoverAge = time.Minute
+
+// removeLeftovers deletes temporary files of earlier writes that never
+// finished, except ours and any young enough to be in progress.
+func (f *File) removeLeftovers(ours string) {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(f.Path), "."+globEscape(filepath.Base(f.Path))+".*"))
+	for _, m := range matches {
+		if m == ours || strings.HasSuffix(m, ".lease") || strings.HasSuffix(m, ".lock") {
+			continue
+		}
+		if fi, err := os.Lstat(m); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > leftoverAge {
+			_ = os.Remove(m)
+		}
+	}
+}
+
+func globEscape(s string) string {
+	return strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`).Replace(s)
 }

@@ -18,7 +18,10 @@ var processID = sync.OnceValue(NewHolderID)
 // TryLease implements Leaser for the file store: the leases live next to
 // the secret in <path>.lease (a JSON list, expired entries dropped), read
 // and rewritten under an exclusive lock (flock(2) where available, which
-// the kernel releases if the process dies).
+// the kernel releases if the process dies). A file store is one machine's,
+// so a lease also names its process, and one whose process no longer runs
+// counts as expired: a restarted local stack is not locked out by the
+// process it replaced.
 func (f *File) TryLease(ctx context.Context, slot string, ttl time.Duration) (bool, error) {
 	if err := CheckLease(slot, ttl); err != nil {
 		return false, err
@@ -48,7 +51,7 @@ func (f *File) TryLease(ctx context.Context, slot string, ttl time.Duration) (bo
 	now := time.Now()
 	live := docs[:0]
 	for _, d := range docs {
-		if now.Before(d.Expires) {
+		if now.Before(d.Expires) && (d.PID == os.Getpid() || !processGone(d.PID)) {
 			live = append(live, d)
 		}
 	}
@@ -57,7 +60,7 @@ func (f *File) TryLease(ctx context.Context, slot string, ttl time.Duration) (bo
 			return d.Holder == holder, nil
 		}
 	}
-	live = append(live, LeaseDoc{Slot: slot, Holder: holder, Expires: now.Add(ttl)})
+	live = append(live, LeaseDoc{Slot: slot, Holder: holder, Expires: now.Add(ttl), PID: os.Getpid()})
 	out, _ := json.Marshal(live)
 	if err := fh.Truncate(0); err != nil {
 		return false, fmt.Errorf("secretstore: lease write: %w", err)

@@ -2,7 +2,10 @@ package secretstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -69,5 +72,31 @@ func TestFileLeaseOneWinner(t *testing.T) {
 	wg.Wait()
 	if held.Load() != 1 {
 		t.Fatalf("%d holders, want 1", held.Load())
+	}
+}
+
+// A lease left by a process that no longer runs is not inherited (a local
+// stack stopped mid-refresh and started again at once).
+func TestFileLeaseOfAGoneProcess(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no `true` to spawn:", err)
+	}
+	gone := cmd.Process.Pid // reaped: no process has it now (pids are not reused this fast)
+	path := filepath.Join(t.TempDir(), "tickets.json")
+	docs := []LeaseDoc{
+		{Slot: "dead", Holder: "other", Expires: time.Now().Add(time.Hour), PID: gone},
+		{Slot: "alive", Holder: "other", Expires: time.Now().Add(time.Hour), PID: os.Getppid()},
+	}
+	b, _ := json.Marshal(docs)
+	if err := os.WriteFile(path+".lease", b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &File{Path: path}
+	if ok, err := f.TryLease(context.Background(), "dead", time.Minute); err != nil || !ok {
+		t.Errorf("the lease of a gone process blocks: %v %v", ok, err)
+	}
+	if ok, err := f.TryLease(context.Background(), "alive", time.Minute); err != nil || ok {
+		t.Errorf("the lease of a running process was taken: %v %v", ok, err)
 	}
 }

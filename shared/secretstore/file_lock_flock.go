@@ -38,3 +38,13 @@ func lockFile(ctx context.Context, path string) (*os.File, func(), error) {
 		fh.Close()
 	}, nil
 }
+
+// processGone reports whether no process with this pid exists on this
+// machine (signal 0 probes without signalling). Unknown answers (EPERM: it
+// exists, owned by someone else) count as alive.
+func processGone(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}

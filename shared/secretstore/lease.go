@@ -62,6 +62,9 @@ type LeaseDoc struct {
 	Slot    string    `json:"lease"`
 	Holder  string    `json:"holder"`
 	Expires time.Time `json:"expires"`
+	// PID is the holding process on this machine (file leases only): a
+	// lease whose process is gone is not inherited by the next one.
+	PID int `json:"pid,omitempty"`
 }
 
 // Marshal encodes the record.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/config"
+	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/platform"
 	"github.com/cardocr/cardocr/shared/resultfetch"
@@ -39,7 +40,8 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*res
 	}
 	reader := &tickets.Reader{Store: store, TTL: cfg.CacheTTL, Logger: log}
 	svc := &ocr.Service{WeBank: WeBank(cfg, HTTPClient()), Tickets: reader, Logger: log}
-	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log}, nil
+	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log,
+		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}, nil
 }
 
 // ResultFetchFunction serves resultfetch events (SQS, CMQ, S3, COS, or a

@@ -103,7 +103,8 @@ func Refresher(ctx context.Context, cfg config.Config, log *slog.Logger) (*ticke
 		return nil, fmt.Errorf("setup: ticket store: %w", err)
 	}
 	hc := HTTPClient()
-	r := &tickets.Refresher{Store: store, WeBank: WeBank(cfg, hc), Interval: cfg.RefreshInterval, Logger: log}
+	r := &tickets.Refresher{Store: store, WeBank: WeBank(cfg, hc), Interval: cfg.RefreshInterval, Logger: log,
+		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}
 	if cfg.Credentials.WeChatAppID != "" && cfg.Credentials.WeChatAppSecret != "" {
 		r.WeChat = WeChat(cfg, hc)
 	}

@@ -25,6 +25,7 @@ type Reader struct {
 	loadedAt time.Time
 	loading  chan struct{} // closed when the load in flight ends
 	loadErr  error
+	degraded bool // the stored document says a refresh was left unfinished
 }
 
 // Freshness is what /healthz reports.
@@ -34,6 +35,9 @@ const (
 	Fresh   Freshness = "fresh"
 	Stale   Freshness = "stale"
 	Missing Freshness = "missing"
+	// Degraded: the last refresh failed, or left a token without its
+	// ticket; the refresher's next attempt mends it (see Refresher).
+	Degraded Freshness = "degraded"
 )
 
 func (r *Reader) now() time.Time {
@@ -86,6 +90,7 @@ func (r *Reader) load(ctx context.Context, done chan struct{}) {
 	defer cancel()
 	b, err := r.Store.Get(lctx)
 	var p *Pair
+	degraded := false
 	switch {
 	case errors.Is(err, secretstore.ErrNotFound):
 		err = domain.Errorf(domain.TicketsUnavailable, "no tickets stored yet; the refresher has not run")
@@ -93,6 +98,7 @@ func (r *Reader) load(ctx context.Context, done chan struct{}) {
 		err = domain.Wrap(domain.TicketsUnavailable, err, "the ticket store is unavailable")
 	default:
 		doc, perr := ParseDocument(b)
+		degraded = perr == nil && doc.Degraded()
 		if perr != nil || doc.WeBank == nil {
 			err = domain.Errorf(domain.TicketsUnavailable, "no usable tickets stored")
 		} else {
@@ -100,10 +106,18 @@ func (r *Reader) load(ctx context.Context, done chan struct{}) {
 		}
 	}
 	r.mu.Lock()
+	if err == nil || p != nil {
+		r.degraded = degraded
+	}
 	now := r.now()
 	switch {
 	case p != nil && p.Usable(now):
 		r.pair, r.loadedAt, r.loadErr = p, now, nil
+	case p != nil && p.TicketMissing:
+		r.loadErr = domain.Errorf(domain.TicketsUnavailable, "the refresher has a new token but no SIGN ticket yet; it is retrying")
+		if !r.pair.Usable(now) {
+			r.pair = p
+		}
 	case p != nil:
 		r.loadErr = domain.Errorf(domain.TicketsUnavailable, "the stored tickets have expired; is the refresher running?")
 		if !r.pair.Usable(now) {
@@ -140,6 +154,12 @@ func (r *Reader) Invalidate(rejected Pair) {
 // stale (the refresher is not running).
 func (r *Reader) Freshness(ctx context.Context, interval time.Duration) Freshness {
 	p, err := r.Get(ctx)
+	r.mu.Lock()
+	degraded := r.degraded
+	r.mu.Unlock()
+	if degraded {
+		return Degraded
+	}
 	if err != nil {
 		r.mu.Lock()
 		defer r.mu.Unlock()

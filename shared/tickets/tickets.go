@@ -3,8 +3,11 @@
 // timer) and many readers (Reader, an in-memory cache in every function).
 //
 // A new WeBank token leaves the previous one, and every ticket issued under
-// it, about one minute (PROTOCOL.md §1–§2). So nothing on the request path
+// it, about one minute (docs/protocol.md). So nothing on the request path
 // ever fetches a token: an empty store is tickets_unavailable.
+//
+// The states of the stored document and how the refresher leaves each of
+// them are described in docs/architecture.md ("Tickets").
 package tickets
 
 import (
@@ -22,6 +25,24 @@ type Pair struct {
 	SignTicket      string    `json:"signTicket"`
 	TicketExpiresAt time.Time `json:"ticketExpiresAt"`
 	FetchedAt       time.Time `json:"fetchedAt"`
+	// TicketMissing: the token was fetched but its SIGN ticket could not
+	// be (SignTicket is empty). The old pair died with the new token, so
+	// the token is kept: the next run fetches only a ticket with it, and a
+	// ticket fetched with a live token kills nothing.
+	TicketMissing bool `json:"ticketMissing,omitempty"`
+}
+
+// Attempt records a refresh: written before any token is fetched (the
+// write proves the store takes writes, and tells every other refresher
+// that the stored pair may be superseded), cleared when the new pair is
+// stored, and marked Failed when the run ends without one.
+type Attempt struct {
+	Slot      string    `json:"slot"` // LeaseSlot of the pair being replaced
+	N         int       `json:"n"`    // failed attempts at that slot before this one
+	Holder    string    `json:"holder"`
+	StartedAt time.Time `json:"startedAt"`
+	Failed    bool      `json:"failed,omitempty"`
+	Reason    string    `json:"reason,omitempty"` // what failed, without any secret
 }
 
 // Usable reports whether the pair can sign requests at now.
@@ -32,20 +53,30 @@ func (p *Pair) Usable(now time.Time) bool {
 // Document is what the tickets secret holds. Other providers' tokens
 // (WeChat) live next to the WeBank pair so that one writer keeps them all.
 type Document struct {
-	WeBank *Pair                      `json:"webank,omitempty"`
-	Extra  map[string]json.RawMessage `json:"-"` // members written by others, kept on rewrite
+	WeBank  *Pair                      `json:"webank,omitempty"`
+	Refresh *Attempt                   `json:"refresh,omitempty"`
+	Extra   map[string]json.RawMessage `json:"-"` // members written by others, kept on rewrite
 }
 
-// MarshalJSON writes WeBank plus any extra members.
+// MarshalJSON writes WeBank and Refresh plus any extra members.
 func (d Document) MarshalJSON() ([]byte, error) {
-	m := make(map[string]any, len(d.Extra)+1)
+	m := make(map[string]any, len(d.Extra)+2)
 	for k, v := range d.Extra {
 		m[k] = v
 	}
 	if d.WeBank != nil {
 		m["webank"] = d.WeBank
 	}
+	if d.Refresh != nil {
+		m["refresh"] = d.Refresh
+	}
 	return json.Marshal(m)
+}
+
+// Degraded reports a stored state that a refresh attempt left unfinished:
+// a token without its ticket, or a failed attempt.
+func (d Document) Degraded() bool {
+	return d.WeBank != nil && d.WeBank.TicketMissing || d.Refresh != nil && d.Refresh.Failed
 }
 
 // UnmarshalJSON reads WeBank and keeps the rest in Extra.
@@ -54,7 +85,14 @@ func (d *Document) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	d.WeBank = nil
+	d.WeBank, d.Refresh = nil, nil
+	if raw, ok := m["refresh"]; ok {
+		var a Attempt
+		if json.Unmarshal(raw, &a) == nil {
+			d.Refresh = &a
+		}
+		delete(m, "refresh")
+	}
 	if raw, ok := m["webank"]; ok {
 		var p Pair
 		if err := json.Unmarshal(raw, &p); err != nil {

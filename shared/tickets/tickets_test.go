@@ -16,12 +16,13 @@ import (
 
 // memStore is an in-memory secret store with failure and call counting.
 type memStore struct {
-	mu    sync.Mutex
-	value []byte
-	fail  error
-	gets  atomic.Int32
-	puts  atomic.Int32
-	delay time.Duration
+	mu      sync.Mutex
+	value   []byte
+	fail    error
+	putFail error // writes only
+	gets    atomic.Int32
+	puts    atomic.Int32
+	delay   time.Duration
 }
 
 func (m *memStore) Get(ctx context.Context) ([]byte, error) {
@@ -46,6 +47,9 @@ func (m *memStore) Put(ctx context.Context, v []byte) error {
 	defer m.mu.Unlock()
 	if m.fail != nil {
 		return m.fail
+	}
+	if m.putFail != nil {
+		return m.putFail
 	}
 	m.value = append([]byte(nil), v...)
 	return nil
@@ -116,37 +120,64 @@ func TestRefresherFetchesSkipsAndReplaces(t *testing.T) {
 	}
 }
 
-func TestRefresherFailureKeepsStoredPair(t *testing.T) {
+func TestRefresherPartialFailures(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	st := &memStore{}
 	good := &fakeFetcher{}
-	r := &Refresher{Store: st, WeBank: good, Interval: 20 * time.Minute, Now: clk.Now, TicketAttempts: 2}
+	r := &Refresher{Store: st, WeBank: good, Interval: 20 * time.Minute, Now: clk.Now, TicketPatience: 50 * time.Millisecond}
 	if _, err := r.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	before := string(st.value)
+	stored := func() Document {
+		d, err := ParseDocument(st.value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	before := *stored().WeBank
 	clk.Add(time.Hour)
 
-	for _, f := range []*fakeFetcher{
-		{tokenErr: errors.New("token endpoint down")},
-		{ticketErr: errors.New("ticket endpoint down")},
-	} {
-		r.WeBank = f
-		if _, err := r.Refresh(ctx); err == nil {
-			t.Fatal("refresh with a failing upstream succeeded")
-		}
-		if string(st.value) != before {
-			t.Fatal("a failed refresh replaced the stored pair")
-		}
+	// The token endpoint fails: the pair stays, the attempt is marked
+	// failed (degraded), and the run says so.
+	r.WeBank = &fakeFetcher{tokenErr: errors.New("token endpoint down")}
+	if _, err := r.Refresh(ctx); err == nil {
+		t.Fatal("refresh with a failing token endpoint succeeded")
 	}
-	// A store that cannot be read: nothing is fetched (a new token would
-	// doom the stored one while we cannot store its successor).
-	st.fail = errors.New("store down")
-	f := &fakeFetcher{}
-	r.WeBank = f
-	if _, err := r.Refresh(ctx); err == nil || f.tokens.Load() != 0 {
-		t.Fatalf("refresh with the store down: %v, %d token fetches", err, f.tokens.Load())
+	if d := stored(); *d.WeBank != before || d.Refresh == nil || !d.Refresh.Failed || !d.Degraded() {
+		t.Fatalf("after a failed token fetch: %+v %+v", d.WeBank, d.Refresh)
+	}
+
+	// The ticket endpoint fails after a new token: the token is kept
+	// without a ticket, and the next run fetches only the ticket.
+	noTicket := &fakeFetcher{ticketErr: errors.New("ticket endpoint down")}
+	r.WeBank = noTicket
+	if _, err := r.Refresh(ctx); err == nil {
+		t.Fatal("refresh with a failing ticket endpoint succeeded")
+	}
+	d := stored()
+	if d.WeBank.SignTicket != "" || !d.WeBank.TicketMissing || d.WeBank.AccessToken != "tok1" || !d.Degraded() || noTicket.tickets.Load() < 2 {
+		t.Fatalf("after a failed ticket fetch: %+v (%d ticket attempts)", d.WeBank, noTicket.tickets.Load())
+	}
+	noTicket.ticketErr = nil
+	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
+		t.Fatalf("the run after: %v %v", out, err)
+	}
+	if d := stored(); noTicket.tokens.Load() != 1 || d.WeBank.SignTicket != "ticket-tok1" || d.Degraded() || d.Refresh != nil {
+		t.Fatalf("the next run fetched %d tokens; stored %+v", noTicket.tokens.Load(), d.WeBank)
+	}
+
+	// A store that cannot be read, or that refuses writes: nothing is
+	// fetched (a token it could not store would doom the stored one).
+	clk.Add(time.Hour)
+	for _, fail := range []*memStore{{fail: errors.New("store down")}, {putFail: errors.New("read-only")}} {
+		st.fail, st.putFail = fail.fail, fail.putFail
+		f := &fakeFetcher{}
+		r.WeBank = f
+		if _, err := r.Refresh(ctx); err == nil || f.tokens.Load() != 0 {
+			t.Fatalf("refresh with the store failing: %v, %d token fetches", err, f.tokens.Load())
+		}
 	}
 }
 

@@ -148,7 +148,8 @@ func (r *Refresher) weChatOnly(ctx context.Context, doc Document, now time.Time)
 		// The WeBank refresh's slot for this pair: a refresher replacing
 		// the pair and this write exclude each other. The lease only has to
 		// cover the load and write below.
-		held, err := l.TryLease(ctx, LeaseSlot(doc.WeBank, false), min(r.Interval/2, time.Minute))
+		sl, _, _ := slot(doc, false)
+		held, err := l.TryLease(ctx, sl, min(r.Interval/2, time.Minute))
 		if err != nil {
 			return "", fmt.Errorf("tickets: lease: %w", err)
 		}

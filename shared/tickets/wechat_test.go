@@ -91,8 +91,9 @@ func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
 		t.Fatalf("first: %v %v", out, err)
 	}
-	if st.puts.Load() != 1 {
-		t.Fatalf("%d writes, want 1 (pair and WeChat token together)", st.puts.Load())
+	// The attempt record, then the pair and the WeChat token in one write.
+	if st.puts.Load() != 2 {
+		t.Fatalf("%d writes, want 2 (the attempt, then pair and WeChat token together)", st.puts.Load())
 	}
 	w := storedWeChat(t, st)
 	if w == nil || w.AccessToken != "wxtok-1" || w.AppID != "wxapp" || !w.ExpiresAt.After(clk.Now().Add(time.Hour)) {
@@ -103,7 +104,7 @@ func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 	if out, err := r.Refresh(ctx); err != nil || out != Skipped {
 		t.Fatalf("second: %v %v", out, err)
 	}
-	if st.puts.Load() != 1 || wx.normal.Load() != 2 {
+	if st.puts.Load() != 2 || wx.normal.Load() != 2 {
 		t.Fatalf("writes %d, normal-mode calls %d", st.puts.Load(), wx.normal.Load())
 	}
 	// Renewed (or rotated elsewhere): written, pair untouched.

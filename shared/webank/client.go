@@ -363,3 +363,33 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// SelfCheckOrderNo is the order number CheckTicket asks about. It is never
+// submitted, so the upstream's "no result" (66660020) can only come after
+// it accepted the signature.
+const SelfCheckOrderNo = "cardocrSelfCheck0"
+
+// ErrTicketRejected is wrapped by CheckTicket's error when the upstream
+// refused the ticket, its token or the signature made with it.
+var ErrTicketRejected = errors.New("webank: the SIGN ticket was rejected")
+
+// CheckTicket makes one signed call that costs nothing (a result query for
+// SelfCheckOrderNo) to learn whether the upstream accepts ticket. nil: it
+// does. An error wrapping ErrTicketRejected: it does not. Any other error:
+// the check could not tell (the upstream failed, or answered a code whose
+// meaning is not known): callers must not act on it.
+func (c *Client) CheckTicket(ctx context.Context, ticket string) error {
+	_, err := c.IDCardResult(ctx, ticket, SelfCheckOrderNo, false, false)
+	var ae *APIError
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &ae):
+		return err
+	case ae.Code == "66660020":
+		return nil
+	case ae.TicketRejected:
+		return fmt.Errorf("%w (code %s)", ErrTicketRejected, ae.Code)
+	}
+	return err
+}

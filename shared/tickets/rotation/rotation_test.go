@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -115,6 +116,11 @@ func TestRotationUnderLoad(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				out, err := r.Refresh(ctx)
+				if out == tickets.Leased && errors.Is(err, tickets.ErrNoUsablePair) {
+					// The duplicate of a first fire (nothing stored yet):
+					// it fails so that the platform retries soon.
+					err = nil
+				}
 				if err != nil {
 					if ctx.Err() == nil {
 						refreshErrs.Add(1)
