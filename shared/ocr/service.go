@@ -40,7 +40,7 @@ type Service struct {
 	// late [DefaultPhotoWait]; negative: no re-query.
 	PhotoWait time.Duration
 	Now       func() time.Time
-	Logger  *slog.Logger
+	Logger    *slog.Logger
 }
 
 func (s *Service) now() time.Time {

@@ -116,4 +116,3 @@ func findResult(t *testing.T, f *fixture, kind, orderNo string) string {
 	rest := string(b[i+len(`"result":"`):])
 	return rest[:strings.IndexByte(rest, '"')]
 }
-

@@ -219,13 +219,13 @@ func (c *Client) query(ctx context.Context, op, path, ticket, orderNo string, fi
 type submitHead struct {
 	AppID       string `json:"appId"`
 	WebankAppID string `json:"webankAppId"`
-	Version   string `json:"version"`
-	Nonce     string `json:"nonce"`
-	Sign      string `json:"sign"`
-	OrderNo   string `json:"orderNo"`
-	UserID    string `json:"userId,omitempty"`
-	CardType  string `json:"cardType,omitempty"`
-	GetNative string `json:"getNative,omitempty"`
+	Version     string `json:"version"`
+	Nonce       string `json:"nonce"`
+	Sign        string `json:"sign"`
+	OrderNo     string `json:"orderNo"`
+	UserID      string `json:"userId,omitempty"`
+	CardType    string `json:"cardType,omitempty"`
+	GetNative   string `json:"getNative,omitempty"`
 }
 
 func (c *Client) submit(ctx context.Context, op, path, imageField, ticket string, r SubmitRequest) (*Fields, error) {
