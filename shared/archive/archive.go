@@ -6,9 +6,11 @@
 //
 // with a "done" marker per order ({prefix}/_done/{kind}/{orderNo}.json,
 // written last) so that a re-delivered message finds its order archived and
-// costs nothing, and a "pending" marker ({prefix}/_pending/…) written before
-// an upload is submitted, so that a retry after a failed archive write
-// queries the result instead of submitting (and billing) again.
+// costs nothing, and a "pending" marker ({prefix}/_pending/…), created only
+// if absent before an upload is submitted, so that of concurrent or later
+// deliveries only one submits and the others query instead of submitting
+// (and billing) again. Messages that can never succeed are recorded under
+// {prefix}/_rejected/.
 //
 // file://dir is built in; s3:// and cos:// are registered by the packages
 // archive/s3archive and archive/cosarchive, so that a binary links only the
@@ -36,6 +38,9 @@ import (
 // ErrNotExist is wrapped by Bucket errors for a missing object.
 var ErrNotExist = errors.New("archive: object does not exist")
 
+// ErrExists is wrapped by Bucket.Create's error when the object exists.
+var ErrExists = errors.New("archive: object exists")
+
 // ObjectInfo describes a stored object.
 type ObjectInfo struct {
 	Size int64
@@ -47,6 +52,9 @@ type ObjectInfo struct {
 type Bucket interface {
 	// Put stores data under key, asking for server-side encryption.
 	Put(ctx context.Context, key string, data []byte, contentType string) error
+	// Create is Put only if key does not exist: of concurrent Creates of
+	// one key exactly one succeeds; the others' errors wrap ErrExists.
+	Create(ctx context.Context, key string, data []byte, contentType string) error
 	// Open streams an object; the error wraps ErrNotExist when it is missing.
 	Open(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
 	// Stat describes an object; the error wraps ErrNotExist when it is missing.
@@ -170,24 +178,102 @@ func (a *Archive) Done(ctx context.Context, kind, orderNo string) (bool, error) 
 	return a.exists(ctx, a.DoneKey(kind, orderNo))
 }
 
-// Pending reports whether a submission of the order was started.
-func (a *Archive) Pending(ctx context.Context, kind, orderNo string) (bool, error) {
+// Pending states.
+const (
+	// Sending: a submission was claimed and may have reached the
+	// upstream; a later delivery queries instead of submitting.
+	Sending = "sending"
+	// NotSent: the claimed submission provably never reached the upstream
+	// (no ticket, the upload could not be read, the connection was
+	// refused); a later delivery may submit.
+	NotSent = "not_sent"
+)
+
+// PendingMarker is the content of a pending marker.
+type PendingMarker struct {
+	Kind      string    `json:"kind"`
+	OrderNo   string    `json:"orderNo"`
+	StartedAt time.Time `json:"startedAt"`
+	State     string    `json:"state,omitempty"` // Sending (also when absent) or NotSent
+}
+
+// Pending returns an order's pending marker, or nil when there is none.
+func (a *Archive) Pending(ctx context.Context, kind, orderNo string) (*PendingMarker, error) {
+	if err := checkOrder(kind, orderNo); err != nil {
+		return nil, err
+	}
+	rc, _, err := a.Bucket.Open(ctx, a.pendingKey(kind, orderNo))
+	if errors.Is(err, ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("archive: pending marker: %w", err)
+	}
+	defer rc.Close()
+	var m PendingMarker
+	b, err := io.ReadAll(io.LimitReader(rc, 4<<10))
+	if err != nil {
+		return nil, fmt.Errorf("archive: pending marker: %w", err)
+	}
+	if json.Unmarshal(b, &m) != nil || m.State == "" {
+		m.State = Sending // unreadable or older markers: assume the worst
+	}
+	return &m, nil
+}
+
+// ClaimPending creates the order's pending marker (state Sending) unless one
+// exists: claimed reports whether this caller made it and so may submit. Of
+// concurrent deliveries of one upload exactly one claims it; the others
+// query instead of submitting (and paying) again.
+func (a *Archive) ClaimPending(ctx context.Context, kind, orderNo string) (claimed bool, err error) {
 	if err := checkOrder(kind, orderNo); err != nil {
 		return false, err
 	}
-	return a.exists(ctx, a.pendingKey(kind, orderNo))
+	err = a.Bucket.Create(ctx, a.pendingKey(kind, orderNo), a.pendingDoc(kind, orderNo, Sending), "application/json")
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrExists):
+		return false, nil
+	}
+	return false, fmt.Errorf("archive: pending marker: %w", err)
 }
 
-// MarkPending records that a submission of the order is about to start.
-func (a *Archive) MarkPending(ctx context.Context, kind, orderNo string) error {
+// SetPending overwrites the order's pending marker with state: NotSent when
+// a claimed submission never reached the upstream, Sending when a later
+// delivery takes over a NotSent one.
+func (a *Archive) SetPending(ctx context.Context, kind, orderNo, state string) error {
 	if err := checkOrder(kind, orderNo); err != nil {
 		return err
 	}
-	b, _ := json.Marshal(map[string]any{"kind": kind, "orderNo": orderNo, "startedAt": a.now().UTC()})
-	if err := a.Bucket.Put(ctx, a.pendingKey(kind, orderNo), b, "application/json"); err != nil {
+	if err := a.Bucket.Put(ctx, a.pendingKey(kind, orderNo), a.pendingDoc(kind, orderNo, state), "application/json"); err != nil {
 		return fmt.Errorf("archive: pending marker: %w", err)
 	}
 	return nil
+}
+
+func (a *Archive) pendingDoc(kind, orderNo, state string) []byte {
+	b, _ := json.Marshal(PendingMarker{Kind: kind, OrderNo: orderNo, StartedAt: a.now().UTC(), State: state})
+	return b
+}
+
+// Reject records a message or event that can never succeed (an unknown
+// kind, an invalid order number, an unreadable record) under
+// {prefix}/_rejected/{yyyy}/{mm}/{dd}/{id}.json, so that it is acknowledged
+// and still on record. id is the message id (or a hash); reason says why.
+// The message itself is not stored: it may hold anything.
+func (a *Archive) Reject(ctx context.Context, source, id, reason string) (string, error) {
+	if !safeName(id) {
+		return "", fmt.Errorf("archive: bad rejection id")
+	}
+	now := a.now()
+	t := now.In(cst)
+	key := a.key("_rejected", t.Format("2006"), t.Format("01"), t.Format("02"), id+".json")
+	b, _ := json.Marshal(map[string]any{"source": source, "id": id, "reason": reason, "rejectedAt": now.UTC()})
+	if err := a.Bucket.Put(ctx, key, b, "application/json"); err != nil {
+		return "", fmt.Errorf("archive: rejection: %w", err)
+	}
+	return key, nil
 }
 
 func (a *Archive) exists(ctx context.Context, key string) (bool, error) {

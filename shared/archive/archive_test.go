@@ -22,11 +22,23 @@ func TestFileArchiveLayoutAndMarkers(t *testing.T) {
 	if done, err := a.Done(ctx, KindBankCard, "o1"); err != nil || done {
 		t.Fatalf("Done before Save: %v %v", done, err)
 	}
-	if err := a.MarkPending(ctx, KindBankCard, "o1"); err != nil {
+	if p, err := a.Pending(ctx, KindBankCard, "o1"); err != nil || p != nil {
+		t.Fatalf("Pending before a claim: %v %v", p, err)
+	}
+	if ok, err := a.ClaimPending(ctx, KindBankCard, "o1"); err != nil || !ok {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	if ok, err := a.ClaimPending(ctx, KindBankCard, "o1"); err != nil || ok {
+		t.Fatalf("second claim: %v %v", ok, err)
+	}
+	if p, err := a.Pending(ctx, KindBankCard, "o1"); err != nil || p == nil || p.State != Sending {
+		t.Fatalf("Pending: %+v %v", p, err)
+	}
+	if err := a.SetPending(ctx, KindBankCard, "o1", NotSent); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := a.Pending(ctx, KindBankCard, "o1"); err != nil || !p {
-		t.Fatalf("Pending: %v %v", p, err)
+	if p, err := a.Pending(ctx, KindBankCard, "o1"); err != nil || p.State != NotSent {
+		t.Fatalf("Pending after SetPending: %+v %v", p, err)
 	}
 	jpeg := "/9j/4AAQ" // FF D8 FF E0 00 10
 	key, err := a.Save(ctx, Record{Kind: KindBankCard, OrderNo: "o1", Result: map[string]string{"a": "b"}, Photos: map[string]string{"cardPhoto": jpeg}})

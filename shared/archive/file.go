@@ -68,6 +68,37 @@ func (b *FileBucket) Put(ctx context.Context, key string, data []byte, _ string)
 	return nil
 }
 
+// Create writes data only if key does not exist yet (ErrExists otherwise):
+// the content is written to a temporary file, then linked to its name,
+// which fails if the name exists (as O_EXCL would, but never leaving a
+// half-written file under the name).
+func (b *FileBucket) Create(ctx context.Context, key string, data []byte, _ string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := b.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	tmp := p + ".tmp-" + hex.EncodeToString(r[:])
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, p); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("archive: %s: %w", key, ErrExists)
+		}
+		return fmt.Errorf("archive: %w", err)
+	}
+	return nil
+}
+
 // Open streams a file.
 func (b *FileBucket) Open(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error) {
 	if err := ctx.Err(); err != nil {

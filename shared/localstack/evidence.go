@@ -72,9 +72,16 @@ func (e *Evidence) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := e.Handler.Handle(r.Context(), body)
 	if err != nil {
+		// On a cloud the platform would redeliver it: say so.
+		w.WriteHeader(http.StatusServiceUnavailable)
+		msg, _ := json.Marshal(err.Error() + "; posting it again later can succeed (a cloud queue redelivers it)")
+		io.WriteString(w, `{"error":{"code":"not_archived","message":`+string(msg)+`,"retryable":true}}`+"\n")
+		return
+	}
+	if sum, ok := out.(resultfetch.Summary); ok && len(sum.Rejected) > 0 {
 		w.WriteHeader(http.StatusUnprocessableEntity)
-		msg, _ := json.Marshal(err.Error())
-		io.WriteString(w, `{"error":{"code":"not_archived","message":`+string(msg)+`}}`+"\n")
+		msg, _ := json.Marshal(sum.Rejected[0].Reason + "; it was recorded under _rejected/ and will never succeed as it is")
+		io.WriteString(w, `{"error":{"code":"rejected","message":`+string(msg)+`,"retryable":false}}`+"\n")
 		return
 	}
 	_ = json.NewEncoder(w).Encode(out)

@@ -160,3 +160,15 @@ func orderTime(f *webank.Fields) time.Time {
 }
 
 var cst = time.FixedZone("CST", 8*3600)
+
+// MayHaveReached reports whether a failed submission may have reached the
+// upstream (and so used up its order number, or been billed). It is false
+// only when it provably did not: no ticket was there to sign with, the
+// image could not be read, the connection was never made.
+func MayHaveReached(err error) bool {
+	var ae *webank.APIError
+	if !errors.As(err, &ae) {
+		return false // failed before any upstream call (tickets, checks)
+	}
+	return !ae.NotSent
+}

@@ -71,7 +71,9 @@ type Handler struct {
 	// PhotoCutoff: an order processed longer ago than this is archived
 	// without the photos that never came [DefaultPhotoCutoff].
 	PhotoCutoff time.Duration
-	Now         func() time.Time // [time.Now]
+	// PendingGrace: see DefaultPendingGrace.
+	PendingGrace time.Duration
+	Now          func() time.Time // [time.Now]
 }
 
 // Defaults of the photo waits.
@@ -104,12 +106,27 @@ const (
 	AlreadyArchived Outcome = "already_archived" // done marker found: no upstream call
 	FailedArchived  Outcome = "failed_archived"  // permanent failure archived as the outcome
 	Ignored         Outcome = "ignored"          // an object outside uploads/…
+	Rejected        Outcome = "rejected"         // a message that can never succeed, recorded under _rejected/
 )
+
+// rejection is an item that no redelivery can make succeed: it is recorded
+// and acknowledged instead of going round until the dead-letter queue.
+type rejection struct{ reason string }
+
+func (r *rejection) Error() string { return "resultfetch: " + r.reason }
 
 // Summary answers events that are not SQS batches.
 type Summary struct {
 	Processed int            `json:"processed"`
 	Outcomes  map[string]int `json:"outcomes"`
+	// Rejected says why each rejected item can never succeed.
+	Rejected []RejectedItem `json:"rejected,omitempty"`
+}
+
+// RejectedItem is one item recorded under _rejected/ and acknowledged.
+type RejectedItem struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
 }
 
 // ErrItemsFailed fails an invocation (not an SQS batch) so that the platform
@@ -138,6 +155,12 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (any, error
 		}
 		out, err := h.handleItem(ctx, it)
 		sum.Processed++
+		var rej *rejection
+		if errors.As(err, &rej) {
+			if out, err = h.reject(ctx, it, rej); err == nil {
+				sum.Rejected = append(sum.Rejected, RejectedItem{ID: logID(it), Reason: rej.reason})
+			}
+		}
 		if err != nil {
 			h.log().ErrorContext(ctx, "resultfetch item failed", "source", it.source, "item", logID(it), "err", err)
 			failures = append(failures, BatchItemFailure{ItemIdentifier: it.id})
@@ -171,25 +194,73 @@ func logID(it item) string {
 
 func (h *Handler) handleItem(ctx context.Context, it item) (Outcome, error) {
 	if it.bad != "" {
-		return "", errors.New(it.bad)
+		return "", &rejection{it.bad}
 	}
 	if it.upload != nil {
 		return h.handleUpload(ctx, *it.upload)
 	}
 	var m Message
 	if err := json.Unmarshal(it.message, &m); err != nil {
-		return "", errors.New("message body is not JSON")
+		return "", &rejection{"message body is not JSON"}
 	}
 	return h.handleMessage(ctx, m)
 }
 
+// reject records an item that can never succeed and acknowledges it. If
+// even the record cannot be written, the item fails (and is redelivered).
+func (h *Handler) reject(ctx context.Context, it item, rej *rejection) (Outcome, error) {
+	id := it.id
+	if !safeID(id) {
+		sum := sha256.Sum256([]byte(it.id + "\x00" + string(it.message)))
+		id = hex.EncodeToString(sum[:12])
+	}
+	key, err := h.Archive.Reject(ctx, it.source, id, rej.reason)
+	if err != nil {
+		return "", fmt.Errorf("%w (and recording it failed: %w)", rej, err)
+	}
+	h.log().ErrorContext(ctx, "resultfetch item rejected; recorded and acknowledged", "source", it.source, "item", logID(it), "reason", rej.reason, "record", key)
+	return Rejected, nil
+}
+
+func safeID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// KindOf infers a message's kind from the order numbers this project makes
+// (sign.OrderNo "id…"/"bank…" plus the time and "T"): "" when it cannot
+// tell, and the message must then name its kind.
+func KindOf(orderNo string) string {
+	for prefix, kind := range map[string]string{"id": archive.KindIDCard, "bank": archive.KindBankCard} {
+		rest, ok := strings.CutPrefix(orderNo, prefix)
+		if !ok || len(rest) < 13 || rest[12] != 'T' {
+			continue
+		}
+		if _, err := strconv.ParseUint(rest[:12], 10, 64); err == nil {
+			return kind
+		}
+	}
+	return ""
+}
+
 // handleMessage queries an order's result with its photos and archives it.
 func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error) {
-	if m.Kind != archive.KindIDCard && m.Kind != archive.KindBankCard {
-		return "", errors.New(`message kind must be "idcard" or "bankcard"`)
-	}
 	if !sign.ValidOrderNo(m.OrderNo) {
-		return "", errors.New("message orderNo must be 1 to 32 letters or digits")
+		return "", &rejection{"message orderNo must be 1 to 32 letters or digits"}
+	}
+	if m.Kind == "" {
+		m.Kind = KindOf(m.OrderNo)
+	}
+	if m.Kind != archive.KindIDCard && m.Kind != archive.KindBankCard {
+		return "", &rejection{`message kind must be "idcard" or "bankcard" (it may be left out only for order numbers this API made)`}
 	}
 	done, err := h.Archive.Done(ctx, m.Kind, m.OrderNo)
 	if err != nil {
@@ -199,6 +270,16 @@ func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error)
 		return AlreadyArchived, nil
 	}
 	rec, err := h.fetchWithPhotos(ctx, m.Kind, m.OrderNo)
+	if domain.ErrorCode(err) == domain.NotFound {
+		// The upstream does not know the order (or no longer keeps it):
+		// no redelivery can change that.
+		de := domain.AsError(err)
+		rec.Error = &archive.Failure{Code: string(de.Code), Message: "the upstream has no result for this order", UpstreamCode: de.UpstreamCode}
+		if _, err := h.Archive.Save(ctx, rec); err != nil {
+			return "", err
+		}
+		return FailedArchived, nil
+	}
 	if err != nil {
 		return "", err
 	}
@@ -320,7 +401,15 @@ func (h *Handler) bucket(ctx context.Context, u Upload) (archive.Bucket, error) 
 }
 
 // handleUpload submits an uploaded image, streamed from object storage, and
-// archives the result.
+// archives the result with its photos.
+//
+// The pending marker decides who submits: it is created only if absent
+// (ClaimPending), so of concurrent deliveries exactly one submits and the
+// others, like every later delivery, query instead. A delivery that finds
+// a pending order with no result upstream waits while the submission may
+// still be in flight (PendingGrace), then archives the order as an error:
+// the upstream answered our submission without keeping a result, and
+// submitting the same order number again could only be refused.
 func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 	var kind, side string
 	for _, k := range uploadKinds {
@@ -352,25 +441,12 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 		return AlreadyArchived, nil
 	}
 	src := &archive.Source{Bucket: u.Bucket, Key: u.Key, ETag: info.ETag, Size: info.Size}
-
-	// A submission was started before: query it instead of submitting (and
-	// billing) again; submit only if the upstream has no result.
-	pending, err := h.Archive.Pending(ctx, kind, orderNo)
+	pm, err := h.Archive.Pending(ctx, kind, orderNo)
 	if err != nil {
 		return "", err
 	}
-	if pending {
-		rec, err := h.fetchWithPhotos(ctx, kind, orderNo)
-		switch {
-		case err == nil:
-			rec.Source = src
-			if _, err := h.Archive.Save(ctx, rec); err != nil {
-				return "", err
-			}
-			return Archived, nil
-		case domain.ErrorCode(err) != domain.NotFound:
-			return "", err
-		}
+	if pm != nil && pm.State != archive.NotSent {
+		return h.resumePending(ctx, kind, orderNo, src, pm)
 	}
 
 	head, err := readHead(ctx, b, u.Key)
@@ -389,38 +465,58 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 		return rc, nil
 	}}
 	rec := archive.Record{Kind: kind, OrderNo: orderNo, Source: src}
-	// Reject what no upstream would take before marking anything.
+	// Reject what no upstream would take before claiming anything (the
+	// size is the object's, known before it is read).
+	idReq := ocr.IDCardRequest{Side: side, Image: img, Head: head, OrderNo: orderNo}
+	bankReq := ocr.BankCardRequest{Image: img, Head: head, OrderNo: orderNo}
 	var verr error
 	if kind == archive.KindIDCard {
-		verr = ocr.ValidateIDCardRequest(&ocr.IDCardRequest{Side: side, Image: img, Head: head, OrderNo: orderNo})
+		verr = ocr.ValidateIDCardRequest(&idReq)
 	} else {
-		verr = ocr.ValidateBankCardRequest(&ocr.BankCardRequest{Image: img, Head: head, OrderNo: orderNo})
+		verr = ocr.ValidateBankCardRequest(&bankReq)
 	}
 	if verr == nil {
-		if err := h.Archive.MarkPending(ctx, kind, orderNo); err != nil {
+		if pm == nil {
+			claimed, err := h.Archive.ClaimPending(ctx, kind, orderNo)
+			if err != nil {
+				return "", err
+			}
+			if !claimed { // another delivery is submitting it
+				if pm, err = h.Archive.Pending(ctx, kind, orderNo); err != nil || pm == nil {
+					return "", errors.Join(errors.New("resultfetch: lost the claim but found no pending marker"), err)
+				}
+				return h.resumePending(ctx, kind, orderNo, src, pm)
+			}
+		} else if err := h.Archive.SetPending(ctx, kind, orderNo, archive.Sending); err != nil {
 			return "", err
 		}
 		if kind == archive.KindIDCard {
 			var res *ocr.IDCardResult
-			if res, verr = h.OCR.SubmitIDCard(ctx, ocr.IDCardRequest{Side: side, Image: img, Head: head, OrderNo: orderNo}); verr == nil {
+			if res, verr = h.OCR.SubmitIDCard(ctx, idReq); verr == nil {
 				rec.Result = res
 			}
 		} else {
 			var res *ocr.BankCardResult
-			if res, verr = h.OCR.SubmitBankCard(ctx, ocr.BankCardRequest{Image: img, Head: head, OrderNo: orderNo}); verr == nil {
+			if res, verr = h.OCR.SubmitBankCard(ctx, bankReq); verr == nil {
 				rec.Result = res
 			}
 		}
 	}
 	out := Archived
-	if verr != nil {
-		if !permanent(verr) {
-			return "", verr
+	switch {
+	case verr != nil && !permanent(verr):
+		if !ocr.MayHaveReached(verr) {
+			// Nothing reached the upstream: the next delivery may submit.
+			if err := h.Archive.SetPending(ctx, kind, orderNo, archive.NotSent); err != nil {
+				return "", errors.Join(verr, err)
+			}
 		}
+		return "", verr
+	case verr != nil:
 		de := domain.AsError(verr)
 		rec.Error = &archive.Failure{Code: string(de.Code), Message: de.Message, UpstreamCode: de.UpstreamCode}
 		out = FailedArchived
-	} else {
+	default:
 		// The evidence is the photos: the submit answer has none, and
 		// they may come late. Without them the item fails; the pending
 		// marker makes the redelivery query instead of submitting again.
@@ -434,6 +530,50 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 		return "", err
 	}
 	return out, nil
+}
+
+// DefaultPendingGrace is how long a submission may still be in flight after
+// its pending marker was written (the upstream call's own bound, with a
+// margin): until then, "no result" may only mean "not yet".
+const DefaultPendingGrace = 2 * time.Minute
+
+// ErrSubmissionInFlight fails a delivery that found another delivery's
+// submission still in flight: the platform redelivers it later.
+var ErrSubmissionInFlight = errors.New("resultfetch: another delivery's submission of this upload is in flight; redeliver")
+
+// resumePending archives an order whose submission was claimed before: its
+// result (with photos) if the upstream has one; if not, once the
+// submission cannot be in flight any more, an error outcome. It never
+// submits again.
+func (h *Handler) resumePending(ctx context.Context, kind, orderNo string, src *archive.Source, pm *archive.PendingMarker) (Outcome, error) {
+	rec, err := h.fetchWithPhotos(ctx, kind, orderNo)
+	switch {
+	case err == nil:
+		rec.Source = src
+		if _, err := h.Archive.Save(ctx, rec); err != nil {
+			return "", err
+		}
+		return Archived, nil
+	case domain.ErrorCode(err) != domain.NotFound && domain.ErrorCode(err) != domain.RecognitionFailed:
+		return "", err
+	}
+	grace := h.PendingGrace
+	if grace <= 0 {
+		grace = DefaultPendingGrace
+	}
+	if age := h.now().Sub(pm.StartedAt); age < grace {
+		return "", ErrSubmissionInFlight
+	}
+	de := domain.AsError(err)
+	rec = archive.Record{Kind: kind, OrderNo: orderNo, Source: src, Error: &archive.Failure{
+		Code: string(de.Code), UpstreamCode: de.UpstreamCode,
+		Message: "the upstream has no result for this order, which was submitted before; it is not submitted again",
+	}}
+	h.log().ErrorContext(ctx, "a submitted order has no result upstream; archived as an error", "kind", kind, "orderNo", orderNo)
+	if _, err := h.Archive.Save(ctx, rec); err != nil {
+		return "", err
+	}
+	return FailedArchived, nil
 }
 
 func readHead(ctx context.Context, b archive.Bucket, key string) ([]byte, error) {

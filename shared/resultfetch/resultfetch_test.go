@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 )
 
@@ -39,31 +43,41 @@ func sqsEvent(msgs map[string]string) string {
 	return `{"Records":[` + strings.Join(recs, ",") + `]}`
 }
 
+// submitSlow submits a bank card whose photos never come (within a test).
+func submitSlow(t *testing.T, f *fixture, seed int64, orderNo string) {
+	t.Helper()
+	f.emu.SetPhotoDelay(time.Hour)
+	submitBank(t, f, seed, orderNo)
+	f.emu.SetPhotoDelay(0)
+	f.svc.PhotoWait = 100 * time.Millisecond
+	f.h.PhotoPatience = 300 * time.Millisecond
+}
+
 func TestSQSBatchWithOneFailingItem(t *testing.T) {
 	f := newFixture(t)
 	submitID(t, f, 11, "idq0001")
 	submitBank(t, f, 12, "bankq0001")
+	submitSlow(t, f, 13, "bankslow01")
 	f.emu.ResetCounts()
 	event := sqsEvent(map[string]string{
 		"m-id":      `{"kind":"idcard","orderNo":"idq0001"}`,
 		"m-bank":    `{"kind":"bankcard","orderNo":"bankq0001"}`,
+		"m-slow":    `{"kind":"bankcard","orderNo":"bankslow01"}`,
 		"m-missing": `{"kind":"bankcard","orderNo":"nosuchorder9"}`,
 		"m-garbage": `not json`,
+		"m-kind":    `{"kind":"passport","orderNo":"x1"}`,
 	})
 	out, err := f.invoke(t, event)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp := out.(SQSResponse)
-	got := map[string]bool{}
-	for _, x := range resp.BatchItemFailures {
-		got[x.ItemIdentifier] = true
-	}
-	if len(got) != 2 || !got["m-missing"] || !got["m-garbage"] {
+	// Only what a redelivery can mend fails: the photos not there yet.
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "m-slow" {
 		t.Fatalf("batchItemFailures = %+v", resp.BatchItemFailures)
 	}
 	b, _ := json.Marshal(out)
-	if !strings.Contains(string(b), `"batchItemFailures":[{"itemIdentifier":"m-`) {
+	if !strings.Contains(string(b), `"batchItemFailures":[{"itemIdentifier":"m-slow"}]`) {
 		t.Errorf("wire shape: %s", b)
 	}
 
@@ -78,21 +92,30 @@ func TestSQSBatchWithOneFailingItem(t *testing.T) {
 	if len(bank.Photos) != 3 || !strings.Contains(string(bank.Result), emulator.BankCard(12).Number) {
 		t.Errorf("bankcard archive: photos %v", bank.Photos)
 	}
-	if n := f.emu.Count(emulator.EndpointOCRResult) + f.emu.Count(emulator.EndpointBankCardResult); n != 3 {
-		t.Errorf("queries = %d, want 3", n)
+	// An order the upstream does not know: archived as an error, after one query.
+	if missing := f.archived(t, "bankcard", "nosuchorder9"); missing.Error == nil || missing.Error.Code != "not_found" {
+		t.Errorf("unknown order: %+v", missing.Error)
+	}
+	// Messages that can never succeed: recorded under _rejected/, acknowledged.
+	rejected, _ := filepath.Glob(filepath.Join(f.dir, "store", "evidence", "_rejected", "*", "*", "*", "*.json"))
+	if len(rejected) != 2 {
+		t.Errorf("rejection records %v, want 2", rejected)
+	}
+	if n := f.emu.Count(emulator.EndpointOCRResult); n != 1 {
+		t.Errorf("ID queries = %d, want 1", n)
 	}
 
-	// Redelivery: the archived orders cost nothing; the missing one is tried again.
+	// Redelivery: the archived orders cost nothing; the slow one is asked again.
 	f.emu.ResetCounts()
 	out, err = f.invoke(t, event)
-	if err != nil || len(out.(SQSResponse).BatchItemFailures) != 2 {
+	if err != nil || len(out.(SQSResponse).BatchItemFailures) != 1 {
 		t.Fatalf("redelivery: %+v %v", out, err)
 	}
 	if c := f.emu.Count(emulator.EndpointOCRResult); c != 0 {
 		t.Errorf("redelivery queried the archived ID card order %d times", c)
 	}
-	if c := f.emu.Count(emulator.EndpointBankCardResult); c != 1 {
-		t.Errorf("redelivery made %d bank card queries, want 1 (the missing order)", c)
+	if c := f.emu.Count(emulator.EndpointBankCardResult); c < 1 {
+		t.Errorf("redelivery did not ask for the late photos again")
 	}
 	f.assertClean(t, emulator.Person(11).IDNumber, emulator.Person(11).Name, emulator.BankCard(12).Number)
 }
@@ -121,7 +144,8 @@ func TestCMQMessage(t *testing.T) {
 	}
 	f.archived(t, "bankcard", "bankcmq01")
 	// A CMQ batch with a failure fails the invocation, so CMQ redelivers.
-	bad, _ := json.Marshal(`{"kind":"bankcard","orderNo":"missing01"}`)
+	submitSlow(t, f, 22, "bankcmqslow")
+	bad, _ := json.Marshal(`{"kind":"bankcard","orderNo":"bankcmqslow"}`)
 	_, err = f.invoke(t, `{"Records":[{"CMQ":{"msgId":"1","msgBody":`+string(body)+`}},{"CMQ":{"msgId":"2","msgBody":`+string(bad)+`}}]}`)
 	if !errors.Is(err, ErrItemsFailed) {
 		t.Errorf("err = %v, want ErrItemsFailed", err)
@@ -291,3 +315,86 @@ func TestUnsupportedEvents(t *testing.T) {
 		t.Errorf("bare message: %+v %v", out, err)
 	}
 }
+
+// A pending upload the upstream has no result for: while the submission
+// may be in flight, the delivery fails (redelivered); after that it is
+// archived as an error after one lookup and never submitted again. An
+// upload whose claimed submission provably never left is submitted.
+func TestPendingUploadWithoutResult(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 91}.JPEG()
+	key := "uploads/bankcard/91.jpg"
+	f.upload(t, key, img)
+	info, _ := f.bucket.Stat(ctx, key)
+	orderNo := UploadOrderNo("b", key, info.ETag, info.Size)
+	if ok, err := f.archive.ClaimPending(ctx, "bankcard", orderNo); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	event := s3Event("b", key, len(img))
+
+	f.emu.ResetCounts()
+	if _, err := f.invoke(t, event); !errors.Is(err, ErrItemsFailed) || !strings.Contains(f.logs.String(), ErrSubmissionInFlight.Error()) {
+		t.Fatalf("within the grace: %v", err)
+	}
+	f.h.Now = func() time.Time { return time.Now().Add(DefaultPendingGrace + time.Second) }
+	f.emu.ResetCounts()
+	out, err := f.invoke(t, event)
+	if err != nil || out.(Summary).Outcomes[string(FailedArchived)] != 1 {
+		t.Fatalf("after the grace: %+v %v", out, err)
+	}
+	if q, s := f.emu.Count(emulator.EndpointBankCardResult), f.emu.Count(emulator.EndpointBankCardOCR); q != 1 || s != 0 {
+		t.Errorf("%d lookups and %d submissions, want 1 and 0", q, s)
+	}
+	if doc := f.archived(t, "bankcard", orderNo); doc.Error == nil || doc.Error.Code != "not_found" {
+		t.Errorf("archived: %+v", doc.Error)
+	}
+
+	// A claim whose submission never reached the upstream (not_sent).
+	key2 := "uploads/bankcard/92.jpg"
+	img2 := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 92}.JPEG()
+	f.upload(t, key2, img2)
+	info2, _ := f.bucket.Stat(ctx, key2)
+	order2 := UploadOrderNo("b", key2, info2.ETag, info2.Size)
+	if err := f.archive.SetPending(ctx, "bankcard", order2, archive.NotSent); err != nil {
+		t.Fatal(err)
+	}
+	f.emu.ResetCounts()
+	if out, err := f.invoke(t, s3Event("b", key2, len(img2))); err != nil || out.(Summary).Outcomes[string(Archived)] != 1 {
+		t.Fatalf("not_sent: %+v %v", out, err)
+	}
+	if s := f.emu.Count("accepted:" + emulator.EndpointBankCardOCR); s != 1 {
+		t.Errorf("not_sent claim: %d submissions, want 1", s)
+	}
+}
+
+// A submission that fails before reaching the upstream (no ticket stored)
+// leaves its claim marked not_sent, so the redelivery submits it.
+func TestUploadNotSentIsSubmittedOnRedelivery(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 93}.JPEG()
+	key := "uploads/bankcard/93.jpg"
+	f.upload(t, key, img)
+	good := f.svc.Tickets
+	f.svc.Tickets = noTickets{}
+	if _, err := f.invoke(t, s3Event("b", key, len(img))); !errors.Is(err, ErrItemsFailed) {
+		t.Fatalf("without tickets: %v", err)
+	}
+	info, _ := f.bucket.Stat(ctx, key)
+	orderNo := UploadOrderNo("b", key, info.ETag, info.Size)
+	if pm, err := f.archive.Pending(ctx, "bankcard", orderNo); err != nil || pm == nil || pm.State != archive.NotSent {
+		t.Fatalf("pending marker after a failure before the upstream: %+v %v", pm, err)
+	}
+	f.svc.Tickets = good
+	if out, err := f.invoke(t, s3Event("b", key, len(img))); err != nil || out.(Summary).Outcomes[string(Archived)] != 1 {
+		t.Fatalf("redelivery: %+v %v", out, err)
+	}
+}
+
+type noTickets struct{}
+
+func (noTickets) Get(context.Context) (tickets.Pair, error) {
+	return tickets.Pair{}, domain.Errorf(domain.TicketsUnavailable, "no tickets")
+}
+func (noTickets) Invalidate(tickets.Pair) {}

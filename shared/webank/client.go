@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -248,7 +249,7 @@ func (c *Client) submit(ctx context.Context, op, path, imageField, ticket string
 	suffix := []byte(`"}`)
 	src, err := r.Image.Open()
 	if err != nil {
-		return nil, toDomain(&APIError{Op: op, Msg: "cannot read the image", Err: err})
+		return nil, toDomain(&APIError{Op: op, Msg: "cannot read the image", Err: err, NotSent: true, Retryable: true})
 	}
 	body := streamBody(prefix, src, suffix)
 	length := int64(len(prefix)) + int64(base64.StdEncoding.EncodedLen(int(r.Image.Size))) + int64(len(suffix))
@@ -259,7 +260,7 @@ func (c *Client) submit(ctx context.Context, op, path, imageField, ticket string
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
 	if err != nil {
 		body.Close()
-		return nil, toDomain(&APIError{Op: op, Err: errors.New("bad base URL")})
+		return nil, toDomain(&APIError{Op: op, Err: errors.New("bad base URL"), NotSent: true})
 	}
 	req.ContentLength = length
 	req.Header.Set("Content-Type", "application/json")
@@ -310,10 +311,12 @@ func (c *Client) do(req *http.Request, op string) (*Fields, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		var oe *net.OpError
+		notSent := errors.As(err, &oe) && oe.Op == "dial" // no connection, so no request
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			err = ctxErr
 		}
-		return nil, toDomain(&APIError{Op: op, Err: err, Retryable: true})
+		return nil, toDomain(&APIError{Op: op, Err: err, Retryable: true, NotSent: notSent})
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))

@@ -18,7 +18,11 @@ type APIError struct {
 	HTTPStatus     int
 	TicketRejected bool // the token, ticket or signature was not accepted: reload the pair and retry once
 	Retryable      bool // the same call again may succeed
-	Err            error
+	// NotSent: the request provably never reached the upstream (the image
+	// could not be opened, the connection could not be made), so nothing
+	// can have been billed or an order number used up.
+	NotSent bool
+	Err     error
 }
 
 func (e *APIError) Error() string {

@@ -120,14 +120,41 @@ func (b *Bucket) withTimeout(ctx context.Context) (context.Context, context.Canc
 
 // Put stores data with SSE-COS (AES256).
 func (b *Bucket) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	if err := b.put(ctx, key, data, contentType, false); err != nil {
+		return mapError("PutObject", err)
+	}
+	return nil
+}
+
+// Create stores data only if key does not exist (x-cos-forbid-overwrite:
+// true). The documents do not pin the refusal's status, so any refusal is
+// followed by a HEAD: an existing object means the write lost.
+func (b *Bucket) Create(ctx context.Context, key string, data []byte, contentType string) error {
+	err := b.put(ctx, key, data, contentType, true)
+	if ce, ok := cos.IsCOSError(err); ok && ce.Response != nil && ce.Response.StatusCode >= 400 && ce.Response.StatusCode < 500 {
+		if _, serr := b.Stat(ctx, key); serr == nil {
+			return fmt.Errorf("archive: cos PutObject: %w", archive.ErrExists)
+		}
+	}
+	if err != nil {
+		return mapError("PutObject", err)
+	}
+	return nil
+}
+
+func (b *Bucket) put(ctx context.Context, key string, data []byte, contentType string, create bool) error {
 	ctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	opt := &cos.ObjectPutOptions{ObjectPutHeaderOptions: &cos.ObjectPutHeaderOptions{
 		ContentType: contentType, ContentLength: int64(len(data)), XCosServerSideEncryption: "AES256",
 	}}
+	if create {
+		opt.XOptionHeader = &http.Header{}
+		opt.XOptionHeader.Set("x-cos-forbid-overwrite", "true")
+	}
 	resp, err := b.client.Object.Put(ctx, key, bytes.NewReader(data), opt)
 	if err != nil {
-		return mapError("PutObject", err)
+		return err // mapped by the callers
 	}
 	resp.Body.Close()
 	return nil

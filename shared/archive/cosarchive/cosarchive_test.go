@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/archive/archivetest"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/resultfetch"
@@ -52,6 +53,13 @@ func (f *fakeCOS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		data, err := io.ReadAll(r.Body)
 		if err != nil || int64(len(data)) != r.ContentLength {
 			cosError(w, http.StatusBadRequest, "IncompleteBody")
+			return
+		}
+		// PUT Object's x-cos-forbid-overwrite: true refuses to replace an
+		// existing object (the fake answers 409; the client does not rely
+		// on the code, it checks with a HEAD).
+		if _, exists := f.objects[key]; exists && strings.EqualFold(r.Header.Get("x-cos-forbid-overwrite"), "true") {
+			cosError(w, http.StatusConflict, "FileAlreadyExists")
 			return
 		}
 		f.objects[key] = data
@@ -236,4 +244,28 @@ func TestCOSUploadEventAndCMQMessage(t *testing.T) {
 	if !bytes.Equal(fake.objects[dir+"frontPhoto.jpg"], img2) {
 		t.Errorf("frontPhoto differs from the upload")
 	}
+}
+
+func newTestBucket(t *testing.T) *Bucket {
+	t.Helper()
+	_, base := startFakeCOS(t)
+	b, err := New(Config{Bucket: "evidence-1250000000", Region: "ap-chengdu", Endpoint: base, SecretID: "AKIDtest", SecretKey: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCOSBucketConformance(t *testing.T) {
+	archivetest.Conformance(t, newTestBucket(t))
+}
+
+// Eight simultaneous deliveries of one upload submit it once: the pending
+// marker is a PUT with x-cos-forbid-overwrite: true, which the fake enforces.
+func TestCOSConcurrentDeliveriesSubmitOnce(t *testing.T) {
+	archivetest.ConcurrentDeliveriesSubmitOnce(t, newTestBucket(t), "evidence-1250000000", "uploads/bankcard/808.jpg",
+		func(key string, size int64, _ string) string {
+			return `{"Records":[{"cos":{"cosSchemaVersion":"1.0","cosObject":{"url":"http://evidence-1250000000.cos.ap-chengdu.myqcloud.com/` + key +
+				`","key":"/1250000000/evidence/` + key + `","size":` + strconv.FormatInt(size, 10) + `},"cosBucket":{"region":"cd","name":"evidence","appid":"1250000000"}},"event":{"eventName":"cos:ObjectCreated:*","eventSource":"qcs::cos"}}]}`
+		})
 }

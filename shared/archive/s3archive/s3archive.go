@@ -141,6 +141,22 @@ func (b *Bucket) withTimeout(ctx context.Context) (context.Context, context.Canc
 
 // Put stores data with server-side encryption.
 func (b *Bucket) Put(ctx context.Context, key string, data []byte, contentType string) error {
+	return b.put(ctx, key, data, contentType, false)
+}
+
+// Create stores data only if key does not exist: PutObject with
+// If-None-Match: * (S3 answers 412 Precondition Failed, or 409 while a
+// concurrent conditional write is in flight, when it does).
+func (b *Bucket) Create(ctx context.Context, key string, data []byte, contentType string) error {
+	err := b.put(ctx, key, data, contentType, true)
+	var re *smithyhttp.ResponseError
+	if err != nil && errors.As(err, &re) && (re.HTTPStatusCode() == http.StatusPreconditionFailed || re.HTTPStatusCode() == http.StatusConflict) {
+		return fmt.Errorf("archive: s3 PutObject: %w", archive.ErrExists)
+	}
+	return err
+}
+
+func (b *Bucket) put(ctx context.Context, key string, data []byte, contentType string, create bool) error {
 	ctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	in := &s3.PutObjectInput{
@@ -153,6 +169,9 @@ func (b *Bucket) Put(ctx context.Context, key string, data []byte, contentType s
 	}
 	if b.cfg.KMSKeyID != "" && b.cfg.SSE == string(types.ServerSideEncryptionAwsKms) {
 		in.SSEKMSKeyId = aws.String(b.cfg.KMSKeyID)
+	}
+	if create {
+		in.IfNoneMatch = aws.String("*")
 	}
 	if _, err := b.client.PutObject(ctx, in); err != nil {
 		return mapError("PutObject", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/archive/archivetest"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/resultfetch"
@@ -126,7 +127,7 @@ func TestOpenByURL(t *testing.T) {
 	if a.Prefix != "cardocr/prod" {
 		t.Errorf("prefix %q", a.Prefix)
 	}
-	if err := a.MarkPending(context.Background(), "bankcard", "order1"); err != nil {
+	if _, err := a.ClaimPending(context.Background(), "bankcard", "order1"); err != nil {
 		t.Fatal(err)
 	}
 	if f.sse["evidence/cardocr/prod/_pending/bankcard/order1.json"] != "AES256" {
@@ -291,8 +292,9 @@ func TestUploadEventStreamsFromS3(t *testing.T) {
 		gotBucket = bucket
 		return lb, nil
 	}
-	// A 20 MB ID card photo (the documented limit), as a phone uploads it.
-	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 9, MinSize: 20 << 20}.JPEG()
+	// The largest ID card photo (its Base64 is the documented 20971520
+	// characters), as a phone uploads it.
+	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 9, MinSize: ocr.MaxIDCardImage}.JPEG()
 	key := "uploads/idcard/front/user 9/photo.jpg"
 	if err := uploads.Put(context.Background(), key, img, "image/jpeg"); err != nil {
 		t.Fatal(err)
@@ -340,4 +342,20 @@ func TestUploadEventStreamsFromS3(t *testing.T) {
 	if c := st.emu.Count(emulator.EndpointIDCardOCR); c != 1 {
 		t.Errorf("submits = %d, want 1", c)
 	}
+}
+
+func TestS3BucketConformance(t *testing.T) {
+	f := startFakeS3(t, "conformance")
+	archivetest.Conformance(t, newBucket(t, f, "conformance"))
+}
+
+// Eight simultaneous deliveries of one upload submit it once: the pending
+// marker is a PutObject with If-None-Match: *, which the fake enforces.
+func TestS3ConcurrentDeliveriesSubmitOnce(t *testing.T) {
+	f := startFakeS3(t, "uploads-bucket")
+	archivetest.ConcurrentDeliveriesSubmitOnce(t, newBucket(t, f, "uploads-bucket"), "uploads-bucket", "uploads/bankcard/808.jpg",
+		func(key string, size int64, etag string) string {
+			return fmt.Sprintf(`{"Records":[{"eventSource":"aws:s3","awsRegion":"us-east-1","eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"uploads-bucket"},"object":{"key":%q,"size":%d,"eTag":%q}}}]}`,
+				url.QueryEscape(key), size, etag)
+		})
 }
