@@ -251,16 +251,26 @@ func KindOf(orderNo string) string {
 	return ""
 }
 
-// handleMessage queries an order's result with its photos and archives it.
-func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error) {
+// CheckMessage validates a queue message and fills in a kind it may leave
+// out; the error says why it can never succeed.
+func CheckMessage(m Message) (Message, error) {
 	if !sign.ValidOrderNo(m.OrderNo) {
-		return "", &rejection{"message orderNo must be 1 to 32 letters or digits"}
+		return m, &rejection{"message orderNo must be 1 to 32 letters or digits"}
 	}
 	if m.Kind == "" {
 		m.Kind = KindOf(m.OrderNo)
 	}
 	if m.Kind != archive.KindIDCard && m.Kind != archive.KindBankCard {
-		return "", &rejection{`message kind must be "idcard" or "bankcard" (it may be left out only for order numbers this API made)`}
+		return m, &rejection{`message kind must be "idcard" or "bankcard" (it may be left out only for order numbers this API made)`}
+	}
+	return m, nil
+}
+
+// handleMessage queries an order's result with its photos and archives it.
+func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error) {
+	m, err := CheckMessage(m)
+	if err != nil {
+		return "", err
 	}
 	done, err := h.Archive.Done(ctx, m.Kind, m.OrderNo)
 	if err != nil {
