@@ -1,34 +1,51 @@
-# The two commands that matter: `make run` (local stack) and `make test`.
+# `make help` lists the targets. The two that matter: `make run` and `make test`.
 GO ?= go
 export CGO_ENABLED ?= 0
 
-.PHONY: run test build package bench fuzz lint
+# The packages where goroutines meet: run under the race detector by test-long.
+RACE_PKGS = ./shared/emulator/... ./shared/tickets ./shared/resultfetch ./shared/httpapi ./shared/localstack \
+	./shared/platform ./shared/ocr ./shared/archive/... ./shared/secretstore/...
+# The long suites, left to test-long.
+LONG_TESTS = ^TestRotationUnderLoad$$
+GOTESTSUM = $(GO) tool gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg
 
-run:
-	$(GO) run ./cmd/local
+.PHONY: help run test test-long race lint build package bench fuzz
 
-# Everything CI checks: format, vet, staticcheck, unit + end-to-end tests, short fuzzing.
-test: lint
-	$(GO) test -count=1 -timeout 20m ./...
-	./scripts/fuzz.sh 3s
+help: ## list the targets
+	@awk -F':.*## ' '/^[a-z][a-zA-Z_-]*:.*## /{printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+run: ## the whole stack on 127.0.0.1, port PORT (default 8080), with the embedded emulators; no cloud account
+	$(GO) run ./cmd/local </dev/null
+
+test: lint ## format, vet, staticcheck, every test but the long ones; ends with a summary line
+	$(GOTESTSUM) -- -count=1 -timeout 15m -skip '$(LONG_TESTS)' ./... </dev/null
+
+test-long: ## the long suites: 60 s rotation, race detector on the concurrent packages, 10 s fuzzing per target
+	$(GOTESTSUM) -- -count=1 -timeout 10m -run '$(LONG_TESTS)' ./shared/tickets/rotation </dev/null
+	$(MAKE) race
+	./scripts/fuzz.sh 10s </dev/null
+
+race: ## the race detector on the packages where goroutines meet
+	$(GOTESTSUM) -- -race -count=1 -timeout 20m $(RACE_PKGS) </dev/null
+
+lint: ## gofmt, go vet (default, AWS and SCF builds), staticcheck; works without .git
+	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path './dist/*' -print0 | xargs -0 gofmt -l); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags lambda.norpc,cardocr_aws ./...
 	$(GO) vet -tags lambda.norpc,cardocr_scf ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... </dev/null
 
-build:
+build: ## dist/aws/<fn>/bootstrap (linux/arm64) and dist/scf/<fn>/bootstrap (linux/amd64)
 	./scripts/build.sh
 
-package: build
+package: build ## zip archives of the builds for each cloud
 	./scripts/package.sh
 
-bench:
+bench: ## cold start, binary size, peak memory, overhead and throughput (the README table)
 	./scripts/bench.sh
 
-fuzz:
+fuzz: ## every fuzz target for 10 s
 	./scripts/fuzz.sh 10s
 
 # ---------------------------------------------------------------------------

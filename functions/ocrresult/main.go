@@ -1,5 +1,5 @@
 // Command ocrresult serves the HTTP API on AWS Lambda, Tencent SCF or plain HTTP
-// (see DESIGN.md, "Functions").
+// (see docs/architecture.md, "Functions").
 package main
 
 import (

@@ -1,7 +1,7 @@
 // Command resultfetch archives OCR evidence: queue messages (SQS, CMQ/TDMQ)
 // fetch a result with its photos; object-created events (S3, COS) under
 // uploads/ submit the uploaded image, streamed, and archive the result
-// (see DESIGN.md, "Functions").
+// (see docs/architecture.md, "Functions").
 package main
 
 import (

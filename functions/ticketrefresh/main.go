@@ -1,5 +1,5 @@
 // Command ticketrefresh keeps the WeBank access token and SIGN ticket fresh
-// in the ticket store: the one writer (DESIGN.md, "Tickets").
+// in the ticket store: the one writer (docs/architecture.md, "Tickets").
 package main
 
 import (

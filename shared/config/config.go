@@ -1,5 +1,9 @@
-// Package config reads the environment variables of DESIGN.md into one
-// struct per concern. Nothing else reads the environment.
+// Package config reads the product's environment variables (the README's
+// Configuration table) into one struct. The platform's own variables are
+// read where they are used: the runtime's (AWS_LAMBDA_RUNTIME_API, SCF_*,
+// _LAMBDA_SERVER_PORT) by shared/platform, and the cloud credentials the
+// runtime injects (AWS_ACCESS_KEY_ID…, TENCENTCLOUD_SECRETID…) by the store
+// and archive backends, at every call, because they rotate.
 package config
 
 import (

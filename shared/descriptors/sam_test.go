@@ -112,7 +112,7 @@ func TestSAMDeploysEveryFunctionAndNothingElse(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("template.yaml deploys %v; functions/ has %v", got, want)
 	}
-	// DESIGN.md: which function does what.
+	// docs/architecture.md, "Functions": which function does what.
 	for fn, kind := range map[string]string{"ticketrefresh": kindRefresher, "resultfetch": kindFetcher} {
 		if f := s.functions[fn]; f != nil && f.kind != kind {
 			t.Errorf("%s: is a %s function, want %s", fn, f.kind, kind)
@@ -426,7 +426,7 @@ func TestSAMHTTPRoutes(t *testing.T) {
 			routes[route] = f.fn
 		}
 	}
-	// DESIGN.md, "Functions" and "HTTP API".
+	// docs/architecture.md, "Functions", and docs/openapi.yaml.
 	want := map[string]string{
 		"POST /v1/idcard/ocr":                "idcardsubmit",
 		"POST /v1/bankcard/ocr":              "bankcardsubmit",
@@ -443,7 +443,7 @@ func TestSAMHTTPRoutes(t *testing.T) {
 	}
 	for route, fn := range routes {
 		if _, ok := want[route]; !ok && route != "GET /healthz" {
-			t.Errorf("route %s (%s) is not in DESIGN.md", route, fn)
+			t.Errorf("route %s (%s) is not in docs/architecture.md", route, fn)
 		}
 	}
 }

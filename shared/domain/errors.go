@@ -1,6 +1,7 @@
-// Package domain holds what every other package agrees on: coded errors and
-// the normalized card shapes. Codes are mapped to HTTP statuses once, at the
-// edge (package httpapi), in the style of benbjohnson/wtf.
+// Package domain holds what every other package agrees on: coded errors.
+// Codes are mapped to HTTP statuses once, at the edge (package httpapi), in
+// the style of benbjohnson/wtf. (The normalized card shapes live in package
+// ocr, next to the service that produces them.)
 package domain
 
 import (

@@ -139,7 +139,7 @@ func (e *Emulator) ExpireTokens() {
 }
 
 // RotateSecret replaces the app's secret. As upstream, "changing the
-// secret invalidates all tokens and tickets" (PROTOCOL §1): they end now,
+// secret invalidates all tokens and tickets" (docs/protocol.md §1): they end now,
 // and access_token only answers the new secret.
 func (e *Emulator) RotateSecret(newSecret string) {
 	e.ExpireTokens()

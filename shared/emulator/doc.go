@@ -1,7 +1,10 @@
 // Package emulator is a strict, in-process emulator of the upstream APIs,
-// written from the original documents (shared/seeds/) and PROTOCOL.md
-// only, independently of the clients, so that the two cannot share a
-// mistake. It serves the local stack (make run) and the tests.
+// written from the upstream documents (docs/protocol.md lists them), not
+// from the clients: it shares no code with them except package sign, the
+// documented signature, which its tests check against the documents'
+// worked examples. Every rule a client relies on is enforced here first,
+// with a test quoting the document. It serves the local stack (make run)
+// and the tests.
 //
 // # WeBank KYC
 //
@@ -69,7 +72,7 @@
 //
 // # Answer codes
 //
-// Documented cases use the documented codes (PROTOCOL.md §6). Where the
+// Documented cases use the documented codes (docs/protocol.md §6). Where the
 // documents are silent, the choice and the rejection reason counted:
 //
 //	situation                                          code       reason counted

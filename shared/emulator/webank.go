@@ -16,11 +16,11 @@ import (
 	"github.com/cardocr/cardocr/shared/sign"
 )
 
-// The WeBank KYC endpoints (PROTOCOL.md §1–§5, shared/seeds/).
+// The WeBank KYC endpoints (docs/protocol.md §1–§5).
 
 const apiVersion = "1.0.0"
 
-// Codes the emulator answers with (PROTOCOL.md §6).
+// Codes the emulator answers with (docs/protocol.md §6).
 const (
 	codeOK            = "0"
 	codeInvalid       = "400101"

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// The WeChat endpoints (PROTOCOL.md §7; shared/seeds/003_*: ocr.idcard):
+// The WeChat endpoints (docs/protocol.md §7):
 // cgi-bin/stable_token, cgi-bin/token and cv/ocr/idcard. They are served
 // by path next to the WeBank ones (the paths do not clash).
 
@@ -62,7 +62,7 @@ type WeChatConfig struct {
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// WeChat codes the emulator answers with (PROTOCOL.md §7).
+// WeChat codes the emulator answers with (docs/protocol.md §7).
 const (
 	wxSystemError   = -1
 	wxInvalidCred   = 40001

@@ -19,7 +19,7 @@ import (
 )
 
 // Tests of the WeChat endpoints, with requests written from the WeChat
-// documents (PROTOCOL.md §7, seeds/003_*).
+// documents (docs/protocol.md §7).
 
 type wxAnswer map[string]any
 

@@ -1,4 +1,4 @@
-// Package httpapi is the HTTP API of DESIGN.md: routes, API-key auth, body
+// Package httpapi is the HTTP API (docs/openapi.yaml): routes, API-key auth, body
 // decoding, and the mapping of domain error codes to HTTP statuses. It is
 // plain net/http; platform adapters feed it events.
 package httpapi

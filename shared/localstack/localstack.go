@@ -1,7 +1,7 @@
 // Package localstack is `make run`: the HTTP API, the ticket refresher on
 // its timer, the embedded upstream emulator and file stores under .local/,
-// in one process on 127.0.0.1, configured only through the DESIGN.md
-// environment variables.
+// in one process on 127.0.0.1, configured only through the environment
+// variables of README.md.
 package localstack
 
 import (

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// The event shapes resultfetch takes (RUNTIMES.md §1.2, §3.3): SQS and CMQ
+// The event shapes resultfetch takes (docs/architecture.md, "Events and runtimes"): SQS and CMQ
 // batches carrying Message bodies, S3 and COS object-created notifications,
 // and a bare Message (the local stack's queue endpoint, a manual invoke).
 

@@ -21,7 +21,7 @@ type File struct {
 }
 
 // openFile accepts file:///abs/path and file://relative/path (host and path
-// joined), so that file://.local/tickets.json works as DESIGN.md writes it.
+// joined), so that file://.local/tickets.json works as the README writes it.
 func openFile(_ context.Context, u *url.URL) (Store, error) {
 	p := u.Host + u.Path
 	if u.Opaque != "" {

@@ -1,4 +1,4 @@
-// Package sign implements the WeBank KYC signature (PROTOCOL.md §3), nonces
+// Package sign implements the WeBank KYC signature (docs/protocol.md §3), nonces
 // and order numbers.
 package sign
 

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The worked examples of PROTOCOL.md §3, from the official documents.
+// The worked examples of the official signature documents (docs/protocol.md §3).
 func TestSignVectors(t *testing.T) {
 	const nonce = "kHoSxvLZGxSoFsjxlbzEoUzh5PAnTU7T"
 	const ticket2 = "XO99Qfxlti9iTVgHAjwvJdAZKN3nMuUhrsPdPlPVKlcyS50N6tlLnfuFBPIucaMS"

@@ -14,7 +14,7 @@ import (
 	"github.com/cardocr/cardocr/shared/wechat"
 )
 
-// The WeChat stable access token (PROTOCOL.md §7) lives in the tickets
+// The WeChat stable access token (docs/protocol.md §7) lives in the tickets
 // document under "wechat", written by the same one writer (Refresher).
 //
 // Policy:

@@ -1,6 +1,6 @@
 // Package webank is a client of the WeBank KYC API (Tencent Cloud Face
 // Verification): access token, SIGN ticket, ID card and bank card OCR submit
-// and result query (PROTOCOL.md §1–§6).
+// and result query (docs/protocol.md §1–§6).
 //
 // The client never fetches tokens on its own: callers pass the SIGN ticket
 // (package tickets keeps the one stored pair). Every call is bounded by the

@@ -46,7 +46,7 @@ func (e *APIError) Unwrap() error { return e.Err }
 // return-code tables; public clients refetch on it), "400101" invalid request
 // (what a bad signature gets, per user reports), and third-party-reported
 // "400106" signature verification failed, "1104" signature expired/invalid,
-// "66660002" request expired (PROTOCOL.md §6). Retrying after a reload costs
+// "66660002" request expired (docs/protocol.md §6). Retrying after a reload costs
 // one unbilled call when the guess is wrong.
 var ticketRejectedCodes = map[string]bool{"15": true, "400101": true, "400106": true, "1104": true, "66660002": true}
 

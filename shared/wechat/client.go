@@ -1,5 +1,5 @@
 // Package wechat is a client of the WeChat server API calls the service
-// needs (PROTOCOL.md §7): the stable access token (cgi-bin/stable_token)
+// needs (docs/protocol.md §7): the stable access token (cgi-bin/stable_token)
 // and ID card OCR (cv/ocr/idcard).
 //
 // The client never caches tokens: package tickets keeps the one stored
