@@ -196,15 +196,15 @@ func TestWeChatSizeLimitCostsNoUpload(t *testing.T) {
 }
 
 func TestWeChatImageURL(t *testing.T) {
-	const u = "https://203.0.113.7/cards/front.jpg" // a literal public address: no DNS, never dialled
+	const u = "https://93.184.216.34/cards/front.jpg" // a literal public address: no DNS, never dialled
 	s, _ := startWeChatStack(t, nil)                // the emulator answers u from the URL, never dialling it
 	emu := s.WeChatEmulator
 	st, body, err := wxSubmit(s, map[string]any{"side": "front", "imageUrl": u})
 	if err != nil || st != 200 || !strings.Contains(string(body), emulator.Person(emulator.URLSeed(u)).IDNumber) {
 		t.Fatalf("imageUrl: %d %s %v", st, body, err)
 	}
-	for _, bad := range []string{"http://203.0.113.7/a.jpg", "https://127.0.0.1/a.jpg", "https://10.1.2.3/a.jpg", "https://[::1]/a.jpg",
-		"https://169.254.169.254/latest/meta-data", "https://localhost/a.jpg", "https://user:pw@203.0.113.7/a.jpg"} {
+	for _, bad := range []string{"http://93.184.216.34/a.jpg", "https://127.0.0.1/a.jpg", "https://10.1.2.3/a.jpg", "https://[::1]/a.jpg",
+		"https://169.254.169.254/latest/meta-data", "https://localhost/a.jpg", "https://user:pw@93.184.216.34/a.jpg"} {
 		st, body, err := wxSubmit(s, map[string]any{"side": "front", "imageUrl": bad})
 		if err != nil || st != 400 || code(body) != "invalid_request" {
 			t.Errorf("%s: %d %s", bad, st, body)
@@ -216,7 +216,7 @@ func TestWeChatImageURL(t *testing.T) {
 		t.Errorf("imageUrl with webank: %d %s", st, body)
 	}
 	// An URL WeChat cannot download: 101000.
-	st, body, _ = wxSubmit(s, map[string]any{"side": "front", "imageUrl": "https://203.0.113.7/missing.jpg"})
+	st, body, _ = wxSubmit(s, map[string]any{"side": "front", "imageUrl": "https://93.184.216.34/missing.jpg"})
 	if st != 400 || code(body) != "invalid_image" || upstreamCode(body) != "101000" {
 		t.Errorf("missing image: %d %s", st, body)
 	}
@@ -387,5 +387,35 @@ func TestWeChatNotConfigured(t *testing.T) {
 	st, body, err := wxSubmit(s, map[string]any{"side": "front", "image": base64.StdEncoding.EncodeToString(wxFront(1))})
 	if err != nil || st != 400 || code(body) != "invalid_request" || !strings.Contains(string(body), "not configured") {
 		t.Errorf("not configured: %d %s %v", st, body, err)
+	}
+}
+
+// A refused imageUrl is bad input: checked before the token is loaded (so
+// a 400 even with no token stored, not a 503), never counted as a call,
+// never taken from the daily quota.
+func TestWeChatBadImageURLCostsNothing(t *testing.T) {
+	s, logs := startWeChatStack(t, env{"DAILY_QUOTA_WECHAT": "1"})
+	if err := os.Remove(strings.TrimPrefix(s.Config.TicketStoreURL, "file://")); err != nil {
+		t.Fatal(err)
+	}
+	s.Reader.Invalidate(tickets.Pair{})
+	for range 3 {
+		st, body, err := wxSubmit(s, map[string]any{"side": "front", "imageUrl": "https://10.0.0.1/front.jpg"})
+		if err != nil || st != 400 || code(body) != "invalid_request" {
+			t.Fatalf("refused imageUrl with no token stored: %d %s %v", st, body, err)
+		}
+	}
+	if strings.Contains(logs.String(), `"provider":"wechat"`) {
+		t.Error("a refused imageUrl was counted as a WeChat call")
+	}
+	if n := s.WeChatEmulator.Count(emulator.EndpointWeChatIDCard); n != 0 {
+		t.Errorf("%d WeChat calls", n)
+	}
+	// The quota of 1 is still there once a token is back.
+	if _, err := s.Refresher.ForceRefresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := mustSubmit(t, s, "front", wxFront(31)); st != 200 {
+		t.Errorf("first real call after refused URLs: %d %s", st, truncate(body))
 	}
 }

@@ -68,7 +68,9 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 		return s.WeBank.SubmitBankCard(ctx, ticket, webank.SubmitRequest{OrderNo: r.OrderNo, UserID: r.UserID, Image: r.Image})
 	})
 	// Bank card OCR is billed apart from ID cards: its own counter.
-	s.Metrics.Call(ctx, "webank_bankcard", outcomeOf(err))
+	if err == nil || MayHaveReached(err) { // only calls that reached the provider are counted
+		s.Metrics.Call(ctx, "webank_bankcard", outcomeOf(err))
+	}
 	if err != nil {
 		if callerOrder && mayBeRepeat(err) {
 			if res, rerr := s.replayBankCard(ctx, r, err); res != nil || rerr != nil {

@@ -126,7 +126,9 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 			OrderNo: r.OrderNo, UserID: r.UserID, CardType: cardType, GetNative: r.Native, Image: r.Image,
 		})
 	})
-	s.Metrics.Call(ctx, ProviderWeBank, outcomeOf(err))
+	if err == nil || MayHaveReached(err) { // only calls that reached the provider are counted
+		s.Metrics.Call(ctx, ProviderWeBank, outcomeOf(err))
+	}
 	if err != nil {
 		if callerOrder && mayBeRepeat(err) {
 			if res, rerr := s.replayIDCard(ctx, r, err); res != nil || rerr != nil {

@@ -14,6 +14,7 @@ import (
 // WeChatOCR is the part of the WeChat client the service uses.
 type WeChatOCR interface {
 	IDCard(ctx context.Context, accessToken string, r wechat.IDCardRequest) (*wechat.IDCard, error)
+	CheckImageURL(ctx context.Context, raw string) error
 }
 
 // WeChatTokens hands out the stored WeChat token (a *tickets.WeChatReader).
@@ -51,6 +52,12 @@ func (s *Service) submitWeChat(ctx context.Context, r IDCardRequest) (*IDCardRes
 	if r.OrderNo == "" {
 		r.OrderNo = sign.OrderNo("wx")
 	}
+	// Bad input first: no token load, no quota, no count.
+	if r.ImageURL != "" {
+		if err := p.Client.CheckImageURL(ctx, r.ImageURL); err != nil {
+			return nil, err
+		}
+	}
 	if !p.Quota.Take() {
 		s.Metrics.Call(ctx, ProviderWeChat, metrics.OutcomeLocalQuota)
 		return nil, &domain.Error{Code: domain.QuotaExceeded, Message: "today's WeChat OCR budget of this instance (DAILY_QUOTA_WECHAT) is used up"}
@@ -64,7 +71,10 @@ func (s *Service) submitWeChat(ctx context.Context, r IDCardRequest) (*IDCardRes
 		if !billed(err) {
 			p.Quota.Give()
 		}
-		s.Metrics.Call(ctx, ProviderWeChat, outcomeOf(err))
+		var ae *wechat.APIError
+		if errors.As(err, &ae) { // only calls that reached WeChat are counted
+			s.Metrics.Call(ctx, ProviderWeChat, outcomeOf(err))
+		}
 		return nil, asDomain(err)
 	}
 	side := Front

@@ -200,6 +200,12 @@ type IDCard struct {
 
 // IDCard calls cv/ocr/idcard with accessToken. The image size is checked
 // before anything is sent.
+// CheckImageURL checks an img_url with this client's resolver (see the
+// package function): callers check before spending a token or quota.
+func (c *Client) CheckImageURL(ctx context.Context, raw string) error {
+	return CheckImageURL(ctx, c.cfg.Resolver, raw)
+}
+
 func (c *Client) IDCard(ctx context.Context, accessToken string, r IDCardRequest) (*IDCard, error) {
 	const op = "idcard"
 	mode := r.Mode

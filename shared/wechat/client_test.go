@@ -168,9 +168,9 @@ func TestSizeLimitBeforeUpload(t *testing.T) {
 
 func TestImageURLGuard(t *testing.T) {
 	res := fakeResolver{
-		"cards.example.com":  {"203.0.113.10", "2001:4860::1"},
+		"cards.example.com":  {"93.184.216.34", "2001:4860::1"},
 		"internal.example":   {"10.0.0.5"},
-		"mixed.example":      {"203.0.113.10", "127.0.0.1"},
+		"mixed.example":      {"93.184.216.34", "127.0.0.1"},
 		"metadata.example":   {"169.254.169.254"},
 		"mapped.example":     {"::ffff:192.168.1.1"},
 		"multicast.example":  {"224.0.0.1"},
@@ -178,7 +178,7 @@ func TestImageURLGuard(t *testing.T) {
 		"cgnat.example":      {"100.64.1.1"},
 		"ula.example":        {"fd00::1"},
 	}
-	ok := []string{"https://cards.example.com/a.jpg?x=1", "https://203.0.113.7/a.jpg", "https://cards.example.com:443/a"}
+	ok := []string{"https://cards.example.com/a.jpg?x=1", "https://93.184.216.34/a.jpg", "https://cards.example.com:443/a"}
 	bad := []string{
 		"http://cards.example.com/a.jpg", "ftp://cards.example.com/a", "https://internal.example/a", "https://mixed.example/a",
 		"https://metadata.example/", "https://mapped.example/", "https://multicast.example/", "https://unspecified.exampl/",
@@ -206,7 +206,7 @@ func TestImageURLPassedOnNotDialled(t *testing.T) {
 		}
 		io.WriteString(w, `{"errcode":"0","type":"Front","id":"1"}`)
 	})
-	c.cfg.Resolver = fakeResolver{"cards.example.com": {"203.0.113.10"}}
+	c.cfg.Resolver = fakeResolver{"cards.example.com": {"93.184.216.34"}}
 	if _, err := c.IDCard(context.Background(), testToken, IDCardRequest{ImageURL: u}); err != nil {
 		t.Fatal(err)
 	}
@@ -284,5 +284,31 @@ func TestNoTokenOrSecretInTransportErrors(t *testing.T) {
 	_, err = c.IDCard(context.Background(), testToken, IDCardRequest{Image: BytesImage([]byte("x"))})
 	if domain.ErrorCode(err) != domain.UpstreamTimeout || strings.Contains(err.Error(), testToken) {
 		t.Errorf("timeout: %v", err)
+	}
+}
+
+// Every entry of the IANA special-purpose registries is refused, and the
+// IPv6 forms that embed an IPv4 address (which could be any); ordinary
+// global addresses pass.
+func TestPublicAddrRefusesSpecialPurposeRanges(t *testing.T) {
+	refused := []string{
+		"0.1.2.3", "10.1.2.3", "100.64.0.1", "127.0.0.1", "169.254.169.254", "172.16.0.1", "192.0.0.8",
+		"192.0.2.1", "192.31.196.1", "192.52.193.1", "192.88.99.1", "192.168.1.1", "192.175.48.1",
+		"198.18.0.1", "198.51.100.1", "203.0.113.7", "240.0.0.1", "255.255.255.255", "224.0.0.1",
+		"::", "::1", "::10.0.0.1", "::8.8.8.8", // IPv4-compatible IPv6 (deprecated): any embedded address
+		"::ffff:192.168.1.1", "::ffff:8.8.8.8", "::ffff:0:8.8.8.8", "64:ff9b::8.8.8.8", "64:ff9b:1::1",
+		"100::1", "2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", // Teredo
+		"2001:2::1", "2001:10::1", "2001:20::1", "2001:db8::1", "2002:c0a8:101::1", "2620:4f:8000::1",
+		"3fff::1", "5f00::1", "fc00::1", "fd12::1", "fe80::1", "fec0::1", "ff02::1",
+	}
+	for _, s := range refused {
+		if PublicAddr(netip.MustParseAddr(s)) {
+			t.Errorf("%s is accepted as public", s)
+		}
+	}
+	for _, s := range []string{"8.8.8.8", "93.184.216.34", "1.1.1.1", "2001:4860:4860::8888", "2606:4700::1111", "240e::1"} {
+		if !PublicAddr(netip.MustParseAddr(s)) {
+			t.Errorf("%s is refused", s)
+		}
 	}
 }
