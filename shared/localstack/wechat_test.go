@@ -197,7 +197,7 @@ func TestWeChatSizeLimitCostsNoUpload(t *testing.T) {
 
 func TestWeChatImageURL(t *testing.T) {
 	const u = "https://93.184.216.34/cards/front.jpg" // a literal public address: no DNS, never dialled
-	s, _ := startWeChatStack(t, nil)                // the emulator answers u from the URL, never dialling it
+	s, _ := startWeChatStack(t, nil)                  // the emulator answers u from the URL, never dialling it
 	emu := s.WeChatEmulator
 	st, body, err := wxSubmit(s, map[string]any{"side": "front", "imageUrl": u})
 	if err != nil || st != 200 || !strings.Contains(string(body), emulator.Person(emulator.URLSeed(u)).IDNumber) {
