@@ -26,7 +26,7 @@ test-long: ## the long suites: 60 s rotation, race detector on the concurrent pa
 	./scripts/fuzz.sh 10s </dev/null
 
 race: ## the race detector on the packages where goroutines meet
-	$(GOTESTSUM) -- -race -count=1 -timeout 20m $(RACE_PKGS) </dev/null
+	CGO_ENABLED=1 $(GOTESTSUM) -- -race -count=1 -timeout 20m $(RACE_PKGS) </dev/null
 
 lint: ## gofmt, go vet (default, AWS and SCF builds), staticcheck; works without .git
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path './dist/*' -print0 | xargs -0 gofmt -l); \

@@ -19,6 +19,8 @@ const (
 	InvalidImage         Code = "invalid_image"
 	ImageTooLarge        Code = "image_too_large"
 	UnsupportedMediaType Code = "unsupported_media_type"
+	RequestTimeout       Code = "request_timeout"
+	Busy                 Code = "busy"
 	NotFound             Code = "not_found"
 	OrderConflict        Code = "order_conflict"
 	RecognitionFailed    Code = "recognition_failed"

@@ -46,7 +46,12 @@ func (s *server) bankcardResult(w http.ResponseWriter, r *http.Request) {
 	}
 	orderNo := r.PathValue("orderNo")
 	noteOrder(r, orderNo)
-	res, err := s.opt.BankCards.BankCardResult(r.Context(), orderNo, boolQuery(r, "files"))
+	files, err := boolQuery(r, "files")
+	if err != nil {
+		fail(w, r, err, orderNo)
+		return
+	}
+	res, err := s.opt.BankCards.BankCardResult(r.Context(), orderNo, files)
 	if err != nil {
 		fail(w, r, err, orderNo)
 		return

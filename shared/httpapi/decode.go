@@ -8,8 +8,9 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
-	"strconv"
+	"os"
 	"strings"
 
 	"github.com/cardocr/cardocr/shared/domain"
@@ -60,6 +61,10 @@ func bodyErr(err error) error {
 	if errors.As(err, &mbe) {
 		return domain.Errorf(domain.ImageTooLarge, "the request body is larger than %d bytes", mbe.Limit)
 	}
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return domain.Wrap(domain.RequestTimeout, err, "the request body did not arrive in time")
+	}
 	return domain.Wrap(domain.InvalidRequest, err, "the request body could not be read")
 }
 
@@ -67,16 +72,18 @@ func decodeJSON(body io.Reader, maxImage int64) (*submission, error) {
 	var js jsonSubmission
 	dec := json.NewDecoder(body)
 	if err := dec.Decode(&js); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, bodyErr(err)
+		if be := bodyErr(err); domain.ErrorCode(be) != domain.InvalidRequest {
+			return nil, be // too large, or too slow
 		}
 		return nil, domain.Errorf(domain.InvalidRequest, "the body is not valid JSON")
 	}
 	if dec.More() {
 		return nil, domain.Errorf(domain.InvalidRequest, "the body is not a single JSON object")
 	}
-	if js.ImageURL != "" && (js.Image == nil || *js.Image == "") {
+	if js.ImageURL != "" && js.Image != nil && *js.Image != "" {
+		return nil, domain.Errorf(domain.InvalidRequest, "send either image or imageUrl, not both")
+	}
+	if js.ImageURL != "" {
 		native, err := parseBool(string(bytes.Trim(js.Native, `"`)))
 		if err != nil {
 			return nil, err
@@ -136,15 +143,20 @@ func decodeBase64(s string, maxImage int64) ([]byte, error) {
 	return b, nil
 }
 
-func parseBool(s string) (bool, error) {
+// parseFlag is the one rule for every yes/no field and query parameter
+// (native, files): true, 1, yes, on, or false, 0, no, off, or absent;
+// anything else is refused rather than read as false.
+func parseFlag(name, s string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "null", "false", "0", "no":
+	case "", "null", "false", "0", "no", "off":
 		return false, nil
 	case "true", "1", "yes", "on":
 		return true, nil
 	}
-	return false, domain.Errorf(domain.InvalidRequest, "native must be true or false")
+	return false, domain.Errorf(domain.InvalidRequest, "%s must be true or false (or 1/0, yes/no, on/off)", name)
 }
+
+func parseBool(s string) (bool, error) { return parseFlag("native", s) }
 
 const maxFieldBytes = 1 << 10
 
@@ -162,9 +174,8 @@ func decodeMultipart(body io.Reader, boundary string, maxImage int64) (*submissi
 			break
 		}
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, bodyErr(err)
+			if be := bodyErr(err); domain.ErrorCode(be) != domain.InvalidRequest {
+				return nil, be // too large, or too slow
 			}
 			return nil, domain.Errorf(domain.InvalidRequest, "the multipart body is malformed")
 		}
@@ -242,8 +253,7 @@ func looksBase64(b []byte) bool {
 	return true
 }
 
-// boolQuery reads ?files=1 style flags.
-func boolQuery(r *http.Request, key string) bool {
-	v, err := strconv.ParseBool(r.URL.Query().Get(key))
-	return err == nil && v
+// boolQuery reads ?files=1 style flags, by the same rule as the body's.
+func boolQuery(r *http.Request, key string) (bool, error) {
+	return parseFlag(key, r.URL.Query().Get(key))
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/sign"
 )
 
 // status maps domain codes to HTTP statuses: the one place this happens.
@@ -14,6 +15,8 @@ var status = map[domain.Code]int{
 	domain.InvalidImage:         http.StatusBadRequest,
 	domain.ImageTooLarge:        http.StatusRequestEntityTooLarge,
 	domain.UnsupportedMediaType: http.StatusUnsupportedMediaType,
+	domain.RequestTimeout:       http.StatusRequestTimeout,
+	domain.Busy:                 http.StatusServiceUnavailable,
 	domain.NotFound:             http.StatusNotFound,
 	domain.OrderConflict:        http.StatusConflict,
 	domain.RecognitionFailed:    http.StatusUnprocessableEntity,
@@ -49,10 +52,17 @@ func writeError(w http.ResponseWriter, err error, orderNo string) int {
 	if e.OrderNo != "" {
 		orderNo = e.OrderNo // the order the failed upstream call used
 	}
+	if !sign.ValidOrderNo(orderNo) {
+		orderNo = "" // echo only what is valid: an invalid one may be anything
+	}
 	st := StatusOf(e)
 	retryable := e.Retryable
-	if e.Code == domain.TicketsUnavailable || e.Code == domain.UpstreamTimeout {
+	switch e.Code {
+	case domain.TicketsUnavailable, domain.UpstreamTimeout, domain.RequestTimeout:
 		retryable = true
+	case domain.Busy:
+		retryable = true
+		w.Header().Set("Retry-After", "1")
 	}
 	msg := e.Message
 	if e.Code == domain.Internal {

@@ -4,23 +4,47 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/sign"
 )
 
 // reqNote collects what the access log line says about a request: never
 // bodies, headers or personal data.
 type reqNote struct {
-	orderNo string
+	route   string
+	orderNo string // a valid order number
+	badNo   string // an invalid one, truncated and quoted
 	err     error
 }
 
 type noteKey struct{}
 
+// noteOrder logs a valid order number as it is; anything else (a client
+// can send 10,000 characters, NULs or "../") only truncated and quoted.
 func noteOrder(r *http.Request, orderNo string) {
 	if n, ok := r.Context().Value(noteKey{}).(*reqNote); ok {
-		n.orderNo = orderNo
+		if sign.ValidOrderNo(orderNo) {
+			n.orderNo = orderNo
+		} else {
+			n.badNo = quoteTruncated(orderNo, 40)
+		}
+	}
+}
+
+func quoteTruncated(s string, n int) string {
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return strconv.QuoteToASCII(s)
+}
+
+// noteRoute records the route pattern a request matched, for the log.
+func noteRoute(r *http.Request, pattern string) {
+	if n, ok := r.Context().Value(noteKey{}).(*reqNote); ok {
+		n.route = pattern
 	}
 }
 
@@ -56,14 +80,21 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, n))
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		route := n.route
+		if route == "" {
+			route = "unmatched"
+		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
-			slog.String("path", routeOf(r)),
+			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Int64("durationMs", time.Since(start).Milliseconds()),
 		}
 		if n.orderNo != "" {
 			attrs = append(attrs, slog.String("orderNo", n.orderNo))
+		}
+		if n.badNo != "" {
+			attrs = append(attrs, slog.String("invalidOrderNo", n.badNo))
 		}
 		level := slog.LevelInfo
 		if n.err != nil {
@@ -81,13 +112,4 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
-}
-
-// routeOf logs the route pattern, not the raw path (which could carry
-// anything a client put there).
-func routeOf(r *http.Request) string {
-	if r.Pattern != "" {
-		return r.Pattern
-	}
-	return "unmatched"
 }

@@ -9,7 +9,9 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/domain"
@@ -53,7 +55,16 @@ type server struct {
 	opt  Options
 	keys [][32]byte
 	log  *slog.Logger
+
+	// /healthz is unauthenticated: its answer is cached briefly, so that
+	// no caller can turn it into store reads (billed on the clouds).
+	hmu      sync.Mutex
+	health   tickets.Freshness
+	healthAt time.Time
 }
+
+// healthTTL is how long a /healthz answer is reused.
+const healthTTL = 5 * time.Second
 
 // New returns the API handler.
 func New(opt Options) http.Handler {
@@ -67,15 +78,36 @@ func New(opt Options) http.Handler {
 		}
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", s.healthz)
-	mux.HandleFunc("/v1/idcard/ocr", s.auth(s.idcardSubmit))
-	mux.HandleFunc("/v1/idcard/results/{orderNo}", s.auth(s.idcardResult))
-	mux.HandleFunc("/v1/bankcard/ocr", s.auth(s.bankcardSubmit))
-	mux.HandleFunc("/v1/bankcard/results/{orderNo}", s.auth(s.bankcardResult))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fail(w, r, domain.Errorf(domain.NotFound, "no such route"), "")
+	route := func(pattern string, h http.HandlerFunc) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			noteRoute(r, pattern)
+			h(w, r)
+		})
+	}
+	route("/healthz", s.healthz)
+	route("/v1/idcard/ocr", s.auth(s.idcardSubmit))
+	route("/v1/idcard/results/{orderNo}", s.auth(s.idcardResult))
+	route("/v1/bankcard/ocr", s.auth(s.bankcardSubmit))
+	route("/v1/bankcard/results/{orderNo}", s.auth(s.bankcardResult))
+	mux.HandleFunc("/", notFound)
+	return s.logRequests(s.withDeadline(cleanPaths(mux)))
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	fail(w, r, domain.Errorf(domain.NotFound, "no such route"), "")
+}
+
+// cleanPaths answers a path that is not in canonical form (//v1/…, /./,
+// a trailing slash) with the JSON 404 instead of letting ServeMux
+// redirect it with an HTML body: every response is JSON.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "" || p != path.Clean(p) {
+			notFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
-	return s.logRequests(s.withDeadline(mux))
 }
 
 func (s *server) withDeadline(next http.Handler) http.Handler {
@@ -115,6 +147,10 @@ func (s *server) authorized(r *http.Request) bool {
 func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
+			// Nothing of the body is read, and the connection is closed
+			// after the answer rather than drained for reuse: a client
+			// without a key cannot hold it by trickling a body.
+			w.Header().Set("Connection", "close")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cardocr"`)
 			fail(w, r, domain.Errorf(domain.Unauthorized, "missing or wrong API key"), "")
 			return
@@ -124,13 +160,25 @@ func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "tickets": string(s.freshness(r.Context()))})
+}
+
+// freshness is the tickets' state, computed at most once per healthTTL
+// (concurrent callers wait for the one computation).
+func (s *server) freshness(ctx context.Context) tickets.Freshness {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	if !s.healthAt.IsZero() && time.Since(s.healthAt) < healthTTL {
+		return s.health
+	}
 	fr := tickets.Missing
 	if s.opt.Health != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		fr = s.opt.Health.Freshness(ctx, s.opt.RefreshInterval)
 		cancel()
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "tickets": string(fr)})
+	s.health, s.healthAt = fr, time.Now()
+	return fr
 }
 
 func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
@@ -163,7 +211,12 @@ func (s *server) idcardResult(w http.ResponseWriter, r *http.Request) {
 	}
 	orderNo := r.PathValue("orderNo")
 	noteOrder(r, orderNo)
-	res, err := s.opt.IDCards.IDCardResult(r.Context(), orderNo, boolQuery(r, "files"))
+	files, err := boolQuery(r, "files")
+	if err != nil {
+		fail(w, r, err, orderNo)
+		return
+	}
+	res, err := s.opt.IDCards.IDCardResult(r.Context(), orderNo, files)
 	if err != nil {
 		fail(w, r, err, orderNo)
 		return

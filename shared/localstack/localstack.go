@@ -196,7 +196,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		mux.Handle(WeChatEmulatorPath+"/", http.StripPrefix(WeChatEmulatorPath, s.WeChatEmulator))
 	}
 	mux.Handle("/", api)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// As in the functions' HTTP mode: the whole request read within
+	// REQUEST_TIMEOUT (a trickled body cannot hold a connection open).
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.RequestTimeout, IdleTimeout: 2 * time.Minute}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -22,9 +22,11 @@ import (
 //
 // A function without an HTTP handler (an event function run locally) serves
 // GET /healthz and POST /invoke, which passes the request body to Event as
-// the event JSON and answers its result as JSON. POST /invoke is off when SCF
-// environment variables are present: an event function deployed as a web
-// function by mistake must not expose an unauthenticated trigger.
+// the event JSON and answers its result as JSON. POST /invoke is
+// unauthenticated, so such a function listens on 127.0.0.1 unless BIND_ADDR
+// says otherwise, and /invoke is off when SCF environment variables are
+// present: an event function deployed as a web function by mistake must not
+// expose a trigger (a forced refresh, arbitrary archive events).
 
 const (
 	defaultRequestTimeout = 30 * time.Second
@@ -51,14 +53,22 @@ func runHTTP(ctx context.Context, d *dispatcher, getenv func(string) string) err
 	if h == nil {
 		h = eventHTTPHandler(d, !onSCF(os.Environ()))
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(bindAddr(), port))
+	addr := bindAddr()
+	if d.fn.HTTP == nil && getenv(envBindAddr) == "" {
+		addr = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr, port))
 	if err != nil {
 		return fmt.Errorf("platform: HTTP mode: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           httpMiddleware(d, h, timeout),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		// The whole request, body included, is read within the request's
+		// own bound: a client trickling its body cannot hold a connection
+		// (and its goroutine) open for longer.
+		ReadTimeout: timeout,
+		IdleTimeout: 2 * time.Minute,
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -300,6 +300,23 @@ func TestScheduledAndOtherEvents(t *testing.T) {
 			t.Errorf("GET /healthz: %d", a.status)
 		}
 	})
+	// POST /invoke is unauthenticated: without BIND_ADDR an event-only
+	// function listens on loopback only (the test reads where it listens;
+	// it never connects anywhere but 127.0.0.1).
+	t.Run("HTTP mode, event-only function, default bind", func(t *testing.T) {
+		port := freePort(t)
+		p := start(t, bin, "PORT="+port, "TESTFN_NO_HTTP=1")
+		deadline := time.Now().Add(waitLimit)
+		for !strings.Contains(p.output.String(), `listening`) {
+			if p.exited() || time.Now().After(deadline) {
+				t.Fatalf("not listening: %s", p.output.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if out := p.output.String(); !strings.Contains(out, `addr=127.0.0.1:`+port) && !strings.Contains(out, `"addr":"127.0.0.1:`+port+`"`) {
+			t.Errorf("an event-only function listens beyond loopback: %s", out)
+		}
+	})
 }
 
 // TestHandlerPanic: a panic becomes a function error; then each platform's

@@ -421,6 +421,11 @@ func (h *Handler) bucket(ctx context.Context, u Upload) (archive.Bucket, error) 
 // the upstream answered our submission without keeping a result, and
 // submitting the same order number again could only be refused.
 func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
+	if !plainKey(u.Key) {
+		// uploads/bankcard/../../credentials.json is "under uploads/" as
+		// written but not as a file store resolves it.
+		return "", &rejection{"the object key is not a plain path (empty, dot or dot-dot segments, or a leading slash)"}
+	}
 	var kind, side string
 	for _, k := range uploadKinds {
 		if rest, ok := strings.CutPrefix(u.Key, k.prefix); ok && rest != "" && !strings.HasSuffix(rest, "/") {
@@ -540,6 +545,22 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 		return "", err
 	}
 	return out, nil
+}
+
+// plainKey: no empty, "." or ".." segments and no leading slash, so that
+// every store reads the same object under the key. (A trailing slash, a
+// console's folder placeholder, is allowed here and ignored later.)
+func plainKey(k string) bool {
+	k = strings.TrimSuffix(k, "/")
+	if k == "" || strings.HasPrefix(k, "/") {
+		return false
+	}
+	for _, seg := range strings.Split(k, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // DefaultPendingGrace is how long a submission may still be in flight after
