@@ -222,10 +222,10 @@ func splitWarnings(w string) []string {
 func (s CardSpec) size() (int, int) {
 	w, h := s.Width, s.Height
 	if w <= 0 {
-		w = 64
+		w = 320 // the ID-1 card's ratio, and plausible as a photo of one
 	}
 	if h <= 0 {
-		h = 40
+		h = 202
 	}
 	return max(w, 8), max(h, 8)
 }

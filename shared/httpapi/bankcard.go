@@ -24,7 +24,7 @@ func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err, "")
 		return
 	}
-	req := ocr.BankCardRequest{Image: webank.BytesImage(sub.Image), Head: head(sub.Image), UserID: sub.UserID, OrderNo: sub.OrderNo}
+	req := ocr.BankCardRequest{Image: webank.BytesImage(sub.Image), Head: sub.Image, UserID: sub.UserID, OrderNo: sub.OrderNo}
 	res, err := s.opt.BankCards.SubmitBankCard(r.Context(), req)
 	if err != nil {
 		fail(w, r, err, sub.OrderNo)

@@ -192,7 +192,7 @@ func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := ocr.IDCardRequest{
-		Side: sub.Side, Image: webank.BytesImage(sub.Image), Head: head(sub.Image), UserID: sub.UserID,
+		Side: sub.Side, Image: webank.BytesImage(sub.Image), Head: sub.Image, UserID: sub.UserID,
 		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo, ImageURL: sub.ImageURL,
 	}
 	res, err := s.opt.IDCards.SubmitIDCard(r.Context(), req)
@@ -224,7 +224,6 @@ func (s *server) idcardResult(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-func head(b []byte) []byte { return b[:min(len(b), ocr.SniffLen)] }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)

@@ -1,10 +1,6 @@
 package ocr
 
-import (
-	"bytes"
-
-	"github.com/cardocr/cardocr/shared/domain"
-)
+import "bytes"
 
 // Size limits of the upstream APIs, in raw image bytes (docs/protocol.md).
 // WeBank limits the Base64 string, not the image: idcardStr "图片的
@@ -19,9 +15,6 @@ const (
 	MaxWeChatImage    = 2<<20 - 1                 // less than 2 MiB
 )
 
-// SniffLen is how many leading bytes CheckImage needs.
-const SniffLen = 12
-
 // ImageKind names the image format from its first bytes: "jpeg", "png",
 // "bmp", or "" when it is none of the formats the upstreams take.
 func ImageKind(head []byte) string {
@@ -34,18 +27,4 @@ func ImageKind(head []byte) string {
 		return "bmp"
 	}
 	return ""
-}
-
-// CheckImage rejects what no upstream would accept, before any call.
-func CheckImage(head []byte, size, limit int64) error {
-	if size == 0 {
-		return domain.Errorf(domain.InvalidImage, "the image is empty")
-	}
-	if size > limit {
-		return domain.Errorf(domain.ImageTooLarge, "the image is %d bytes; this provider accepts at most %d", size, limit)
-	}
-	if ImageKind(head) == "" {
-		return domain.Errorf(domain.InvalidImage, "the payload is not a JPEG, PNG or BMP image")
-	}
-	return nil
 }

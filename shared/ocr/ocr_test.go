@@ -6,30 +6,63 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 )
 
 func TestCheckImage(t *testing.T) {
-	jpeg := []byte{0xFF, 0xD8, 0xFF, 0xE0}
-	png := []byte("\x89PNG\r\n\x1a\n....")
+	card := func(w, h int) emulator.CardSpec {
+		return emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1, Width: w, Height: h}
+	}
+	jpg, png, bmp := card(0, 0).JPEG(), card(0, 0).PNG(), card(0, 0).BMP()
+	padded := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1, MinSize: 1 << 20}.JPEG()
+	whole := func(b []byte) ([]byte, int64) { return b, int64(len(b)) }
+	head := func(b []byte, n int) ([]byte, int64) { return b[:n], int64(len(b)) } // an upload: only its first bytes
 	tests := []struct {
+		name  string
 		head  []byte
 		size  int64
 		limit int64
 		want  domain.Code
 	}{
-		{jpeg, 100, 1000, ""},
-		{png, 100, 1000, ""},
-		{[]byte("BM\x00\x00\x00\x00"), 100, 1000, ""},
-		{jpeg, 1001, 1000, domain.ImageTooLarge},
-		{jpeg, 0, 1000, domain.InvalidImage},
-		{[]byte("GIF89a"), 100, 1000, domain.InvalidImage},
-		{[]byte("%PDF-1.4"), 100, 1000, domain.InvalidImage},
+		{"jpeg", nil, 0, 0, ""},
+		{"png", nil, 0, 0, ""},
+		{"bmp", nil, 0, 0, ""},
+		{"jpeg padded after its end", nil, 0, 0, ""},
+		{"jpeg, head of an upload", nil, 0, 0, ""},
+		{"truncated jpeg", nil, 0, 0, domain.InvalidImage},
+		{"truncated png", nil, 0, 0, domain.InvalidImage},
+		{"truncated bmp", nil, 0, 0, domain.InvalidImage},
+		{"10x10 png", nil, 0, 0, domain.InvalidImage},
+		{"99 px high", nil, 0, 0, domain.InvalidImage},
+		{"too large", nil, 0, 100, domain.ImageTooLarge},
+		{"three bytes of jpeg magic", []byte{0xFF, 0xD8, 0xFF}, 3, 0, domain.InvalidImage},
+		{"BM and garbage", []byte("BM\x00\x00garbage garbage garbage garbage"), 36, 0, domain.InvalidImage},
+		{"empty", []byte{}, 0, 0, domain.InvalidImage},
+		{"gif", []byte("GIF89a\x01\x00\x01\x00"), 10, 0, domain.InvalidImage},
+		{"pdf", []byte("%PDF-1.4"), 8, 0, domain.InvalidImage},
+	}
+	inputs := map[string]func() ([]byte, int64){
+		"jpeg": func() ([]byte, int64) { return whole(jpg) }, "png": func() ([]byte, int64) { return whole(png) },
+		"bmp": func() ([]byte, int64) { return whole(bmp) }, "jpeg padded after its end": func() ([]byte, int64) { return whole(padded) },
+		"jpeg, head of an upload": func() ([]byte, int64) { return head(padded, 4096) },
+		"truncated jpeg":          func() ([]byte, int64) { return whole(jpg[:len(jpg)/2]) },
+		"truncated png":           func() ([]byte, int64) { return whole(png[:len(png)-20]) },
+		"truncated bmp":           func() ([]byte, int64) { return whole(bmp[:len(bmp)/2]) },
+		"10x10 png":               func() ([]byte, int64) { return whole(card(10, 10).PNG()) },
+		"99 px high":              func() ([]byte, int64) { return whole(card(400, 99).JPEG()) },
+		"too large":               func() ([]byte, int64) { return whole(jpg) },
 	}
 	for _, tt := range tests {
+		if in, ok := inputs[tt.name]; ok {
+			tt.head, tt.size = in()
+		}
+		if tt.limit == 0 {
+			tt.limit = MaxIDCardImage
+		}
 		if got := domain.ErrorCode(CheckImage(tt.head, tt.size, tt.limit)); got != tt.want {
-			t.Errorf("CheckImage(%q, %d) = %q, want %q", tt.head, tt.size, got, tt.want)
+			t.Errorf("%s: %q, want %q (%v)", tt.name, got, tt.want, CheckImage(tt.head, tt.size, tt.limit))
 		}
 	}
 }

@@ -464,7 +464,7 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 		return h.resumePending(ctx, kind, orderNo, src, pm)
 	}
 
-	head, err := readHead(ctx, b, u.Key)
+	head, err := readHead(ctx, b, u.Key, info.Size)
 	if err != nil {
 		return "", err
 	}
@@ -607,13 +607,15 @@ func (h *Handler) resumePending(ctx context.Context, kind, orderNo string, src *
 	return FailedArchived, nil
 }
 
-func readHead(ctx context.Context, b archive.Bucket, key string) ([]byte, error) {
+// readHead reads the upload's first bytes (the whole of a small one) for
+// the image checks; the image itself is streamed later.
+func readHead(ctx context.Context, b archive.Bucket, key string, size int64) ([]byte, error) {
 	rc, _, err := b.Open(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("resultfetch: upload: %w", err)
 	}
 	defer rc.Close()
-	head := make([]byte, ocr.SniffLen)
+	head := make([]byte, min(size, ocr.HeadLen))
 	n, err := io.ReadFull(rc, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("resultfetch: upload: %w", err)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
@@ -134,13 +134,8 @@ func TestUploadIsStreamedNotBuffered(t *testing.T) {
 		Uploads: func(context.Context, string, string) (archive.Bucket, error) { return limited, nil }}
 
 	// 15 MiB: the largest ID card image (its Base64 is the documented
-	// 20971520 characters).
-	img := make([]byte, ocr.MaxIDCardImage)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range img {
-		img[i] = byte(rng.Uint32())
-	}
-	copy(img, []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1})
+	// 20971520 characters): a real JPEG padded after its end marker.
+	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 5, MinSize: ocr.MaxIDCardImage}.JPEG()
 	key := "uploads/idcard/front/big.jpg"
 	if err := b.Put(context.Background(), key, img, "image/jpeg"); err != nil {
 		t.Fatal(err)

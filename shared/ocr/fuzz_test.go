@@ -1,0 +1,35 @@
+package ocr
+
+import (
+	"testing"
+
+	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/emulator"
+)
+
+// FuzzInspectImage: any bytes, whole or as a head, give a coded answer and
+// never a panic; an accepted image has plausible dimensions.
+func FuzzInspectImage(f *testing.F) {
+	spec := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 3}
+	for _, b := range [][]byte{spec.JPEG(), spec.PNG(), spec.BMP(), {0xFF, 0xD8, 0xFF, 0xDA, 0, 2, 0xFF, 0xD9}, []byte("BM"), []byte("\x89PNG\r\n\x1a\n")} {
+		f.Add(b, true)
+		f.Add(b[:len(b)/2], false)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, whole bool) {
+		info, err := InspectImage(b, whole)
+		if err != nil {
+			if domain.ErrorCode(err) != domain.InvalidImage {
+				t.Fatalf("uncoded error %v", err)
+			}
+			return
+		}
+		if info.Width <= 0 || info.Height <= 0 || info.Format == "" {
+			t.Fatalf("accepted with %+v", info)
+		}
+		size := int64(len(b))
+		if !whole {
+			size++
+		}
+		_ = CheckImage(b, size, MaxIDCardImage)
+	})
+}
