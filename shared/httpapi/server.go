@@ -224,7 +224,6 @@ func (s *server) idcardResult(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
 	e := domain.Errorf(domain.InvalidRequest, "use %s", allow)

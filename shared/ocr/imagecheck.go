@@ -213,4 +213,3 @@ func bmpInfo(b []byte, whole bool) (ImageInfo, error) {
 	}
 	return ImageInfo{Format: "bmp", Width: int(w), Height: int(h)}, nil
 }
-
