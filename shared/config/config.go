@@ -35,6 +35,10 @@ type Config struct {
 	// RequestTimeout bounds each HTTP request where the platform gives no
 	// deadline of its own (HTTP mode, the local stack).
 	RequestTimeout time.Duration // REQUEST_TIMEOUT
+	// MaxLargeRequests bounds the requests with a body over 1 MiB that one
+	// instance handles at once (each costs about its image in memory);
+	// beyond it: 503 busy with Retry-After. 0: no bound.
+	MaxLargeRequests int // MAX_LARGE_REQUESTS
 
 	// DailyQuotaWeChat is DAILY_QUOTA_WECHAT: WeChat OCR calls allowed per
 	// day and instance before quota_exceeded (0: no local limit).
@@ -104,6 +108,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config: DAILY_QUOTA_WECHAT must be a whole number of calls (0: no limit)")
 		}
 		c.DailyQuotaWeChat = n
+	}
+	c.MaxLargeRequests = 4
+	if v := strings.TrimSpace(getenv("MAX_LARGE_REQUESTS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("config: MAX_LARGE_REQUESTS must be a whole number (0: no bound)")
+		}
+		c.MaxLargeRequests = n
 	}
 	var err error
 	if c.RefreshInterval, err = duration(getenv, "TICKET_REFRESH_INTERVAL", 20*time.Minute); err != nil {

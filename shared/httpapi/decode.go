@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -27,17 +26,6 @@ type submission struct {
 	ImageURL string // provider wechat: an https URL WeChat downloads instead
 }
 
-// jsonSubmission is the JSON body; native accepts true/false or "1"/"0".
-type jsonSubmission struct {
-	Side     string          `json:"side"`
-	Image    *string         `json:"image"`
-	UserID   string          `json:"userId"`
-	Native   json.RawMessage `json:"native"`
-	Provider string          `json:"provider"`
-	OrderNo  string          `json:"orderNo"`
-	ImageURL string          `json:"imageUrl"`
-}
-
 // decodeSubmission reads a JSON or multipart body. maxImage bounds the
 // decoded image; the body is bounded to what such an image needs.
 func decodeSubmission(w http.ResponseWriter, r *http.Request, maxImage int64) (*submission, error) {
@@ -49,9 +37,9 @@ func decodeSubmission(w http.ResponseWriter, r *http.Request, maxImage int64) (*
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	switch mt {
 	case "application/json":
-		return decodeJSON(r.Body, maxImage)
+		return decodeJSONStream(r.Body, maxImage, r.ContentLength)
 	case "multipart/form-data":
-		return decodeMultipart(r.Body, params["boundary"], maxImage)
+		return decodeMultipart(r.Body, params["boundary"], maxImage, r.ContentLength)
 	}
 	return nil, domain.Errorf(domain.UnsupportedMediaType, "send application/json or multipart/form-data")
 }
@@ -66,42 +54,6 @@ func bodyErr(err error) error {
 		return domain.Wrap(domain.RequestTimeout, err, "the request body did not arrive in time")
 	}
 	return domain.Wrap(domain.InvalidRequest, err, "the request body could not be read")
-}
-
-func decodeJSON(body io.Reader, maxImage int64) (*submission, error) {
-	var js jsonSubmission
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(&js); err != nil {
-		if be := bodyErr(err); domain.ErrorCode(be) != domain.InvalidRequest {
-			return nil, be // too large, or too slow
-		}
-		return nil, domain.Errorf(domain.InvalidRequest, "the body is not valid JSON")
-	}
-	if dec.More() {
-		return nil, domain.Errorf(domain.InvalidRequest, "the body is not a single JSON object")
-	}
-	if js.ImageURL != "" && js.Image != nil && *js.Image != "" {
-		return nil, domain.Errorf(domain.InvalidRequest, "send either image or imageUrl, not both")
-	}
-	if js.ImageURL != "" {
-		native, err := parseBool(string(bytes.Trim(js.Native, `"`)))
-		if err != nil {
-			return nil, err
-		}
-		return &submission{Side: js.Side, UserID: js.UserID, Native: native, Provider: js.Provider, OrderNo: js.OrderNo, ImageURL: js.ImageURL}, nil
-	}
-	if js.Image == nil || *js.Image == "" {
-		return nil, domain.Errorf(domain.InvalidRequest, "image is required (base64)")
-	}
-	native, err := parseBool(string(bytes.Trim(js.Native, `"`)))
-	if err != nil {
-		return nil, err
-	}
-	img, err := decodeBase64(*js.Image, maxImage)
-	if err != nil {
-		return nil, err
-	}
-	return &submission{Side: js.Side, UserID: js.UserID, Native: native, Provider: js.Provider, OrderNo: js.OrderNo, Image: img}, nil
 }
 
 // decodeBase64 accepts standard base64 with or without padding, URL-safe
@@ -160,7 +112,7 @@ func parseBool(s string) (bool, error) { return parseFlag("native", s) }
 
 const maxFieldBytes = 1 << 10
 
-func decodeMultipart(body io.Reader, boundary string, maxImage int64) (*submission, error) {
+func decodeMultipart(body io.Reader, boundary string, maxImage, contentLength int64) (*submission, error) {
 	if boundary == "" {
 		return nil, domain.Errorf(domain.InvalidRequest, "multipart body without a boundary")
 	}
@@ -184,10 +136,16 @@ func decodeMultipart(body io.Reader, boundary string, maxImage int64) (*submissi
 			// Room for a base64 text field of the largest image; a file is
 			// held to maxImage below.
 			textMax := int64(base64.StdEncoding.EncodedLen(int(maxImage))) + 4<<10
-			img, err := io.ReadAll(io.LimitReader(p, textMax+1))
-			if err != nil {
+			// One buffer sized from the body's length: growing by doubling
+			// would hold up to twice the image at its peak.
+			var buf bytes.Buffer
+			if contentLength > 0 {
+				buf.Grow(int(min(contentLength, textMax+1)))
+			}
+			if _, err := buf.ReadFrom(io.LimitReader(p, textMax+1)); err != nil {
 				return nil, bodyErr(err)
 			}
+			img := buf.Bytes()
 			if p.FileName() == "" && looksBase64(img) {
 				// A text field named image: base64, as in the JSON form.
 				if int64(len(img)) > textMax {

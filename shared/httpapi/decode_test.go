@@ -3,6 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -161,6 +163,109 @@ func FuzzDecodeMultipart(f *testing.F) {
 		}
 		if err != nil && domain.ErrorCode(err) == domain.Internal {
 			t.Fatalf("uncoded error: %v", err)
+		}
+	})
+}
+
+// The JSON decoding this package had before the streaming decoder: the
+// whole body unmarshalled, then the image string decoded. It stays as the
+// reference the stream is fuzzed against.
+
+// jsonSubmission is the JSON body; native accepts true/false or "1"/"0".
+type jsonSubmission struct {
+	Side     string          `json:"side"`
+	Image    *string         `json:"image"`
+	UserID   string          `json:"userId"`
+	Native   json.RawMessage `json:"native"`
+	Provider string          `json:"provider"`
+	OrderNo  string          `json:"orderNo"`
+	ImageURL string          `json:"imageUrl"`
+}
+
+func referenceDecodeJSON(body io.Reader, maxImage int64) (*submission, error) {
+	var js jsonSubmission
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(&js); err != nil {
+		if be := bodyErr(err); domain.ErrorCode(be) != domain.InvalidRequest {
+			return nil, be // too large, or too slow
+		}
+		return nil, domain.Errorf(domain.InvalidRequest, "the body is not valid JSON")
+	}
+	if dec.More() {
+		return nil, domain.Errorf(domain.InvalidRequest, "the body is not a single JSON object")
+	}
+	if js.ImageURL != "" && js.Image != nil && *js.Image != "" {
+		return nil, domain.Errorf(domain.InvalidRequest, "send either image or imageUrl, not both")
+	}
+	if js.ImageURL != "" {
+		native, err := parseBool(string(bytes.Trim(js.Native, `"`)))
+		if err != nil {
+			return nil, err
+		}
+		return &submission{Side: js.Side, UserID: js.UserID, Native: native, Provider: js.Provider, OrderNo: js.OrderNo, ImageURL: js.ImageURL}, nil
+	}
+	if js.Image == nil || *js.Image == "" {
+		return nil, domain.Errorf(domain.InvalidRequest, "image is required (base64)")
+	}
+	native, err := parseBool(string(bytes.Trim(js.Native, `"`)))
+	if err != nil {
+		return nil, err
+	}
+	img, err := decodeBase64(*js.Image, maxImage)
+	if err != nil {
+		return nil, err
+	}
+	return &submission{Side: js.Side, UserID: js.UserID, Native: native, Provider: js.Provider, OrderNo: js.OrderNo, Image: img}, nil
+}
+
+// FuzzJSONStreamMatchesReference: whatever the reference decoder accepts
+// (a body without repeated members), the stream decodes to the same
+// submission.
+func FuzzJSONStreamMatchesReference(f *testing.F) {
+	std := base64.StdEncoding.EncodeToString(jpeg)
+	for _, b := range []string{
+		`{"side":"front","image":"` + std + `","native":true}`,
+		`{"image":"data:image/jpeg;base64,` + std + `","side":"back","userId":"u1"}`,
+		`{"image":"` + std[:8] + `\n` + std[8:] + `","orderNo":"o1","x":{"y":[1,"}"]}}`,
+		`{"image":"` + strings.TrimRight(base64.URLEncoding.EncodeToString(jpeg), "=") + `","native":"1"}`,
+		`{"imageUrl":"https://a.example/x.jpg","provider":"wechat","side":"front"}`,
+		`{"image":"\u0041\u0041\u0041\u0041"}`,
+	} {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if bytes.Count(body, []byte(`"`)) > 200 || bytes.Contains(body, []byte(`\u0000`)) {
+			return
+		}
+		var raw map[string]json.RawMessage
+		if json.Unmarshal(body, &raw) != nil {
+			return
+		}
+		members := map[string]bool{}
+		for k := range raw {
+			members[strings.ToLower(k)] = true
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		keys := 0
+		for tok, err := dec.Token(); err == nil; tok, err = dec.Token() {
+			if _, ok := tok.(string); ok {
+				keys++
+			}
+		}
+		if keys > 2*len(members)+1 { // nested or repeated members: encoding/json keeps the last
+			return
+		}
+		want, werr := referenceDecodeJSON(bytes.NewReader(body), 1<<16)
+		if werr != nil || (want.ImageURL != "" && len(want.Image) > 0) {
+			return
+		}
+		got, err := decodeJSONStream(bytes.NewReader(body), 1<<16, int64(len(body)))
+		if err != nil {
+			t.Fatalf("the reference accepts %q, the stream says %v", body, err)
+		}
+		if !bytes.Equal(got.Image, want.Image) || got.Side != want.Side || got.UserID != want.UserID || got.OrderNo != want.OrderNo ||
+			got.Provider != want.Provider || got.ImageURL != want.ImageURL || got.Native != want.Native {
+			t.Fatalf("%q: stream %+v, reference %+v", body, got, want)
 		}
 	})
 }

@@ -48,8 +48,16 @@ type Options struct {
 	// Timeout bounds a request that arrives without a deadline (the
 	// platforms put the invocation's deadline in the context).
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// MaxLargeRequests bounds the submissions with a body over
+	// LargeRequestBytes (or of unknown length) in flight at once; beyond
+	// it they get 503 busy with Retry-After. 0: no bound.
+	MaxLargeRequests int
+	Logger           *slog.Logger
 }
+
+// LargeRequestBytes is the body size from which a request counts against
+// MaxLargeRequests.
+const LargeRequestBytes = 1 << 20
 
 type server struct {
 	opt  Options
@@ -61,6 +69,8 @@ type server struct {
 	hmu      sync.Mutex
 	health   tickets.Freshness
 	healthAt time.Time
+
+	large chan struct{} // MaxLargeRequests slots; nil: no bound
 }
 
 // healthTTL is how long a /healthz answer is reused.
@@ -69,6 +79,9 @@ const healthTTL = 5 * time.Second
 // New returns the API handler.
 func New(opt Options) http.Handler {
 	s := &server{opt: opt, log: opt.Logger}
+	if opt.MaxLargeRequests > 0 {
+		s.large = make(chan struct{}, opt.MaxLargeRequests)
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -85,9 +98,9 @@ func New(opt Options) http.Handler {
 		})
 	}
 	route("/healthz", s.healthz)
-	route("/v1/idcard/ocr", s.auth(s.idcardSubmit))
+	route("/v1/idcard/ocr", s.auth(s.bounded(s.idcardSubmit)))
 	route("/v1/idcard/results/{orderNo}", s.auth(s.idcardResult))
-	route("/v1/bankcard/ocr", s.auth(s.bankcardSubmit))
+	route("/v1/bankcard/ocr", s.auth(s.bounded(s.bankcardSubmit)))
 	route("/v1/bankcard/results/{orderNo}", s.auth(s.bankcardResult))
 	mux.HandleFunc("/", notFound)
 	return s.logRequests(s.withDeadline(cleanPaths(mux)))
@@ -156,6 +169,28 @@ func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		next(w, r)
+	}
+}
+
+// bounded admits at most MaxLargeRequests large submissions at once: each
+// holds about its image in memory, so the bound is the instance's memory
+// bound. The others are refused at once (no queue: the client's retry,
+// after Retry-After, is the queue).
+func (s *server) bounded(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.large == nil || r.Method != http.MethodPost || (r.ContentLength >= 0 && r.ContentLength <= LargeRequestBytes) {
+			next(w, r)
+			return
+		}
+		select {
+		case s.large <- struct{}{}:
+			defer func() { <-s.large }()
+			next(w, r)
+		default:
+			w.Header().Set("Connection", "close") // the body is not read
+			fail(w, r, &domain.Error{Code: domain.Busy, Retryable: true,
+				Message: "too many large requests in flight on this instance; try again shortly"}, "")
+		}
 	}
 }
 

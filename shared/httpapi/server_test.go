@@ -191,3 +191,44 @@ func TestHealthzIsCached(t *testing.T) {
 		t.Errorf("100 /healthz calls asked the store %d times", n)
 	}
 }
+
+type blockingCards struct {
+	stubCards
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingCards) SubmitIDCard(ctx context.Context, r ocr.IDCardRequest) (*ocr.IDCardResult, error) {
+	if r.Image.Size > LargeRequestBytes/2 { // only the large ones wait
+		b.entered <- struct{}{}
+		<-b.release
+	}
+	return &ocr.IDCardResult{OrderNo: "o1", Provider: "webank", Side: r.Side}, nil
+}
+
+// At most MaxLargeRequests large submissions at once; the next one gets
+// 503 busy with Retry-After at once, without its body being read; small
+// ones are not held back.
+func TestLargeRequestsAreBounded(t *testing.T) {
+	cards := &blockingCards{entered: make(chan struct{}, 4), release: make(chan struct{})}
+	srv := httptest.NewServer(New(Options{IDCards: cards, APIKeys: []string{"k"}, MaxLargeRequests: 1, Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	big := `{"side":"front","image":"/9j/` + strings.Repeat("A", 2<<20) + `"}`
+	done := make(chan int, 1)
+	go func() {
+		st, _, _ := call(t, srv, "POST", "/v1/idcard/ocr", "application/json", big, "k")
+		done <- st
+	}()
+	<-cards.entered // the first holds the only slot
+	st, h, body := call(t, srv, "POST", "/v1/idcard/ocr", "application/json", big, "k")
+	if st != 503 || !strings.Contains(string(body), `"code":"busy"`) || !strings.Contains(string(body), `"retryable":true`) || h.Get("Retry-After") == "" {
+		t.Errorf("second large request: %d %v %s", st, h, body)
+	}
+	if st, _, body := call(t, srv, "POST", "/v1/idcard/ocr", "application/json", `{"side":"front","image":"/9j/4AAQ"}`, "k"); st != 200 {
+		t.Errorf("a small request while a large one runs: %d %s", st, body)
+	}
+	cards.release <- struct{}{}
+	if st := <-done; st != 200 {
+		t.Errorf("first large request: %d", st)
+	}
+}

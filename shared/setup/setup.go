@@ -86,6 +86,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger) (http.Handler
 	h := httpapi.New(httpapi.Options{
 		IDCards: svc, BankCards: svc, Health: reader, RefreshInterval: cfg.RefreshInterval,
 		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
+		MaxLargeRequests: cfg.MaxLargeRequests,
 	})
 	return h, reader, nil
 }
