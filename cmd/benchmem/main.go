@@ -8,6 +8,8 @@
 //	benchmem baseline -env D/env -key K           buffer-everything submit of an S3 object, print own VmHWM
 //	benchmem event-s3 -bucket B -key K            print an S3 object-created event
 //	benchmem event-apigw -size N                  print an HTTP API (payload 2.0) event: multipart ID card of N bytes
+//	benchmem http -bin B -env D/env -form json|multipart -size N
+//	                                              run B in HTTP mode, print its peak RSS above idle for one request
 package main
 
 import (
@@ -59,6 +61,8 @@ func main() {
 		err = eventS3(os.Args[2:])
 	case "event-apigw":
 		err = eventAPIGW(os.Args[2:])
+	case "http":
+		err = httpRequest(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -382,4 +386,91 @@ func eventAPIGW(args []string) error {
 		"body": base64.StdEncoding.EncodeToString(buf.Bytes()), "isBase64Encoded": true,
 	}
 	return json.NewEncoder(os.Stdout).Encode(ev)
+}
+
+// httpRequest runs a function binary in HTTP mode, warms it up with a small
+// submission (tickets loaded, connections open), takes its peak RSS as the
+// idle figure, sends one submission with an image of -size bytes as JSON
+// (base64) or multipart, and prints the growth of the peak RSS in KiB and
+// the status. The goal: at most twice the image.
+func httpRequest(args []string) error {
+	fs := flag.NewFlagSet("http", flag.ExitOnError)
+	bin := fs.String("bin", "", "function binary")
+	envFile := fs.String("env", "", "environment file written by upstream")
+	form := fs.String("form", "json", "json or multipart")
+	size := fs.Int("size", 2<<20, "bytes of the ID card image")
+	fs.Parse(args)
+	env, err := readEnv(*envFile)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cmd := exec.Command(*bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "BIND_ADDR=127.0.0.1", "REQUEST_TIMEOUT=2m"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stderr, cmd.Stdout = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer cmd.Process.Kill()
+	base := "http://127.0.0.1:" + port
+	client := &http.Client{Timeout: 3 * time.Minute}
+	for i := 0; ; i++ {
+		if resp, err := client.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 300 {
+			return fmt.Errorf("the function did not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	post := func(img []byte) (int, error) {
+		var body io.Reader
+		ct := "application/json"
+		if *form == "multipart" {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			mw.WriteField("side", "front")
+			fw, _ := mw.CreateFormFile("image", "card.jpg")
+			fw.Write(img)
+			mw.Close()
+			body, ct = &buf, mw.FormDataContentType()
+		} else {
+			body = strings.NewReader(`{"side":"front","image":"` + base64.StdEncoding.EncodeToString(img) + `"}`)
+		}
+		resp, err := client.Post(base+"/v1/idcard/ocr", ct, body)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if st, err := post(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 21}.JPEG()); err != nil || st != 200 {
+		return fmt.Errorf("warm-up: %d %v", st, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	idle, err := vmHWM(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 22, MinSize: *size}.JPEG()
+	st, err := post(img)
+	if err != nil {
+		return err
+	}
+	peak, err := vmHWM(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%d %d HTTP-%d\n", peak-idle, idle, st)
+	return nil
 }

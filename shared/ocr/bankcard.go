@@ -132,6 +132,6 @@ func (s *Service) bankCardResult(f *webank.Fields, orderNo string, files bool) *
 	if files {
 		res.Files = collectFiles(f, bankPhotoKeys...)
 	}
-	res.Upstream = withoutKeys(f.Result, bankPhotoKeys...)
+	res.Upstream = f.ResultWithout(bankPhotoKeys...)
 	return res
 }

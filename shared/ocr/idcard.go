@@ -147,7 +147,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	res.Warnings = cardcheck.MergeIDWarnings(f.String("warning"), f.String("multiWarning"))
 	res.Clarity = atoiPtr(f.String("clarity"))
 	s.finishIDCard(res, fields)
-	res.Upstream = withoutKeys(f.Result, photoKeys...)
+	res.Upstream = f.ResultWithout(photoKeys...)
 	return res, nil
 }
 
@@ -209,7 +209,7 @@ func (s *Service) IDCardResult(ctx context.Context, orderNo string, files bool) 
 	if files {
 		res.Files = collectFiles(f, photoKeys...)
 	}
-	res.Upstream = withoutKeys(f.Result, photoKeys...)
+	res.Upstream = f.ResultWithout(photoKeys...)
 	return res, nil
 }
 
@@ -252,23 +252,6 @@ func atoiPtr(s string) *int {
 		return nil
 	}
 	return &n
-}
-
-// withoutKeys returns obj without the named members (photos travel under
-// "files", and only when asked for).
-func withoutKeys(obj json.RawMessage, keys ...string) json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(obj, &m) != nil {
-		return nil
-	}
-	for _, k := range keys {
-		delete(m, k)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil
-	}
-	return b
 }
 
 func collectFiles(f *webank.Fields, keys ...string) map[string]string {

@@ -119,3 +119,25 @@ func Seconds(s string) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// ResultWithout returns the result object (or the whole answer) without
+// the named members, re-encoded from the members already parsed: photos
+// are megabytes, and decoding the object again would copy them once more.
+func (f *Fields) ResultWithout(keys ...string) json.RawMessage {
+	m := f.result
+	if m == nil {
+		m = f.top
+	}
+	out := make(map[string]json.RawMessage, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	for _, k := range keys {
+		delete(out, k)
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil
+	}
+	return b
+}
