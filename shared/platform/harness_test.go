@@ -127,7 +127,13 @@ type proc struct {
 // t.Cleanup; its output is logged if the test failed.
 func start(t *testing.T, bin string, env ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin), output: &syncBuffer{}, done: make(chan struct{})}
+	return startArgs(t, bin, nil, env...)
+}
+
+// startArgs is start with command-line arguments.
+func startArgs(t *testing.T, bin string, args []string, env ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), output: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}, env...)
 	p.cmd.Stdout = p.output
 	p.cmd.Stderr = p.output
