@@ -9,7 +9,7 @@ RACE_PKGS = ./shared/emulator/... ./shared/tickets ./shared/resultfetch ./shared
 LONG_TESTS = ^TestRotationUnderLoad$$
 GOTESTSUM = $(GO) tool gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg
 
-.PHONY: help run test test-long race lint build package bench fuzz
+.PHONY: help run test test-long race lint lint-api build package bench fuzz
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z][a-zA-Z_-]*:.*## /{printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,9 @@ lint: ## gofmt, go vet (default, AWS and SCF builds), staticcheck; works without
 	$(GO) vet -tags lambda.norpc,cardocr_aws ./...
 	$(GO) vet -tags lambda.norpc,cardocr_scf ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... </dev/null
+
+lint-api: ## lint docs/openapi.yaml with Redocly's CLI (from npm: needs Node and the registry)
+	npx --yes @redocly/cli@2.77.0 lint docs/openapi.yaml </dev/null
 
 build: ## dist/aws/<fn>/bootstrap (linux/arm64) and dist/scf/<fn>/bootstrap (linux/amd64)
 	./scripts/build.sh

@@ -195,6 +195,10 @@ func (s *server) bounded(next http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		methodNotAllowed(w, r, http.MethodGet)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "tickets": string(s.freshness(r.Context()))})
 }
 
