@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 DIST=${DIST:-dist}
 AWS_ARCH=${AWS_ARCH:-arm64}
 GO=${GO:-go}
+# The version every binary reports (logs at start, /healthz): VERSION, else
+# the git description of this checkout, else "dev".
+VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null </dev/null || echo dev)}
 
 fns=${FUNCTIONS:-}
 if [ -z "$fns" ]; then
@@ -26,7 +29,7 @@ for fn in $fns; do
     arch=${target##*:}
     out="$DIST/$plat/$fn/bootstrap"
     mkdir -p "$(dirname "$out")"
-    CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath -ldflags="-s -w" -tags "lambda.norpc,cardocr_$plat" \
+    CGO_ENABLED=0 GOOS=linux GOARCH=$arch "$GO" build -trimpath -ldflags="-s -w -X github.com/cardocr/cardocr/shared/buildinfo.Version=$VERSION" -tags "lambda.norpc,cardocr_$plat" \
       -o "$out" "./functions/$fn"
     chmod 0755 "$out"
     printf 'built %-28s %s\n' "$out" "$(wc -c <"$out" | tr -d ' ') bytes"

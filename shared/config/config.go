@@ -52,6 +52,9 @@ type Config struct {
 	AuthMode string   // AUTH_MODE: apikey | none
 	Port     string   // PORT
 	LogLevel string   // LOG_LEVEL
+	// LogFormat: "json" (the functions' default: log services parse it)
+	// or "text" (aligned key=value lines; the local stack's default).
+	LogFormat string // LOG_FORMAT
 }
 
 // Credentials are the upstream credentials. The functions read them from
@@ -80,6 +83,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AuthMode:       strings.ToLower(or(getenv("AUTH_MODE"), "apikey")),
 		Port:           getenv("PORT"),
 		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
+		LogFormat:      or(getenv("LOG_FORMAT"), "json"),
 		Credentials: Credentials{
 			WeBankAppID:     getenv("WEBANK_APP_ID"),
 			WeBankSecret:    getenv("WEBANK_SECRET"),
@@ -126,6 +130,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.RequestTimeout, err = duration(getenv, "REQUEST_TIMEOUT", 30*time.Second); err != nil {
 		return c, err
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return c, fmt.Errorf("config: LOG_FORMAT must be json or text")
 	}
 	if c.AuthMode != "apikey" && c.AuthMode != "none" {
 		return c, fmt.Errorf("config: AUTH_MODE must be apikey or none")

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"hash/fnv"
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
@@ -61,7 +62,7 @@ type CardSpec struct {
 	CardNumber                 string // bank card number override
 	BadLuhn                    bool   // make the bank card number fail Luhn
 
-	Width, Height int // pixels; default 64×40, at least 8×8
+	Width, Height int // pixels; default 320×202, at least 8×8
 	MinSize       int // pad the file with trailing zero bytes to at least this size
 }
 
@@ -523,3 +524,14 @@ func bmpPixelEnd(b []byte) (end int, ok bool) {
 }
 
 func imageRect(x0, y0, x1, y1 int) image.Rectangle { return image.Rect(x0, y0, x1, y1) }
+
+// photoSpec is what an image without a marker shows: any decodable photo
+// is a card of the kind (and side) asked for, whose identity comes from a
+// hash of its bytes, so the same photo always gives the same person or
+// card number (with valid check digits, birth date and sex). Markers stay
+// for the scenarios (wrong side, warnings, not a card, expired, …).
+func photoSpec(b []byte, kind, side string) CardSpec {
+	h := fnv.New64a()
+	h.Write(b)
+	return CardSpec{Kind: kind, Side: side, Seed: int64(h.Sum64() & (1<<62 - 1))}
+}

@@ -387,6 +387,13 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, kind string) {
 		return
 	}
 	format, decodeOK, spec, hasMarker := inspectImage(raw)
+	if decodeOK && !hasMarker {
+		side := SideFront
+		if req.CardType != nil && *req.CardType == "1" {
+			side = SideBack
+		}
+		spec, hasMarker = photoSpec(raw, kind, side), true
+	}
 	switch {
 	case format == "":
 		e.fail(w, ep, "not_image", codeNotImage, "", true)

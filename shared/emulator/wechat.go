@@ -405,6 +405,9 @@ func (e *Emulator) wxIDCard(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	format, decodeOK, spec, hasMarker := inspectImage(raw)
+	if decodeOK && !hasMarker { // any photo: the portrait side (WeChat detects it)
+		spec, hasMarker = photoSpec(raw, KindIDCard, SideFront), true
+	}
 	switch {
 	case format == "" || !decodeOK:
 		e.wxFail(w, ep, "bad_image", wxBadImageData)

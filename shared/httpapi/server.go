@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/tickets"
@@ -199,7 +200,7 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r, http.MethodGet)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "tickets": string(s.freshness(r.Context()))})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "tickets": string(s.freshness(r.Context())), "version": buildinfo.String()})
 }
 
 // freshness is the tickets' state, computed at most once per healthTTL

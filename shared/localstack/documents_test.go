@@ -19,7 +19,7 @@ import (
 
 func startStackWith(t *testing.T, extra env, ec emulator.Config) (*Stack, *syncBuffer) {
 	t.Helper()
-	e := env{"PORT": "0", "LOG_LEVEL": "debug"}
+	e := env{"PORT": "0", "LOG_LEVEL": "debug", "LOG_FORMAT": "json"}
 	for k, v := range extra {
 		e[k] = v
 	}

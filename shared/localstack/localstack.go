@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/setup"
@@ -89,6 +90,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		"TICKET_STORE_URL": local("tickets.json"),
 		"ARCHIVE_URL":      local("archive"),
 		"PORT":             "8080",
+		"LOG_FORMAT":       "text", // a person reads these
 	}
 	getenv := func(k string) string {
 		if v := o.Getenv(k); v != "" {
@@ -223,7 +225,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.Evidence.watch(rctx, time.Second)
 	}()
 
-	fmt.Fprintf(o.Stdout, "cardocr local stack on %s\n", base)
+	fmt.Fprintf(o.Stdout, "cardocr %s local stack on %s\n", buildinfo.String(), base)
 	if s.Emulator != nil {
 		fmt.Fprintf(o.Stdout, "  WeBank emulator: %s%s (set KYC_BASE_URL to use another upstream)\n", base, EmulatorPath)
 	} else {
@@ -366,17 +368,39 @@ func devKey(path string) (string, error) {
 	return key, os.WriteFile(path, []byte(key+"\n"), 0o600)
 }
 
-// writeSamples writes sample card images the emulator recognizes.
+// Samples are the images make run writes to .local/samples/: the ordinary
+// cards, and one per scenario the emulator's markers stage (README.md,
+// "Scenarios"). Any other photo is recognized too, as a card of its own.
+var Samples = map[string]emulator.CardSpec{
+	"idcard-front.jpg":           {Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1},
+	"idcard-back.jpg":            {Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 1},
+	"idcard-front.png":           {Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 2},
+	"idcard-back.bmp":            {Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 2},
+	"bankcard.jpg":               {Kind: emulator.KindBankCard, Seed: 1},
+	"scenario-wrong-side.jpg":    {Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 3},
+	"scenario-warnings.jpg":      {Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 4, Warning: "11010100"},
+	"scenario-not-a-card.jpg":    {Kind: emulator.KindBankCard, Seed: 5},
+	"scenario-expired.jpg":       {Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 6, ValidFrom: "20000101", ValidTo: "20200101"},
+	"scenario-luhn-failure.jpg":  {Kind: emulator.KindBankCard, Seed: 7, CardNumber: "4367420000000001", BadLuhn: true},
+	"scenario-blurred.jpg":       {Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 8, Blurry: true},
+	"scenario-bank-warnings.png": {Kind: emulator.KindBankCard, Seed: 9, Warning: "-9111,-9114"},
+}
+
+// writeSamples writes Samples into dir.
 func writeSamples(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	samples := map[string][]byte{
-		"idcard-front.jpg": emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1}.JPEG(),
-		"idcard-back.jpg":  emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 1}.JPEG(),
-		"bankcard.jpg":     emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 1}.JPEG(),
-	}
-	for name, b := range samples {
+	for name, spec := range Samples {
+		var b []byte
+		switch filepath.Ext(name) {
+		case ".png":
+			b = spec.PNG()
+		case ".bmp":
+			b = spec.BMP()
+		default:
+			b = spec.JPEG()
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			return err
 		}

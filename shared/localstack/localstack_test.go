@@ -45,7 +45,7 @@ func (e env) get(k string) string { return e[k] }
 
 func startStack(t *testing.T, extra env) (*Stack, *syncBuffer) {
 	t.Helper()
-	e := env{"PORT": "0", "LOG_LEVEL": "debug"}
+	e := env{"PORT": "0", "LOG_LEVEL": "debug", "LOG_FORMAT": "json"}
 	for k, v := range extra {
 		e[k] = v
 	}

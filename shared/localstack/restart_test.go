@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,4 +41,26 @@ func TestRestartServesAtOnce(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("serving %v after the restart", time.Since(began).Round(time.Millisecond))
+}
+
+// make run logs as text for a person, naming the route; the version is
+// printed at start and reported by /healthz.
+func TestLocalLogsAreTextAndVersioned(t *testing.T) {
+	var logs, banner syncBuffer
+	s, err := Start(context.Background(), Options{Getenv: env{"PORT": "0"}.get, Dir: t.TempDir(), Stdout: &banner, Logs: &logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, body := do(t, s, "GET", "/healthz", "", nil, "")
+	if st != 200 || !strings.Contains(string(body), `"version":"`) {
+		t.Errorf("/healthz: %d %s", st, body)
+	}
+	if !strings.Contains(banner.String(), "cardocr ") || !strings.Contains(banner.String(), " local stack on http://127.0.0.1:") {
+		t.Errorf("banner: %s", banner.String())
+	}
+	l := logs.String()
+	if !strings.Contains(l, "level=INFO msg=request method=GET route=/healthz status=200") || strings.Contains(l, `{"time"`) {
+		t.Errorf("local logs are not text naming the route: %.400s", l)
+	}
 }

@@ -24,7 +24,7 @@ import (
 // answers an img_url from the URL, never from the network).
 func startWeChatStack(t *testing.T, extra env) (*Stack, *syncBuffer) {
 	t.Helper()
-	e := env{"PORT": "0", "LOG_LEVEL": "debug"}
+	e := env{"PORT": "0", "LOG_LEVEL": "debug", "LOG_FORMAT": "json"}
 	for k, v := range extra {
 		e[k] = v
 	}

@@ -88,5 +88,15 @@ func ParseLevel(s string) slog.Level {
 
 // New returns a JSON logger writing to w.
 func New(w io.Writer, level string) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: ParseLevel(level), ReplaceAttr: replace}))
+	return NewFormat(w, level, "json")
+}
+
+// NewFormat is New with a format: "json", or "text" (key=value lines for
+// a person reading a terminal). Both redact alike.
+func NewFormat(w io.Writer, level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: ParseLevel(level), ReplaceAttr: replace}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }

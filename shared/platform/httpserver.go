@@ -74,7 +74,7 @@ func runHTTP(ctx context.Context, d *dispatcher, getenv func(string) string) err
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	d.log.Info("listening", "function", d.fn.Name, "addr", ln.Addr().String())
+	d.log.Info("listening", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("platform: HTTP mode: %w", err)
@@ -102,7 +102,7 @@ func httpMiddleware(d *dispatcher, h http.Handler, timeout time.Duration) http.H
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			d.log.Error("handler panic", "function", d.fn.Name, "method", r.Method, "path", r.URL.Path,
+			d.log.Error("handler panic", "method", r.Method, "path", r.URL.Path,
 				"panic", fmt.Sprint(v), "type", typeName(v))
 			if g.wrote {
 				panic(http.ErrAbortHandler) // too late for a status: abort the response
@@ -144,7 +144,7 @@ func eventHTTPHandler(d *dispatcher, invoke bool) http.Handler {
 		}
 		res, err := d.handle(r.Context(), payload)
 		if err != nil {
-			d.log.Error("invocation failed", "function", d.fn.Name, "error", err)
+			d.log.Error("invocation failed", "error", err)
 			if errors.Is(err, ErrUnsupportedEvent) {
 				writeJSONError(w, http.StatusBadRequest, "invalid_request", "unsupported event")
 				return

@@ -32,6 +32,8 @@
 package platform
 
 import (
+	"github.com/cardocr/cardocr/shared/buildinfo"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -102,14 +104,14 @@ var ErrUnsupportedEvent = errors.New("unsupported event")
 // platform connection fails; callers should log it and exit non-zero.
 func Run(ctx context.Context, fn Function) error {
 	if fn.Logger == nil {
-		fn.Logger = slog.Default()
+		fn.Logger = slog.Default().With("function", fn.Name) // setup.Main's logger has it already
 	}
 	if fn.HTTP == nil && fn.Event == nil {
 		return errors.New("platform: function has neither an HTTP nor an Event handler")
 	}
 	d := newDispatcher(fn)
 	m := detectMode(os.Getenv)
-	fn.Logger.Debug("platform mode", "function", fn.Name, "mode", string(m))
+	fn.Logger.Info("starting", "mode", string(m), "version", buildinfo.String())
 	switch m {
 	case modeAWS:
 		return runAWS(ctx, d)

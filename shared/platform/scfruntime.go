@@ -71,7 +71,7 @@ func runSCFRuntime(ctx context.Context, d *dispatcher, host, port string) error 
 		out, ierr := d.safeHandle(ictx, payload)
 		cancel()
 		if ierr != nil {
-			d.log.Error("invocation failed", "function", d.fn.Name, "request_id", requestID,
+			d.log.Error("invocation failed", "request_id", requestID,
 				"error_type", ierr.Type, "error", ierr.Message, "panic", ierr.panicked)
 			body, _ := json.Marshal(ierr)
 			if err := post("/runtime/invocation/error", "application/json", body); err != nil {

@@ -23,7 +23,7 @@ import (
 
 // Logger returns the JSON logger for cfg.
 func Logger(cfg config.Config, w io.Writer) *slog.Logger {
-	return logging.New(w, cfg.LogLevel)
+	return logging.NewFormat(w, cfg.LogLevel, cfg.LogFormat)
 }
 
 // HTTPClient is shared by the upstream clients: keep-alive connections
