@@ -1,10 +1,10 @@
 package emulator
 
 import (
-	"hash/fnv"
 	"bytes"
 	"encoding/binary"
 	"hash/crc32"
+	"hash/fnv"
 	"image"
 	"image/color"
 	"image/jpeg"
