@@ -18,6 +18,11 @@ if [ -x scripts/coldstart.sh ]; then
   echo
   scripts/coldstart.sh
 fi
+# Cold start as the real AWS Lambda RIE reports it (INIT REPORT), same run.
+if [ -x scripts/coldstart-rie.sh ]; then
+  echo
+  scripts/coldstart-rie.sh
+fi
 # Peak RSS of the streamed object-storage path vs a buffer-everything baseline.
 if [ -x scripts/bench-memory.sh ]; then
   echo
