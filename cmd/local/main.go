@@ -19,7 +19,7 @@ func main() {
 	defer stop()
 	// Photos come about a second after a submission, as the documents say
 	// they may: the local stack shows the same.
-	opt := localstack.Options{Emulator: emulator.Config{PhotoDelay: time.Second}}
+	opt := localstack.Options{Emulator: emulator.Config{PhotoDelay: time.Second}, Web: webHandler()}
 	if err := localstack.Run(ctx, opt); err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
 		os.Exit(1)

@@ -37,6 +37,12 @@ type Options struct {
 	Stdout   io.Writer           // the banner; default os.Stdout
 	Logs     io.Writer           // JSON logs; default os.Stderr
 	Emulator emulator.Config     // the embedded emulator's settings (tests scale lifetimes)
+	// Web serves the console (GET /) and the API docs (/docs/): cmd/local
+	// embeds them, so that no function binary does. Nil: none.
+	Web http.Handler
+	// OpenAPIPath is docs/openapi.yaml, served at /docs/openapi.yaml
+	// [docs/openapi.yaml, relative to the working directory].
+	OpenAPIPath string
 }
 
 // Stack is a running local stack.
@@ -191,6 +197,18 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(QueuePath, s.Evidence)
+	mux.HandleFunc("GET /_local/console.json", s.serveConsoleConfig)
+	mux.HandleFunc("GET /_local/state", s.serveState)
+	if o.Web != nil {
+		if o.OpenAPIPath == "" {
+			o.OpenAPIPath = filepath.Join("docs", "openapi.yaml")
+		}
+		mux.Handle("GET /{$}", o.Web)
+		mux.Handle("GET /console.js", o.Web)
+		mux.Handle("GET /console.css", o.Web)
+		mux.Handle("/docs/", o.Web)
+		mux.HandleFunc("GET /docs/openapi.yaml", s.serveOpenAPI(o.OpenAPIPath))
+	}
 	if s.Emulator != nil {
 		mux.Handle(EmulatorPath+"/", http.StripPrefix(EmulatorPath, s.Emulator))
 	}
@@ -226,6 +244,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}()
 
 	fmt.Fprintf(o.Stdout, "cardocr %s local stack on %s\n", buildinfo.String(), base)
+	if o.Web != nil {
+		fmt.Fprintf(o.Stdout, "  console: %s/   API docs: %s/docs/\n", base, base)
+	}
 	if s.Emulator != nil {
 		fmt.Fprintf(o.Stdout, "  WeBank emulator: %s%s (set KYC_BASE_URL to use another upstream)\n", base, EmulatorPath)
 	} else {

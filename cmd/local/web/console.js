@@ -1,0 +1,104 @@
+// The local console: upload a card photo, see the normalized answer, the
+// upstream calls it caused and the state of the tickets. Plain JS, no
+// framework; everything it calls is this local stack on 127.0.0.1.
+'use strict'
+const $ = (id) => document.getElementById(id)
+let cfg = {}
+
+const fields = {
+  name: 'Name', sex: 'Sex', nation: 'Nation', birthDate: 'Birth date', idNumber: 'ID number',
+  address: 'Address', nativePlace: 'Native place', authority: 'Authority', validFrom: 'Valid from',
+  validTo: 'Valid to', number: 'Card number', validThru: 'Valid thru',
+}
+const checkNames = {
+  idNumberValid: 'ID number check digit', birthDateMatches: 'birth date matches the number',
+  sexMatches: 'sex matches the number', expired: 'not expired', luhnValid: 'card number (Luhn)',
+}
+
+function li(text, cls) {
+  const e = document.createElement('li')
+  e.textContent = text
+  if (cls) e.className = cls
+  return e
+}
+
+async function state() {
+  const s = await (await fetch('/_local/state')).json()
+  const t = s.tickets
+  $('tickets').textContent = t.state + (t.ageSeconds >= 0 ? ', fetched ' + t.ageSeconds + ' s ago' : '')
+  $('tickets').className = t.state === 'fresh' ? 'ok' : 'bad'
+  $('archived').replaceChildren(...(s.archived || []).map(a => li(a.kind + ' ' + a.orderNo + ' · ' + a.archivedAt)))
+  if (!s.archived || !s.archived.length) $('archived').replaceChildren(li('none yet'))
+  return s.upstreamCalls || {}
+}
+
+function diff(before, after) {
+  const out = []
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] || 0)
+    if (d > 0 && !k.startsWith('fault:')) out.push(k + ' × ' + d)
+  }
+  return out.sort()
+}
+
+function render(status, body) {
+  $('answer').hidden = false
+  $('status').textContent = status
+  $('status').className = status === 200 ? 'ok' : 'bad'
+  $('json').textContent = JSON.stringify(body, null, 2)
+  $('card').replaceChildren(); $('checks').replaceChildren(); $('warnings').replaceChildren(); $('error').textContent = ''
+  if (body.error) {
+    $('error').textContent = body.error.code + ': ' + body.error.message + (body.error.upstreamCode ? ' (upstream ' + body.error.upstreamCode + ')' : '')
+    return
+  }
+  for (const [k, label] of Object.entries(fields)) {
+    if (body.card && body.card[k]) {
+      const tr = document.createElement('tr')
+      tr.innerHTML = '<td></td><td></td>'
+      tr.children[0].textContent = label
+      tr.children[1].textContent = body.card[k]
+      tr.children[1].dataset.field = k
+      $('card').append(tr)
+    }
+  }
+  for (const [k, v] of Object.entries(body.checks || {})) {
+    const good = k === 'expired' ? !v : v
+    $('checks').append(li(checkNames[k] || k, good ? 'ok' : 'bad'))
+  }
+  for (const w of body.warnings || []) $('warnings').append(li(w.code + ': ' + w.message, 'warn'))
+}
+
+async function recognize() {
+  const file = $('file').files[0]
+  if (!file) return
+  $('go').disabled = true
+  const form = new FormData()
+  form.append('image', file)
+  const kind = $('kind').value
+  if (kind === 'idcard') { form.append('side', $('side').value); form.append('provider', $('provider').value) }
+  try {
+    const before = await state()
+    const r = await fetch('/v1/' + kind + '/ocr', { method: 'POST', body: form, headers: { Authorization: 'Bearer ' + cfg.apiKey } })
+    render(r.status, await r.json())
+    const calls = diff(before, await state())
+    $('calls').replaceChildren(...(calls.length ? calls.map(c => li(c)) : [li('none (answered before any upstream call)')]))
+  } finally {
+    $('go').disabled = false
+  }
+}
+
+function init() {
+  const drop = $('drop')
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over') })
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'))
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault(); drop.classList.remove('over')
+    $('file').files = e.dataTransfer.files; $('go').disabled = !$('file').files.length
+  })
+  $('file').addEventListener('change', () => { $('go').disabled = !$('file').files.length })
+  $('kind').addEventListener('change', () => { const id = $('kind').value === 'idcard'; $('side').disabled = !id; $('provider').disabled = !id })
+  $('go').addEventListener('click', recognize)
+  fetch('/_local/console.json').then(r => r.json()).then(c => { cfg = c; $('version').textContent = c.version })
+  state()
+}
+init()

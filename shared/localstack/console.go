@@ -1,0 +1,98 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/buildinfo"
+	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/tickets"
+)
+
+// What the console (cmd/local's web pages) reads from the stack: its
+// configuration, the state of the tickets, the emulators' counters and the
+// latest archived orders, and the OpenAPI description pointed at this
+// stack. Local only: it shows the dev key, and the stack listens on
+// loopback.
+
+func (s *Stack) serveConsoleConfig(w http.ResponseWriter, _ *http.Request) {
+	writeLocalJSON(w, map[string]string{"apiKey": s.APIKey, "base": s.URL, "version": buildinfo.String()})
+}
+
+type ticketState struct {
+	State      tickets.Freshness `json:"state"`
+	AgeSeconds int64             `json:"ageSeconds"` // -1: no pair
+}
+
+type archivedOrder struct {
+	Kind       string    `json:"kind"`
+	OrderNo    string    `json:"orderNo"`
+	ArchivedAt time.Time `json:"archivedAt"`
+}
+
+func (s *Stack) serveState(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	ts := ticketState{State: s.Reader.Freshness(ctx, s.Config.RefreshInterval), AgeSeconds: -1}
+	if p, err := s.Reader.Get(ctx); err == nil {
+		ts.AgeSeconds = int64(time.Since(p.FetchedAt) / time.Second)
+	}
+	calls := map[string]int64{}
+	for _, e := range []*emulator.Emulator{s.Emulator, s.WeChatEmulator} {
+		if e == nil {
+			continue
+		}
+		for k, v := range e.Counts() {
+			calls[k] = v // one emulator serves both when both are embedded
+		}
+	}
+	writeLocalJSON(w, map[string]any{"tickets": ts, "upstreamCalls": calls, "archived": s.latestArchived(10)})
+}
+
+// latestArchived lists the newest done markers of a file archive.
+func (s *Stack) latestArchived(n int) []archivedOrder {
+	dir, ok := strings.CutPrefix(s.Config.ArchiveURL, "file://")
+	if !ok {
+		return nil
+	}
+	marks, _ := filepath.Glob(filepath.Join(dir, "_done", "*", "*.json"))
+	var out []archivedOrder
+	for _, p := range marks {
+		b, err := os.ReadFile(p)
+		var m archive.Marker
+		if err != nil || json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		out = append(out, archivedOrder{Kind: m.Kind, OrderNo: m.OrderNo, ArchivedAt: m.ArchivedAt})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ArchivedAt.After(out[j].ArchivedAt) })
+	return out[:min(n, len(out))]
+}
+
+// serveOpenAPI serves the description with its server pointed at this
+// stack, so that the docs' "try it out" reaches it on any port.
+func (s *Stack) serveOpenAPI(path string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			http.Error(w, "docs/openapi.yaml not found: run make run from the repository", http.StatusNotFound)
+			return
+		}
+		b = []byte(strings.Replace(string(b), "url: http://127.0.0.1:8080", "url: "+s.URL, 1))
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Write(b)
+	}
+}
+
+func writeLocalJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
