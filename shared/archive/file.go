@@ -52,14 +52,9 @@ func (b *FileBucket) Put(ctx context.Context, key string, data []byte, _ string)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	var r [8]byte
-	_, _ = rand.Read(r[:])
-	tmp := p + ".tmp-" + hex.EncodeToString(r[:])
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("archive: %w", err)
+	tmp, err := writeTemp(p, data)
+	if err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
@@ -80,14 +75,9 @@ func (b *FileBucket) Create(ctx context.Context, key string, data []byte, _ stri
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	var r [8]byte
-	_, _ = rand.Read(r[:])
-	tmp := p + ".tmp-" + hex.EncodeToString(r[:])
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("archive: %w", err)
+	tmp, err := writeTemp(p, data)
+	if err != nil {
+		return err
 	}
 	defer os.Remove(tmp)
 	if err := os.Link(tmp, p); err != nil {
@@ -97,6 +87,21 @@ func (b *FileBucket) Create(ctx context.Context, key string, data []byte, _ stri
 		return fmt.Errorf("archive: %w", err)
 	}
 	return nil
+}
+
+// writeTemp writes data to a new temporary file next to p (mode 0600) and
+// returns its name.
+func writeTemp(p string, data []byte) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return "", fmt.Errorf("archive: %w", err)
+	}
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	tmp := p + ".tmp-" + hex.EncodeToString(r[:])
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return "", fmt.Errorf("archive: %w", err)
+	}
+	return tmp, nil
 }
 
 // Open streams a file.

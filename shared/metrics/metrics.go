@@ -50,34 +50,39 @@ type Recorder struct {
 	counts map[[2]string]int64
 }
 
+// count adds one to today's counter of key and returns the time, the day,
+// the counter, the logger and (for EMF) the namespace.
+func (r *Recorder) count(key [2]string) (now time.Time, day string, n int64, log *slog.Logger, ns string) {
+	now = time.Now()
+	if r.Now != nil {
+		now = r.Now()
+	}
+	day = Day(now)
+	r.mu.Lock()
+	if day != r.day || r.counts == nil {
+		r.day, r.counts = day, map[[2]string]int64{}
+	}
+	r.counts[key]++
+	n = r.counts[key]
+	r.mu.Unlock()
+	log = r.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	ns = r.Namespace
+	if ns == "" {
+		ns = "cardocr"
+	}
+	return now, day, n, log, ns
+}
+
 // Call counts one call of provider with outcome and writes its line.
 func (r *Recorder) Call(ctx context.Context, provider, outcome string) {
 	if r == nil {
 		return
 	}
-	now := time.Now()
-	if r.Now != nil {
-		now = r.Now()
-	}
-	day := Day(now)
-	r.mu.Lock()
-	if day != r.day || r.counts == nil {
-		r.day, r.counts = day, map[[2]string]int64{}
-	}
-	k := [2]string{provider, outcome}
-	r.counts[k]++
-	n := r.counts[k]
-	r.mu.Unlock()
-
-	log := r.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	now, day, n, log, ns := r.count([2]string{provider, outcome})
 	if r.Format == FormatEMF {
-		ns := r.Namespace
-		if ns == "" {
-			ns = "cardocr"
-		}
 		log.LogAttrs(ctx, slog.LevelInfo, "metric",
 			slog.Any("_aws", emfMeta{
 				Timestamp: now.UnixMilli(),
@@ -112,28 +117,8 @@ func (r *Recorder) Event(ctx context.Context, metric, outcome string) {
 	if r == nil {
 		return
 	}
-	now := time.Now()
-	if r.Now != nil {
-		now = r.Now()
-	}
-	day := Day(now)
-	r.mu.Lock()
-	if day != r.day || r.counts == nil {
-		r.day, r.counts = day, map[[2]string]int64{}
-	}
-	k := [2]string{metric + ":", outcome}
-	r.counts[k]++
-	n := r.counts[k]
-	r.mu.Unlock()
-	log := r.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	now, day, n, log, ns := r.count([2]string{metric + ":", outcome})
 	if r.Format == FormatEMF {
-		ns := r.Namespace
-		if ns == "" {
-			ns = "cardocr"
-		}
 		log.LogAttrs(ctx, slog.LevelInfo, "metric",
 			slog.Any("_aws", emfMeta{
 				Timestamp: now.UnixMilli(),
