@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cardocr/cardocr/shared/emulator"
 )
 
 // /_local/queue takes S3-shaped events; a key that climbs out of uploads/
@@ -161,4 +163,29 @@ func TestManySlowClientsDoNotAccumulate(t *testing.T) {
 		t.Errorf("heap grew by %d MiB", grown>>20)
 	}
 	t.Logf("goroutines %d → %d (peak) → %d; heap in use %d → %d KiB", g0, peak, runtime.NumGoroutine(), before.HeapInuse>>10, after.HeapInuse>>10)
+}
+
+// Images are checked, not sniffed: a truncated JPEG, a 10×10 PNG, three
+// bytes of JPEG magic and "BM" plus garbage get 400 invalid_image, and no
+// upstream call is made.
+func TestImplausibleImagesCostNoUpstreamCall(t *testing.T) {
+	s, _ := startStack(t, nil)
+	jpg := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 3}.JPEG()
+	s.Emulator.ResetCounts()
+	for name, img := range map[string][]byte{
+		"truncated JPEG":  jpg[:len(jpg)/2],
+		"10×10 PNG":       emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 3, Width: 10, Height: 10}.PNG(),
+		"JPEG magic only": {0xFF, 0xD8, 0xFF},
+		"BM and garbage":  []byte("BM" + strings.Repeat("garbage ", 20)),
+	} {
+		ct, body := multipartBody(t, map[string]string{"side": "front"}, img)
+		if st, out := do(t, s, "POST", "/v1/idcard/ocr", ct, body, s.APIKey); st != 400 || code(out) != "invalid_image" {
+			t.Errorf("%s: %d %s", name, st, truncate(out))
+		}
+	}
+	for k, n := range s.Emulator.Counts() {
+		if n != 0 {
+			t.Errorf("%d %s calls", n, k)
+		}
+	}
 }
