@@ -17,7 +17,7 @@ cleanup() { if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null || true; wait
 trap cleanup EXIT
 
 "$GO" build -o "$tmp/rie" github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
-"$GO" build -trimpath -ldflags='-s -w' -tags lambda.norpc -o "$tmp/hello" ./shared/platform/internal/hello
+"$GO" build -trimpath -ldflags='-s -w' -tags lambda.norpc -o "$tmp/hello" ./cmd/hello
 fns=""
 for d in functions/*/; do
   fn=$(basename "$d")

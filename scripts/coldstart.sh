@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cold start and size of every function vs a hello-world aws-lambda-go
-# function (shared/platform/internal/hello) built the same way
+# function (cmd/hello) built the same way
 # (CGO_ENABLED=0 -trimpath -ldflags="-s -w" -tags lambda.norpc, plus the
 # cloud tag of scripts/build.sh: cardocr_aws for the host-arch (cold start,
 # against a fake AWS Runtime API) and arm64 builds, cardocr_scf for amd64).
@@ -33,12 +33,12 @@ build() { # arch cloud out pkg
 for arch in host arm64 amd64; do
   a=$arch; [ "$arch" = host ] && a=$hostarch
   cloud=aws; [ "$arch" = amd64 ] && cloud=scf
-  build "$a" "$cloud" "$tmp/$arch/hello" ./shared/platform/internal/hello
+  build "$a" "$cloud" "$tmp/$arch/hello" ./cmd/hello
   for fn in $fns; do
     build "$a" "$cloud" "$tmp/$arch/$fn" "./functions/$fn"
   done
 done
-CGO_ENABLED=0 "$GO" build -o "$tmp/coldstart" ./shared/platform/internal/coldstart
+CGO_ENABLED=0 "$GO" build -o "$tmp/coldstart" ./cmd/coldstart
 
 # A local configuration the functions can start with (file-based stores under
 # a scratch directory, auth off); override or extend with COLDSTART_ENV.

@@ -3,7 +3,7 @@
 #   dist/aws/<fn>.zip  bootstrap at the root, mode 0755
 #   dist/scf/<fn>.zip  bootstrap and scf_bootstrap (the web-function start
 #                      file, which execs bootstrap; it serves on port 9000) at the root, mode 0755
-# The zips are written by a small Go program (shared/platform/internal/zipper)
+# The zips are written by a small Go program (cmd/zipper)
 # so the exec bit and fixed timestamps don't depend on the local zip tool.
 # Env: DIST (default dist).
 set -euo pipefail
@@ -13,7 +13,7 @@ GO=${GO:-go}
 
 tools=$(mktemp -d)
 trap 'rm -rf "$tools"' EXIT
-CGO_ENABLED=0 "$GO" build -o "$tools/zipper" ./shared/platform/internal/zipper
+CGO_ENABLED=0 "$GO" build -o "$tools/zipper" ./cmd/zipper
 
 count=0
 for plat in aws scf; do

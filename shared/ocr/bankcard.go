@@ -77,7 +77,7 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 				return res, rerr
 			}
 		}
-		return nil, inOrder(err, r.OrderNo)
+		return nil, withOrderNo(err, r.OrderNo)
 	}
 	return s.bankCardResult(f, r.OrderNo, false), nil
 }

@@ -135,7 +135,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 				return res, rerr
 			}
 		}
-		return nil, inOrder(err, r.OrderNo)
+		return nil, withOrderNo(err, r.OrderNo)
 	}
 	res := &IDCardResult{OrderNo: r.OrderNo, Provider: ProviderWeBank, Side: r.Side}
 	var fields cardcheck.IDCardFields

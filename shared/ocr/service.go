@@ -87,9 +87,9 @@ func (s *Service) withTicket(ctx context.Context, op string, call func(ticket st
 	return call(p2.SignTicket)
 }
 
-// inOrder records on a failed upstream call's error the order number it was
+// withOrderNo records on a failed upstream call's error the order number it was
 // made under (see domain.Error.OrderNo).
-func inOrder(err error, orderNo string) error {
+func withOrderNo(err error, orderNo string) error {
 	err = asDomain(err)
 	var de *domain.Error
 	if errors.As(err, &de) && de.Code != domain.TicketsUnavailable { // no call took effect then
