@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/secretstore/secretstoretest"
 	"github.com/cardocr/cardocr/shared/secretstore/awssm"
 	"github.com/cardocr/cardocr/shared/secretstore/awssm/awssmtest"
 )
@@ -332,4 +333,15 @@ func TestOpenConfigDirect(t *testing.T) {
 	if _, err := awssm.Open(awssm.Config{SecretID: "x", Region: "us-east-1"}); err == nil {
 		t.Error("Open without credentials succeeded")
 	}
+}
+
+// The contract every store keeps (secretstoretest), here with a lease
+// secret as the template configures it.
+func TestConformance(t *testing.T) {
+	awssmtest.Env(t)
+	fake := awssmtest.New(t)
+	fake.CreateSecret("conformance")
+	fake.CreateSecret("conformance-lease")
+	u := fake.StoreURL("conformance", "lease=conformance-lease")
+	secretstoretest.Conformance(t, func() secretstore.Store { return open(t, u) })
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/secretstore/secretstoretest"
 	"github.com/cardocr/cardocr/shared/secretstore/tencentssm"
 	"github.com/cardocr/cardocr/shared/secretstore/tencentssm/tencentssmtest"
 )
@@ -393,4 +394,13 @@ func TestOpenConfigDirect(t *testing.T) {
 	if _, err := tencentssm.Open(tencentssm.Config{SecretName: "x"}); err == nil {
 		t.Error("Open without a region succeeded")
 	}
+}
+
+// The contract every store keeps (secretstoretest).
+func TestConformance(t *testing.T) {
+	tencentssmtest.Env(t)
+	fake := tencentssmtest.New(t)
+	fake.CreateSecret("conformance")
+	u := fake.StoreURL("conformance")
+	secretstoretest.Conformance(t, func() secretstore.Store { return open(t, u) })
 }
