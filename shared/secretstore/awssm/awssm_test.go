@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/secretstore"
-	"github.com/cardocr/cardocr/shared/secretstore/secretstoretest"
 	"github.com/cardocr/cardocr/shared/secretstore/awssm"
 	"github.com/cardocr/cardocr/shared/secretstore/awssm/awssmtest"
+	"github.com/cardocr/cardocr/shared/secretstore/secretstoretest"
 )
 
 const marker = "SECRET-MARKER-7f3a"
