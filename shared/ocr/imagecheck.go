@@ -75,6 +75,9 @@ func InspectImage(b []byte, whole bool) (ImageInfo, error) {
 		if err != nil {
 			return bad("the " + kind + " header does not decode")
 		}
+		if cfg.Width <= 0 || cfg.Height <= 0 { // a JPEG may defer its height to a DNL marker: no photo does
+			return bad("the " + kind + " dimensions are not valid")
+		}
 		info = ImageInfo{Format: kind, Width: cfg.Width, Height: cfg.Height}
 	case "bmp":
 		var err error
