@@ -57,8 +57,11 @@ func leases(t *testing.T, open func() secretstore.Store) {
 		return held
 	}
 	a, b := open(), open()
-	if !try(a, "conformance-1") || !try(a, "conformance-1") {
-		t.Errorf("a free slot is not held, or not again by its holder")
+	if !try(a, "conformance-1") {
+		t.Errorf("a free slot is not held")
+	}
+	if again := try(a, "conformance-1"); !again { // a retried call by the holder is harmless
+		t.Errorf("the holder does not hold its slot again")
 	}
 	if try(b, "conformance-1") {
 		t.Errorf("another holder got a live lease")
