@@ -22,8 +22,10 @@ import (
 // stack. Local only: it shows the dev key, and the stack listens on
 // loopback.
 
+// serveConsoleConfig hands the console the generated dev key only: keys
+// given in API_KEYS may be real ones, and this answer is unauthenticated.
 func (s *Stack) serveConsoleConfig(w http.ResponseWriter, _ *http.Request) {
-	writeLocalJSON(w, map[string]string{"apiKey": s.APIKey, "base": s.URL, "version": buildinfo.String()})
+	writeLocalJSON(w, map[string]string{"apiKey": s.devKey, "base": s.URL, "version": buildinfo.String()})
 }
 
 type ticketState struct {

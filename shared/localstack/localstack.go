@@ -59,6 +59,8 @@ type Stack struct {
 	// Evidence is the local resultfetch (queue endpoint, uploads watcher).
 	Evidence *Evidence
 
+	devKey string // the generated dev key; empty when API_KEYS was given
+
 	srv    *http.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -170,6 +172,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			return nil, err
 		}
 		cfg.APIKeys = []string{key}
+		s.devKey = key
 	}
 	if len(cfg.APIKeys) > 0 {
 		s.APIKey = cfg.APIKeys[0]

@@ -64,3 +64,17 @@ func TestLocalLogsAreTextAndVersioned(t *testing.T) {
 		t.Errorf("local logs are not text naming the route: %.400s", l)
 	}
 }
+
+// The console is handed the generated dev key, never a key from API_KEYS
+// (it may be a real one, and /_local/console.json is unauthenticated).
+func TestConsoleConfigShowsOnlyTheDevKey(t *testing.T) {
+	s, _ := startStack(t, nil)
+	if st, body := do(t, s, "GET", "/_local/console.json", "", nil, ""); st != 200 || !strings.Contains(string(body), s.APIKey) {
+		t.Errorf("dev key: %d %s", st, body)
+	}
+	real := "prod-key-0123456789abcdef"
+	s2, _ := startStack(t, env{"API_KEYS": real})
+	if _, body := do(t, s2, "GET", "/_local/console.json", "", nil, ""); strings.Contains(string(body), real) {
+		t.Errorf("a key from API_KEYS was served: %s", body)
+	}
+}

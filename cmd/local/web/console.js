@@ -98,7 +98,11 @@ function init() {
   $('file').addEventListener('change', () => { $('go').disabled = !$('file').files.length })
   $('kind').addEventListener('change', () => { const id = $('kind').value === 'idcard'; $('side').disabled = !id; $('provider').disabled = !id })
   $('go').addEventListener('click', recognize)
-  fetch('/_local/console.json').then(r => r.json()).then(c => { cfg = c; $('version').textContent = c.version })
+  fetch('/_local/console.json').then(r => r.json()).then(c => {
+    cfg = c
+    $('version').textContent = c.version
+    if (!c.apiKey) cfg.apiKey = window.prompt('API_KEYS is set: the console needs one of those keys') || ''
+  })
   state()
 }
 init()
