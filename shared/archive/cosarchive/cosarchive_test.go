@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +24,6 @@ import (
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/resultfetch"
-	"github.com/cardocr/cardocr/shared/secretstore"
-	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 )
 
@@ -171,19 +168,8 @@ func TestErrorsDoNotRepeatKeys(t *testing.T) {
 func TestCOSUploadEventAndCMQMessage(t *testing.T) {
 	ctx := context.Background()
 	fake, base := startFakeCOS(t)
-	emu := emulator.New(emulator.Config{})
-	up := httptest.NewServer(emu)
-	defer up.Close()
-	store, err := secretstore.Open(ctx, "file://"+filepath.Join(t.TempDir(), "tickets.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wb := webank.New(webank.Config{BaseURL: up.URL, AppID: emulator.DefaultAppID, Secret: emulator.DefaultSecret})
-	quiet := slog.New(slog.DiscardHandler)
-	if _, err := (&tickets.Refresher{Store: store, WeBank: wb, Interval: 20 * time.Minute, Logger: quiet}).Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	svc := &ocr.Service{WeBank: wb, Tickets: &tickets.Reader{Store: store, TTL: time.Hour}, Logger: quiet}
+	up := archivetest.NewUpstream(t)
+	emu, svc, quiet := up.Emu, up.Svc, slog.New(slog.DiscardHandler)
 	b, err := New(Config{Bucket: "evidence-1250000000", Region: "ap-chengdu", Endpoint: base, SecretID: "AKIDtest", SecretKey: "k"})
 	if err != nil {
 		t.Fatal(err)
