@@ -195,7 +195,7 @@ func fetches(ctx context.Context, n int) {
 	}
 	var svcs []*ocr.Service
 	for i := 0; i < 8; i++ {
-		svcs = append(svcs, &ocr.Service{WeBank: client, Tickets: &tickets.Reader{Store: &secretstore.File{Path: store.Path}, TTL: 30 * time.Second}})
+		svcs = append(svcs, &ocr.Service{Providers: ocr.ProvidersOf(&webank.Provider{Client: client, Tickets: &tickets.Reader{Store: &secretstore.File{Path: store.Path}, TTL: 30 * time.Second}})})
 	}
 	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 12}.JPEG()
 	var failed atomic.Int64

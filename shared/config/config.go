@@ -1,37 +1,66 @@
 // Package config reads the product's environment variables (the README's
-// Configuration table) into one struct. The platform's own variables are
-// read where they are used: the runtime's (AWS_LAMBDA_RUNTIME_API, SCF_*,
-// _LAMBDA_SERVER_PORT) by shared/platform, and the cloud credentials the
-// runtime injects (AWS_ACCESS_KEY_ID…, TENCENTCLOUD_SECRETID…) by the store
-// and archive backends, at every call, because they rotate.
+// Configuration table) into one struct per feature. It does no I/O: the
+// credentials secret is read by setup (setup.LoadCredentials). The
+// platform's own variables are read where they are used: the runtime's
+// (AWS_LAMBDA_RUNTIME_API, SCF_*, _LAMBDA_SERVER_PORT) by shared/platform,
+// and the cloud credentials the runtime injects (AWS_ACCESS_KEY_ID…,
+// TENCENTCLOUD_SECRETID…) by the store and archive backends and the
+// tencentcloud provider, at every call, because they rotate.
 package config
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/cardocr/cardocr/shared/secretstore"
 )
 
-// Config is the whole configuration of a function or the local stack.
+// Config is the whole configuration of a function or the local stack: one
+// struct per feature, embedded so that their fields read as cfg.Field.
 type Config struct {
+	Providers
+	TicketStore
+	API
+	Archive
+	Logging
+}
+
+// Providers configures the OCR upstreams.
+type Providers struct {
 	KYCBaseURL    string // KYC_BASE_URL
 	WeChatBaseURL string // WECHAT_BASE_URL
+	// TencentCloudOCREndpoint is TENCENTCLOUD_OCR_ENDPOINT: the API 3.0
+	// endpoint, a host or an http(s) URL (default ocr.tencentcloudapi.com).
+	TencentCloudOCREndpoint string
+	TencentCloudRegion      string // TENCENTCLOUD_OCR_REGION (default ap-guangzhou)
 
-	Credentials Credentials
+	Credentials    Credentials
+	CredentialsURL string // CREDENTIALS_URL: the secret Credentials come from
 
-	CredentialsURL string // CREDENTIALS_URL
-	TicketStoreURL string // TICKET_STORE_URL
-	ArchiveURL     string // ARCHIVE_URL
+	// DailyQuotaWeChat is DAILY_QUOTA_WECHAT: WeChat OCR calls allowed per
+	// day and instance before quota_exceeded (0: no local limit).
+	DailyQuotaWeChat int
+	// Fallback is the provider chain per kind ("idcard", "bankcard"):
+	// PROVIDER_FALLBACK for both, PROVIDER_FALLBACK_IDCARD and
+	// PROVIDER_FALLBACK_BANKCARD per route.
+	Fallback map[string][]string
+}
 
+// TicketStore configures where the upstream tokens live and how they are
+// refreshed and cached.
+type TicketStore struct {
+	TicketStoreURL  string        // TICKET_STORE_URL
 	RefreshInterval time.Duration // TICKET_REFRESH_INTERVAL
 	CacheTTL        time.Duration // TICKET_CACHE_TTL
+}
 
+// API configures the HTTP API.
+type API struct {
+	APIKeys  []string // API_KEYS
+	AuthMode string   // AUTH_MODE: apikey | none
+	Port     string   // PORT
 	// RequestTimeout bounds each HTTP request where the platform gives no
 	// deadline of its own (HTTP mode, the local stack).
 	RequestTimeout time.Duration // REQUEST_TIMEOUT
@@ -39,22 +68,23 @@ type Config struct {
 	// instance handles at once (each costs about its image in memory);
 	// beyond it: 503 busy with Retry-After. 0: no bound.
 	MaxLargeRequests int // MAX_LARGE_REQUESTS
+}
 
-	// DailyQuotaWeChat is DAILY_QUOTA_WECHAT: WeChat OCR calls allowed per
-	// day and instance before quota_exceeded (0: no local limit).
-	DailyQuotaWeChat int
+// Archive configures the evidence archive.
+type Archive struct {
+	ArchiveURL string // ARCHIVE_URL
+}
+
+// Logging configures logs and metrics.
+type Logging struct {
+	LogLevel string // LOG_LEVEL
+	// LogFormat: "json" (the functions' default: log services parse it)
+	// or "text" (aligned key=value lines; the local stack's default).
+	LogFormat string // LOG_FORMAT
 	// MetricsFormat is how call counters are logged: "emf" (CloudWatch
 	// embedded metric format, the default on AWS Lambda) or "json";
 	// METRICS_FORMAT overrides.
 	MetricsFormat string
-
-	APIKeys  []string // API_KEYS
-	AuthMode string   // AUTH_MODE: apikey | none
-	Port     string   // PORT
-	LogLevel string   // LOG_LEVEL
-	// LogFormat: "json" (the functions' default: log services parse it)
-	// or "text" (aligned key=value lines; the local stack's default).
-	LogFormat string // LOG_FORMAT
 }
 
 // Credentials are the upstream credentials. The functions read them from
@@ -64,80 +94,173 @@ type Credentials struct {
 	WeBankSecret    string `json:"webankSecret"`
 	WeChatAppID     string `json:"wechatAppId,omitempty"`
 	WeChatAppSecret string `json:"wechatAppSecret,omitempty"`
+	// TencentCloudSecretID and TencentCloudSecretKey are an API key pair
+	// for Tencent Cloud OCR. Without them the tencentcloud provider uses
+	// the SCF role's temporary credentials (TENCENTCLOUD_SECRETID…).
+	TencentCloudSecretID  string `json:"tencentcloudSecretId,omitempty"`
+	TencentCloudSecretKey string `json:"tencentcloudSecretKey,omitempty"`
+}
+
+// Fill sets what c lacks from other (the environment wins over the secret).
+func (c *Credentials) Fill(other Credentials) {
+	c.WeBankAppID = or(c.WeBankAppID, other.WeBankAppID)
+	c.WeBankSecret = or(c.WeBankSecret, other.WeBankSecret)
+	c.WeChatAppID = or(c.WeChatAppID, other.WeChatAppID)
+	c.WeChatAppSecret = or(c.WeChatAppSecret, other.WeChatAppSecret)
+	if c.TencentCloudSecretID == "" && c.TencentCloudSecretKey == "" {
+		c.TencentCloudSecretID, c.TencentCloudSecretKey = other.TencentCloudSecretID, other.TencentCloudSecretKey
+	}
+}
+
+// Complete reports whether every credential is set (no secret to read).
+func (c Credentials) Complete() bool {
+	return c.WeBankAppID != "" && c.WeBankSecret != "" && c.WeChatAppID != "" && c.WeChatAppSecret != "" &&
+		c.TencentCloudSecretID != "" && c.TencentCloudSecretKey != ""
 }
 
 // Defaults outside the local stack.
 const (
 	DefaultKYCBaseURL    = "https://kyc1.qcloud.com"
 	DefaultWeChatBaseURL = "https://api.weixin.qq.com"
+	// DefaultTencentCloudRegion: the OCR API is served from every region's
+	// endpoint; the region is part of the signature scope.
+	DefaultTencentCloudRegion = "ap-guangzhou"
 )
 
 // FromEnv reads the configuration. getenv is os.Getenv in production.
 func FromEnv(getenv func(string) string) (Config, error) {
-	c := Config{
-		KYCBaseURL:     or(getenv("KYC_BASE_URL"), DefaultKYCBaseURL),
-		WeChatBaseURL:  or(getenv("WECHAT_BASE_URL"), DefaultWeChatBaseURL),
-		CredentialsURL: getenv("CREDENTIALS_URL"),
-		TicketStoreURL: getenv("TICKET_STORE_URL"),
-		ArchiveURL:     getenv("ARCHIVE_URL"),
-		AuthMode:       strings.ToLower(or(getenv("AUTH_MODE"), "apikey")),
-		Port:           getenv("PORT"),
-		LogLevel:       or(getenv("LOG_LEVEL"), "info"),
-		LogFormat:      or(getenv("LOG_FORMAT"), "json"),
-		Credentials: Credentials{
-			WeBankAppID:     getenv("WEBANK_APP_ID"),
-			WeBankSecret:    getenv("WEBANK_SECRET"),
-			WeChatAppID:     getenv("WECHAT_APP_ID"),
-			WeChatAppSecret: getenv("WECHAT_APP_SECRET"),
-		},
-	}
-	for _, k := range strings.Split(getenv("API_KEYS"), ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			c.APIKeys = append(c.APIKeys, k)
+	var c Config
+	for _, read := range []func(func(string) string) error{
+		c.Providers.fromEnv, c.TicketStore.fromEnv, c.API.fromEnv, c.Archive.fromEnv, c.Logging.fromEnv,
+	} {
+		if err := read(getenv); err != nil {
+			return c, err
 		}
 	}
-	c.MetricsFormat = strings.ToLower(getenv("METRICS_FORMAT"))
-	if c.MetricsFormat == "" {
-		c.MetricsFormat = "json"
-		if getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
-			c.MetricsFormat = "emf"
-		}
-	}
-	if c.MetricsFormat != "json" && c.MetricsFormat != "emf" {
-		return c, fmt.Errorf("config: METRICS_FORMAT must be json or emf")
+	return c, nil
+}
+
+// KnownProviders are the provider names PROVIDER_FALLBACK may list.
+var KnownProviders = []string{"webank", "wechat", "tencentcloud"}
+
+func (p *Providers) fromEnv(getenv func(string) string) error {
+	p.KYCBaseURL = or(getenv("KYC_BASE_URL"), DefaultKYCBaseURL)
+	p.WeChatBaseURL = or(getenv("WECHAT_BASE_URL"), DefaultWeChatBaseURL)
+	p.TencentCloudOCREndpoint = getenv("TENCENTCLOUD_OCR_ENDPOINT")
+	p.TencentCloudRegion = or(getenv("TENCENTCLOUD_OCR_REGION"), DefaultTencentCloudRegion)
+	p.CredentialsURL = getenv("CREDENTIALS_URL")
+	p.Credentials = Credentials{
+		WeBankAppID:           getenv("WEBANK_APP_ID"),
+		WeBankSecret:          getenv("WEBANK_SECRET"),
+		WeChatAppID:           getenv("WECHAT_APP_ID"),
+		WeChatAppSecret:       getenv("WECHAT_APP_SECRET"),
+		TencentCloudSecretID:  getenv("TENCENTCLOUD_OCR_SECRET_ID"),
+		TencentCloudSecretKey: getenv("TENCENTCLOUD_OCR_SECRET_KEY"),
 	}
 	if v := strings.TrimSpace(getenv("DAILY_QUOTA_WECHAT")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return c, fmt.Errorf("config: DAILY_QUOTA_WECHAT must be a whole number of calls (0: no limit)")
+			return fmt.Errorf("config: DAILY_QUOTA_WECHAT must be a whole number of calls (0: no limit)")
 		}
-		c.DailyQuotaWeChat = n
+		p.DailyQuotaWeChat = n
 	}
-	c.MaxLargeRequests = 4
+	all, err := chain(getenv, "PROVIDER_FALLBACK")
+	if err != nil {
+		return err
+	}
+	for kind, key := range map[string]string{"idcard": "PROVIDER_FALLBACK_IDCARD", "bankcard": "PROVIDER_FALLBACK_BANKCARD"} {
+		c, err := chain(getenv, key)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			c = all
+		}
+		if c != nil {
+			if p.Fallback == nil {
+				p.Fallback = map[string][]string{}
+			}
+			p.Fallback[kind] = c
+		}
+	}
+	return nil
+}
+
+// chain parses a comma-separated provider list: known names, no repeats.
+func chain(getenv func(string) string, key string) ([]string, error) {
+	v := strings.TrimSpace(getenv(key))
+	if v == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, n := range strings.Split(v, ",") {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if !slices.Contains(KnownProviders, n) || slices.Contains(out, n) {
+			return nil, fmt.Errorf("config: %s must list distinct providers among %s", key, strings.Join(KnownProviders, ", "))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (t *TicketStore) fromEnv(getenv func(string) string) error {
+	t.TicketStoreURL = getenv("TICKET_STORE_URL")
+	var err error
+	if t.RefreshInterval, err = duration(getenv, "TICKET_REFRESH_INTERVAL", 20*time.Minute); err != nil {
+		return err
+	}
+	t.CacheTTL, err = duration(getenv, "TICKET_CACHE_TTL", 30*time.Second)
+	return err
+}
+
+func (a *API) fromEnv(getenv func(string) string) error {
+	a.AuthMode = strings.ToLower(or(getenv("AUTH_MODE"), "apikey"))
+	a.Port = getenv("PORT")
+	for _, k := range strings.Split(getenv("API_KEYS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			a.APIKeys = append(a.APIKeys, k)
+		}
+	}
+	a.MaxLargeRequests = 4
 	if v := strings.TrimSpace(getenv("MAX_LARGE_REQUESTS")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return c, fmt.Errorf("config: MAX_LARGE_REQUESTS must be a whole number (0: no bound)")
+			return fmt.Errorf("config: MAX_LARGE_REQUESTS must be a whole number (0: no bound)")
 		}
-		c.MaxLargeRequests = n
+		a.MaxLargeRequests = n
 	}
 	var err error
-	if c.RefreshInterval, err = duration(getenv, "TICKET_REFRESH_INTERVAL", 20*time.Minute); err != nil {
-		return c, err
+	if a.RequestTimeout, err = duration(getenv, "REQUEST_TIMEOUT", 30*time.Second); err != nil {
+		return err
 	}
-	if c.CacheTTL, err = duration(getenv, "TICKET_CACHE_TTL", 30*time.Second); err != nil {
-		return c, err
+	if a.AuthMode != "apikey" && a.AuthMode != "none" {
+		return fmt.Errorf("config: AUTH_MODE must be apikey or none")
 	}
-	if c.RequestTimeout, err = duration(getenv, "REQUEST_TIMEOUT", 30*time.Second); err != nil {
-		return c, err
+	return nil
+}
+
+func (a *Archive) fromEnv(getenv func(string) string) error {
+	a.ArchiveURL = getenv("ARCHIVE_URL")
+	return nil
+}
+
+func (l *Logging) fromEnv(getenv func(string) string) error {
+	l.LogLevel = or(getenv("LOG_LEVEL"), "info")
+	l.LogFormat = or(getenv("LOG_FORMAT"), "json")
+	l.MetricsFormat = strings.ToLower(getenv("METRICS_FORMAT"))
+	if l.MetricsFormat == "" {
+		l.MetricsFormat = "json"
+		if getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
+			l.MetricsFormat = "emf"
+		}
 	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		return c, fmt.Errorf("config: LOG_FORMAT must be json or text")
+	if l.MetricsFormat != "json" && l.MetricsFormat != "emf" {
+		return fmt.Errorf("config: METRICS_FORMAT must be json or emf")
 	}
-	if c.AuthMode != "apikey" && c.AuthMode != "none" {
-		return c, fmt.Errorf("config: AUTH_MODE must be apikey or none")
+	if l.LogFormat != "json" && l.LogFormat != "text" {
+		return fmt.Errorf("config: LOG_FORMAT must be json or text")
 	}
-	return c, nil
+	return nil
 }
 
 // CheckAPI verifies what an HTTP function needs.
@@ -149,52 +272,6 @@ func (c *Config) CheckAPI() error {
 		return errors.New("config: TICKET_STORE_URL is not set")
 	}
 	return nil
-}
-
-// LoadCredentials fills what the environment did not set from the
-// credentials secret, when CREDENTIALS_URL is set. needSecret says whether
-// the caller fetches tokens (only the refresher does).
-func (c *Config) LoadCredentials(ctx context.Context, needSecret bool) error {
-	// The secret fills whatever the environment left empty (WeChat
-	// credentials may live only there even when WeBank's are in the env).
-	// Reading it can fail startup only when what this function needs is
-	// still missing: otherwise the optional WeChat provider stays off.
-	cr := c.Credentials
-	haveRequired := cr.WeBankAppID != "" && (!needSecret || cr.WeBankSecret != "")
-	complete := cr.WeBankAppID != "" && cr.WeBankSecret != "" && cr.WeChatAppID != "" && cr.WeChatAppSecret != ""
-	if !complete && c.CredentialsURL != "" {
-		stored, err := c.readCredentials(ctx)
-		if err != nil && !haveRequired {
-			return err
-		}
-		c.Credentials.WeBankAppID = or(c.Credentials.WeBankAppID, stored.WeBankAppID)
-		c.Credentials.WeBankSecret = or(c.Credentials.WeBankSecret, stored.WeBankSecret)
-		c.Credentials.WeChatAppID = or(c.Credentials.WeChatAppID, stored.WeChatAppID)
-		c.Credentials.WeChatAppSecret = or(c.Credentials.WeChatAppSecret, stored.WeChatAppSecret)
-	}
-	if c.Credentials.WeBankAppID == "" {
-		return errors.New("config: no WeBank app id (WEBANK_APP_ID or the credentials secret)")
-	}
-	if needSecret && c.Credentials.WeBankSecret == "" {
-		return errors.New("config: no WeBank secret (WEBANK_SECRET or the credentials secret)")
-	}
-	return nil
-}
-
-func (c *Config) readCredentials(ctx context.Context) (Credentials, error) {
-	st, err := secretstore.Open(ctx, c.CredentialsURL)
-	if err != nil {
-		return Credentials{}, fmt.Errorf("config: credentials store: %w", err)
-	}
-	b, err := st.Get(ctx)
-	if err != nil {
-		return Credentials{}, fmt.Errorf("config: read credentials: %w", err)
-	}
-	var stored Credentials
-	if err := json.Unmarshal(b, &stored); err != nil {
-		return Credentials{}, errors.New("config: the credentials secret is not valid JSON")
-	}
-	return stored, nil
 }
 
 func or(v, def string) string {

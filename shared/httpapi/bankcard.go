@@ -5,10 +5,9 @@ import (
 
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/ocr"
-	"github.com/cardocr/cardocr/shared/webank"
 )
 
-// bankcardSubmit is POST /v1/bankcard/ocr: JSON {"image","userId","orderNo"}
+// bankcardSubmit is POST /v1/bankcard/ocr: JSON {"image","userId","orderNo","provider"}
 // or multipart with the file in "image".
 func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
@@ -19,12 +18,13 @@ func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, domain.Errorf(domain.NotFound, "bank card OCR is not served here"), "")
 		return
 	}
-	sub, err := decodeSubmission(w, r, ocr.MaxBankCardImage)
+	sub, err := decodeSubmission(w, r, s.opt.BankCards.MaxBankCardImage())
 	if err != nil {
 		fail(w, r, err, "")
 		return
 	}
-	req := ocr.BankCardRequest{Image: webank.BytesImage(sub.Image), Head: sub.Image, UserID: sub.UserID, OrderNo: sub.OrderNo}
+	req := ocr.BankCardRequest{Image: ocr.BytesImage(sub.Image), Head: sub.Image, UserID: sub.UserID, OrderNo: sub.OrderNo,
+		Provider: sub.Provider, ImageURL: sub.ImageURL}
 	res, err := s.opt.BankCards.SubmitBankCard(r.Context(), req)
 	if err != nil {
 		fail(w, r, err, sub.OrderNo)

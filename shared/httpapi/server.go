@@ -18,19 +18,22 @@ import (
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/tickets"
-	"github.com/cardocr/cardocr/shared/webank"
 )
 
 // IDCards is the OCR service as the API uses it.
 type IDCards interface {
 	SubmitIDCard(ctx context.Context, r ocr.IDCardRequest) (*ocr.IDCardResult, error)
 	IDCardResult(ctx context.Context, orderNo string, files bool) (*ocr.IDCardResult, error)
+	// MaxIDCardImage bounds what a request body is read for: the largest
+	// image any configured provider takes.
+	MaxIDCardImage() int64
 }
 
 // BankCards is the bank card OCR service as the API uses it.
 type BankCards interface {
 	SubmitBankCard(ctx context.Context, r ocr.BankCardRequest) (*ocr.BankCardResult, error)
 	BankCardResult(ctx context.Context, orderNo string, files bool) (*ocr.BankCardResult, error)
+	MaxBankCardImage() int64
 }
 
 // Health reports the tickets' freshness for /healthz.
@@ -226,13 +229,13 @@ func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r, http.MethodPost)
 		return
 	}
-	sub, err := decodeSubmission(w, r, ocr.MaxIDCardImage)
+	sub, err := decodeSubmission(w, r, s.opt.IDCards.MaxIDCardImage())
 	if err != nil {
 		fail(w, r, err, "")
 		return
 	}
 	req := ocr.IDCardRequest{
-		Side: sub.Side, Image: webank.BytesImage(sub.Image), Head: sub.Image, UserID: sub.UserID,
+		Side: sub.Side, Image: ocr.BytesImage(sub.Image), Head: sub.Image, UserID: sub.UserID,
 		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo, ImageURL: sub.ImageURL,
 	}
 	res, err := s.opt.IDCards.SubmitIDCard(r.Context(), req)

@@ -29,7 +29,7 @@ type stubCards struct {
 }
 
 func (s *stubCards) SubmitIDCard(_ context.Context, r ocr.IDCardRequest) (*ocr.IDCardResult, error) {
-	if err := ocr.ValidateIDCardRequest(&r); err != nil { // as the service does, before anything
+	if err := validator.ValidateIDCardRequest(&r); err != nil { // as the service does, before anything
 		return nil, err
 	}
 	s.calls.Add(1)
@@ -49,6 +49,26 @@ func (s *stubCards) IDCardResult(_ context.Context, orderNo string, files bool) 
 		return nil, s.err
 	}
 	return &ocr.IDCardResult{OrderNo: orderNo, Provider: "webank"}, nil
+}
+
+func (s *stubCards) MaxIDCardImage() int64 { return validator.MaxIDCardImage() }
+
+// validator is the real service's input check, with a provider that is
+// never called.
+var validator = &ocr.Service{Providers: ocr.ProvidersOf(neverCalled{})}
+
+type neverCalled struct{}
+
+func (neverCalled) Name() string                 { return "webank" }
+func (neverCalled) Credentials() ocr.Credentials { return nil }
+func (neverCalled) Limits() ocr.Limits {
+	return ocr.Limits{IDCardImage: 15728640, BankCardImage: 2359296}
+}
+func (neverCalled) SubmitIDCard(context.Context, string, ocr.IDCardCall) (*ocr.IDCardRead, error) {
+	panic("the handler tests never reach a provider")
+}
+func (neverCalled) SubmitBankCard(context.Context, string, ocr.BankCardCall) (*ocr.BankCardRead, error) {
+	panic("the handler tests never reach a provider")
 }
 
 type countingHealth struct{ n atomic.Int32 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/tickets"
+	"github.com/cardocr/cardocr/shared/wechat"
 )
 
 // End-to-end tests of provider "wechat" through the HTTP API against the
@@ -96,7 +97,7 @@ func assertNoWeChatSecrets(t *testing.T, logs string, s *Stack, personal ...stri
 		t.Fatal(err)
 	}
 	doc, _ := tickets.ParseDocument(b)
-	wt, err := doc.WeChat()
+	wt, err := wechat.StoredTokenOf(doc)
 	if err != nil || wt == nil || wt.AccessToken == "" {
 		t.Fatalf("no WeChat token stored: %v", err)
 	}

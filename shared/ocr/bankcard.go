@@ -3,20 +3,22 @@ package ocr
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/sign"
-	"github.com/cardocr/cardocr/shared/webank"
 )
 
 // BankCardRequest is a bank card submission.
 type BankCardRequest struct {
-	Image   webank.Image
-	Head    []byte // the image's first bytes, for the format check
-	UserID  string
-	OrderNo string // optional; generated when empty
+	Image    Image
+	Head     []byte // the image's first bytes, for the format check
+	UserID   string
+	OrderNo  string // optional; generated when empty
+	Provider string // "" = the default
+	ImageURL string // for providers that take URLs
 }
 
 // BankCard is the normalized bank card.
@@ -28,110 +30,131 @@ type BankCard struct {
 // BankCardResult is the API's answer for a bank card.
 type BankCardResult struct {
 	OrderNo  string                   `json:"orderNo"`
+	Provider string                   `json:"provider"`
 	Card     BankCard                 `json:"card"`
 	Warnings []cardcheck.Warning      `json:"warnings"`
 	Checks   cardcheck.BankCardChecks `json:"checks"`
 	Clarity  *int                     `json:"clarity,omitempty"`
 	Upstream json.RawMessage          `json:"upstream,omitempty"`
 	Files    map[string]string        `json:"files,omitempty"`
-	// FilesPending, Replayed and OrderTime: as in IDCardResult.
+	// FallbackFrom, FilesPending, Replayed and OrderTime: as in IDCardResult.
+	FallbackFrom string    `json:"fallbackFrom,omitempty"`
 	FilesPending bool      `json:"filesPending,omitempty"`
 	Replayed     bool      `json:"replayed,omitempty"`
 	OrderTime    time.Time `json:"-"`
 }
 
-// bankPhotoKeys are the photo members of bank card answers (the legacy
-// document spells the original "orginBankcardPhoto").
-var bankPhotoKeys = []string{"bankcardNoPhoto", "bankcardCropPhoto", "originBankcardPhoto", "orginBankcardPhoto"}
-
 // ValidateBankCardRequest checks a submission without calling anyone.
-func ValidateBankCardRequest(r *BankCardRequest) error {
-	if r.OrderNo != "" && !sign.ValidOrderNo(r.OrderNo) {
-		return domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
-	}
-	if r.UserID != "" && !sign.ValidOrderNo(r.UserID) {
-		return domain.Errorf(domain.InvalidRequest, "userId must be 1 to 32 letters or digits")
-	}
-	return CheckImage(r.Head, r.Image.Size, MaxBankCardImage)
+func (s *Service) ValidateBankCardRequest(r *BankCardRequest) error {
+	_, err := s.checkBankCard(r)
+	return err
 }
 
-// SubmitBankCard recognizes a bank card (api/paas/bankcardocrapp).
+func (s *Service) checkBankCard(r *BankCardRequest) (Provider, error) {
+	if err := checkIDs(r.OrderNo, r.UserID); err != nil {
+		return nil, err
+	}
+	p, err := s.provider(KindBankCard, r.Provider)
+	if err != nil {
+		return nil, err
+	}
+	r.Provider = p.Name()
+	return p, checkInput(p, KindBankCard, r.Image, r.Head, r.ImageURL)
+}
+
+// SubmitBankCard recognizes a bank card.
 func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankCardResult, error) {
-	if err := ValidateBankCardRequest(&r); err != nil {
+	p, err := s.checkBankCard(&r)
+	if err != nil {
 		return nil, err
 	}
 	callerOrder := r.OrderNo != ""
 	if !callerOrder {
 		r.OrderNo = sign.OrderNo("bank")
 	}
-	f, err := s.withTicket(ctx, "bankcardocrapp", func(ticket string) (*webank.Fields, error) {
-		return s.WeBank.SubmitBankCard(ctx, ticket, webank.SubmitRequest{OrderNo: r.OrderNo, UserID: r.UserID, Image: r.Image})
-	})
-	// Bank card OCR is billed apart from ID cards: its own counter.
-	if err == nil || MayHaveReached(err) { // only calls that reached the provider are counted
-		s.Metrics.Call(ctx, "webank_bankcard", outcomeOf(err))
+	var failed []string
+	chain := []Provider{p}
+	for _, f := range s.fallbacks(KindBankCard, p) {
+		if fits(f, KindBankCard, r.Image, r.Head, r.ImageURL) { // one the input does not fit is skipped
+			chain = append(chain, f)
+		}
 	}
+	for i, p := range chain {
+		actx, cancel := attemptContext(ctx, i < len(chain)-1)
+		res, err := s.submitBankCard(actx, p, r, callerOrder)
+		cancel()
+		if err == nil {
+			res.FallbackFrom = strings.Join(failed, ",")
+			return res, nil
+		}
+		if i == len(chain)-1 || !fallsThrough(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		s.fellBack(ctx, KindBankCard, p, chain[i+1], err)
+		failed = append(failed, p.Name())
+	}
+	panic("unreachable: the chain's last provider returns")
+}
+
+func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool) (*BankCardResult, error) {
+	call := BankCardCall{OrderNo: r.OrderNo, UserID: r.UserID, Image: r.Image, Format: ImageKind(r.Head)}
+	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*BankCardRead, error) {
+		return p.SubmitBankCard(ctx, cred, call)
+	})
+	s.count(ctx, counter(p, KindBankCard), err)
 	if err != nil {
-		if callerOrder && mayBeRepeat(err) {
-			if res, rerr := s.replayBankCard(ctx, r, err); res != nil || rerr != nil {
+		if q, ok := p.(Querier); ok && callerOrder && mayBeRepeat(err) {
+			if res, rerr := s.replayBankCard(ctx, p, q, r, err); res != nil || rerr != nil {
 				return res, rerr
 			}
 		}
 		return nil, withOrderNo(err, r.OrderNo)
 	}
-	return s.bankCardResult(f, r.OrderNo, false), nil
+	res := s.bankCardResult(read, r.OrderNo, p)
+	res.Files, res.FilesPending, res.OrderTime = nil, false, time.Time{}
+	return res, nil
 }
 
-// BankCardResult queries a bank card result by order number
-// (api/server/getBankCardOcrResult); files adds the photos.
+// BankCardResult queries a bank card result by order number; files adds
+// the photos.
 func (s *Service) BankCardResult(ctx context.Context, orderNo string, files bool) (*BankCardResult, error) {
 	if !sign.ValidOrderNo(orderNo) {
 		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
-	query := func(ticket string) (*webank.Fields, error) {
-		return s.WeBank.BankCardResult(ctx, ticket, orderNo, files)
+	p, q, err := s.querier()
+	if err != nil {
+		return nil, err
 	}
-	var f *webank.Fields
-	var pending bool
-	var err error
-	if files {
-		f, pending, err = s.queryPhotos(ctx, "getBankCardOcrResult", query, bankPhotosMissing)
-	} else {
-		f, err = s.withTicket(ctx, "getBankCardOcrResult", query)
-	}
+	return s.queryBankCard(ctx, p, q, orderNo, files)
+}
+
+func (s *Service) queryBankCard(ctx context.Context, p Provider, q Querier, orderNo string, files bool) (*BankCardResult, error) {
+	read, err := queryPhotos(ctx, s, p, files, func(cred string) (*BankCardRead, error) {
+		return q.QueryBankCard(ctx, cred, orderNo, files)
+	}, func(r *BankCardRead) bool { return r.PhotosMissing })
 	if err != nil {
 		return nil, asDomain(err)
 	}
-	res := s.bankCardResult(f, orderNo, files)
-	res.FilesPending, res.OrderTime = pending, orderTime(f)
+	res := s.bankCardResult(read, orderNo, p)
+	if !files {
+		res.Files, res.FilesPending = nil, false
+	}
 	return res, nil
 }
 
-// bankCardResult normalizes either answer. The two spell their fields
-// differently: submit answers bankcardNo, bankcardValidDate, warningCode and
-// multiWarningCode; the query answers bankCardNo, bankCardValidDate, warnCode
-// (and multiWarnCode). Both spellings are read in both cases.
-func (s *Service) bankCardResult(f *webank.Fields, orderNo string, files bool) *BankCardResult {
-	res := &BankCardResult{OrderNo: orderNo}
-	number := f.String("bankcardNo", "bankCardNo", "BankCardNo")
-	validThru := f.String("bankcardValidDate", "bankCardValidDate", "BankCardValidDate")
-	res.Card.Number, _ = cardcheck.NormalizeCardNumber(number)
-	if v, ok := cardcheck.NormalizeValidThru(validThru); ok {
+// bankCardResult normalizes and checks what the provider read.
+func (s *Service) bankCardResult(read *BankCardRead, orderNo string, p Provider) *BankCardResult {
+	res := &BankCardResult{OrderNo: orderNo, Provider: p.Name(), Clarity: read.Clarity, Upstream: read.Upstream,
+		Files: read.Files, FilesPending: read.PhotosMissing, OrderTime: read.OrderTime}
+	res.Card.Number, _ = cardcheck.NormalizeCardNumber(read.Number)
+	if v, ok := cardcheck.NormalizeValidThru(read.ValidThru); ok {
 		res.Card.ValidThru = v
 	}
-	checks, hints := cardcheck.CheckBankCard(number, validThru, s.now())
+	checks, hints := cardcheck.CheckBankCard(read.Number, read.ValidThru, s.now())
 	res.Checks = checks
-	res.Warnings = cardcheck.MergeWarnings(
-		cardcheck.MergeBankWarnings(f.String("warningCode"), f.String("multiWarningCode"),
-			f.String("warnCode"), f.String("multiWarnCode")),
-		hints)
+	res.Warnings = cardcheck.MergeWarnings(read.Warnings, hints)
 	if res.Warnings == nil {
 		res.Warnings = []cardcheck.Warning{}
 	}
-	res.Clarity = atoiPtr(f.String("clarity"))
-	if files {
-		res.Files = collectFiles(f, bankPhotoKeys...)
-	}
-	res.Upstream = f.ResultWithout(bankPhotoKeys...)
 	return res
 }

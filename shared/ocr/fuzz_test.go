@@ -30,6 +30,6 @@ func FuzzInspectImage(f *testing.F) {
 		if !whole {
 			size++
 		}
-		_ = CheckImage(b, size, MaxIDCardImage)
+		_ = CheckImage(b, size, testMaxImage)
 	})
 }

@@ -3,13 +3,13 @@ package ocr
 import (
 	"context"
 	"encoding/json"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
 	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/sign"
-	"github.com/cardocr/cardocr/shared/webank"
 )
 
 // Sides of an ID card.
@@ -18,22 +18,16 @@ const (
 	Back  = "back"  // national emblem side (国徽面)
 )
 
-// Providers of ID card OCR.
-const (
-	ProviderWeBank = "webank"
-	ProviderWeChat = "wechat"
-)
-
 // IDCardRequest is a checked submission.
 type IDCardRequest struct {
 	Side     string
-	Image    webank.Image
+	Image    Image
 	Head     []byte // the image's first bytes, for the format check
 	UserID   string
 	Native   bool
 	Provider string
 	OrderNo  string // optional; generated when empty
-	ImageURL string // https URL for WeChat to download instead of Image (provider wechat only)
+	ImageURL string // https URL for the provider to download instead of Image (providers that take URLs)
 }
 
 // IDCard is the normalized card; fields of the side not read are absent.
@@ -60,7 +54,10 @@ type IDCardResult struct {
 	Checks   cardcheck.IDCardChecks `json:"checks"`
 	Clarity  *int                   `json:"clarity,omitempty"`
 	Upstream json.RawMessage        `json:"upstream,omitempty"`
-	Files    map[string]string      `json:"files,omitempty"`
+	// FallbackFrom names the providers that failed before Provider
+	// answered (PROVIDER_FALLBACK), comma-separated.
+	FallbackFrom string            `json:"fallbackFrom,omitempty"`
+	Files        map[string]string `json:"files,omitempty"`
 	// FilesPending: the photos were asked for but have not come yet (the
 	// upstream delivers them late); ask again.
 	FilesPending bool `json:"filesPending,omitempty"`
@@ -71,84 +68,147 @@ type IDCardResult struct {
 	OrderTime time.Time `json:"-"`
 }
 
-// ValidateIDCardRequest checks a submission without calling anyone.
-func ValidateIDCardRequest(r *IDCardRequest) error {
+// ValidateIDCardRequest checks a submission without calling anyone: the
+// fields, then the image against the chosen provider's limits.
+func (s *Service) ValidateIDCardRequest(r *IDCardRequest) error {
+	_, err := s.checkIDCard(r)
+	return err
+}
+
+func (s *Service) checkIDCard(r *IDCardRequest) (Provider, error) {
 	if r.Side != Front && r.Side != Back {
-		return domain.Errorf(domain.InvalidRequest, `side must be "front" or "back"`)
+		return nil, domain.Errorf(domain.InvalidRequest, `side must be "front" or "back"`)
 	}
-	switch r.Provider {
-	case "":
-		r.Provider = ProviderWeBank
-	case ProviderWeBank, ProviderWeChat:
-	default:
-		return domain.Errorf(domain.InvalidRequest, `provider must be "webank" or "wechat"`)
+	if err := checkIDs(r.OrderNo, r.UserID); err != nil {
+		return nil, err
 	}
-	if r.OrderNo != "" && !sign.ValidOrderNo(r.OrderNo) {
+	p, err := s.provider(KindIDCard, r.Provider)
+	if err != nil {
+		return nil, err
+	}
+	r.Provider = p.Name()
+	return p, checkInput(p, KindIDCard, r.Image, r.Head, r.ImageURL)
+}
+
+func checkIDs(orderNo, userID string) error {
+	if orderNo != "" && !sign.ValidOrderNo(orderNo) {
 		return domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
-	if r.UserID != "" && !sign.ValidOrderNo(r.UserID) {
+	if userID != "" && !sign.ValidOrderNo(userID) {
 		return domain.Errorf(domain.InvalidRequest, "userId must be 1 to 32 letters or digits")
 	}
-	if r.ImageURL != "" {
-		if r.Provider != ProviderWeChat {
-			return domain.Errorf(domain.InvalidRequest, `imageUrl is only accepted with provider "wechat"`)
+	return nil
+}
+
+// checkInput checks the image (or URL) against p's limits for kind.
+func checkInput(p Provider, kind string, img Image, head []byte, imageURL string) error {
+	l := p.Limits()
+	if imageURL != "" {
+		if !l.ImageURL {
+			return domain.Errorf(domain.InvalidRequest, "imageUrl is not accepted by provider %q; send the image", p.Name())
 		}
-		if r.Image.Size != 0 {
+		if img.Size != 0 {
 			return domain.Errorf(domain.InvalidRequest, "send either image or imageUrl, not both")
 		}
-		return nil // checked by the WeChat client's address guard
+		return nil // the provider's address guard checks it before the call
 	}
-	limit := int64(MaxIDCardImage)
-	if r.Provider == ProviderWeChat {
-		limit = MaxWeChatImage
-	}
-	return CheckImage(r.Head, r.Image.Size, limit)
+	return CheckImage(head, img.Size, limit(l, kind))
+}
+
+// fits reports whether a fallback provider takes this input too.
+func fits(p Provider, kind string, img Image, head []byte, imageURL string) bool {
+	return checkInput(p, kind, img, head, imageURL) == nil
 }
 
 // SubmitIDCard recognizes one side of an ID card.
 func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardResult, error) {
-	if err := ValidateIDCardRequest(&r); err != nil {
+	p, err := s.checkIDCard(&r)
+	if err != nil {
 		return nil, err
-	}
-	if r.Provider == ProviderWeChat {
-		return s.submitWeChat(ctx, r)
 	}
 	callerOrder := r.OrderNo != ""
 	if !callerOrder {
 		r.OrderNo = sign.OrderNo("id")
 	}
-	cardType := "0"
-	if r.Side == Back {
-		cardType = "1"
+	var failed []string
+	chain := []Provider{p}
+	for _, f := range s.fallbacks(KindIDCard, p) {
+		if fits(f, KindIDCard, r.Image, r.Head, r.ImageURL) { // one the input does not fit is skipped
+			chain = append(chain, f)
+		}
 	}
-	f, err := s.withTicket(ctx, "idcardocrapp", func(ticket string) (*webank.Fields, error) {
-		return s.WeBank.SubmitIDCard(ctx, ticket, webank.SubmitRequest{
-			OrderNo: r.OrderNo, UserID: r.UserID, CardType: cardType, GetNative: r.Native, Image: r.Image,
-		})
+	for i, p := range chain {
+		actx, cancel := attemptContext(ctx, i < len(chain)-1)
+		res, err := s.submitIDCard(actx, p, r, callerOrder)
+		cancel()
+		if err == nil {
+			res.FallbackFrom = strings.Join(failed, ",")
+			return res, nil
+		}
+		if i == len(chain)-1 || !fallsThrough(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		s.fellBack(ctx, KindIDCard, p, chain[i+1], err)
+		failed = append(failed, p.Name())
+	}
+	panic("unreachable: the chain's last provider returns")
+}
+
+func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest, callerOrder bool) (*IDCardResult, error) {
+	if r.ImageURL != "" {
+		uc, ok := p.(URLChecker)
+		if !ok {
+			return nil, domain.Errorf(domain.InvalidRequest, "imageUrl is not accepted by provider %q", p.Name())
+		}
+		if err := uc.CheckImageURL(ctx, r.ImageURL); err != nil { // bad input: no credential, no call
+			return nil, err
+		}
+	}
+	call := IDCardCall{OrderNo: r.OrderNo, UserID: r.UserID, Side: r.Side, Native: r.Native, Image: r.Image,
+		Format: ImageKind(r.Head), ImageURL: r.ImageURL}
+	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*IDCardRead, error) {
+		return p.SubmitIDCard(ctx, cred, call)
 	})
-	if err == nil || MayHaveReached(err) { // only calls that reached the provider are counted
-		s.Metrics.Call(ctx, ProviderWeBank, outcomeOf(err))
+	if err == nil && read.Side != "" && read.Side != r.Side {
+		s.Metrics.Call(ctx, counter(p, KindIDCard), metrics.OutcomeSideMismatch)
+		return nil, &domain.Error{Code: domain.RecognitionFailed, OrderNo: r.OrderNo,
+			Message: "the image shows the " + read.Side + " side of an ID card; the " + r.Side + " side was requested"}
 	}
+	s.count(ctx, counter(p, KindIDCard), err)
 	if err != nil {
-		if callerOrder && mayBeRepeat(err) {
-			if res, rerr := s.replayIDCard(ctx, r, err); res != nil || rerr != nil {
+		if q, ok := p.(Querier); ok && callerOrder && mayBeRepeat(err) {
+			if res, rerr := s.replayIDCard(ctx, p, q, r, err); res != nil || rerr != nil {
 				return res, rerr
 			}
 		}
 		return nil, withOrderNo(err, r.OrderNo)
 	}
-	res := &IDCardResult{OrderNo: r.OrderNo, Provider: ProviderWeBank, Side: r.Side}
-	var fields cardcheck.IDCardFields
-	if r.Side == Front {
-		readFront(f, &res.Card, &fields)
-	} else {
-		readBack(f, &res.Card, &fields)
-	}
-	res.Warnings = cardcheck.MergeIDWarnings(f.String("warning"), f.String("multiWarning"))
-	res.Clarity = atoiPtr(f.String("clarity"))
-	s.finishIDCard(res, fields)
-	res.Upstream = f.ResultWithout(photoKeys...)
+	res := &IDCardResult{OrderNo: r.OrderNo, Provider: p.Name(), Side: r.Side}
+	s.fromRead(res, read)
 	return res, nil
+}
+
+// fromRead fills res from what the provider read, then checks it.
+func (s *Service) fromRead(res *IDCardResult, read *IDCardRead) {
+	res.Card, res.Warnings, res.Clarity, res.Upstream = read.Card, read.Warnings, read.Clarity, read.Upstream
+	res.Files, res.FilesPending, res.OrderTime = read.Files, read.PhotosMissing, read.OrderTime
+	if read.Side != "" {
+		res.Side = read.Side
+	}
+	// Dates are normalized here, from the text the provider read.
+	res.Card.BirthDate, res.Card.ValidFrom, res.Card.ValidTo = "", "", ""
+	if d, ok := cardcheck.NormalizeDate(read.Fields.Birth); ok {
+		res.Card.BirthDate = d
+	} else if read.Fields.Birth == "" && res.Card.IDNumber != "" {
+		// A provider that reads no birth date (WeChat): the ID number has it.
+		if info, err := cardcheck.ParseIDNumberAt(res.Card.IDNumber, s.now()); err == nil {
+			res.Card.BirthDate = info.BirthDate()
+		}
+	}
+	if v, err := cardcheck.ParseValidity(read.Fields.ValidDate); read.Fields.ValidDate != "" && err == nil {
+		res.Card.ValidFrom, res.Card.ValidTo = v.From, v.To
+	}
+	s.finishIDCard(res, read.Fields)
 }
 
 // IDCardResult queries a result by order number (both sides if the order
@@ -157,85 +217,36 @@ func (s *Service) IDCardResult(ctx context.Context, orderNo string, files bool) 
 	if !sign.ValidOrderNo(orderNo) {
 		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
-	query := func(ticket string) (*webank.Fields, error) {
-		return s.WeBank.IDCardResult(ctx, ticket, orderNo, files, true)
+	p, q, err := s.querier()
+	if err != nil {
+		return nil, err
 	}
-	var f *webank.Fields
-	var pending bool
-	var err error
-	if files {
-		f, pending, err = s.queryPhotos(ctx, "getOcrResult", query, idPhotosMissing)
-	} else {
-		f, err = s.withTicket(ctx, "getOcrResult", query)
-	}
+	return s.queryIDCard(ctx, p, q, orderNo, files)
+}
+
+func (s *Service) queryIDCard(ctx context.Context, p Provider, q Querier, orderNo string, files bool) (*IDCardResult, error) {
+	read, err := queryPhotos(ctx, s, p, files, func(cred string) (*IDCardRead, error) {
+		return q.QueryIDCard(ctx, cred, orderNo, files)
+	}, func(r *IDCardRead) bool { return r.PhotosMissing })
 	if err != nil {
 		return nil, asDomain(err)
 	}
-	res := &IDCardResult{OrderNo: orderNo, Provider: ProviderWeBank, FilesPending: pending, OrderTime: orderTime(f)}
-	var fields cardcheck.IDCardFields
-	frontOK, backOK := f.String("frontCode") == "0", f.String("backCode") == "0"
-	if !frontOK && !backOK {
-		code := f.String("frontCode")
-		if code == "" {
-			code = f.String("backCode")
-		}
-		return nil, &domain.Error{Code: domain.RecognitionFailed, Message: "neither side of this order was recognized", UpstreamCode: code}
+	res := &IDCardResult{OrderNo: orderNo, Provider: p.Name()}
+	s.fromRead(res, read)
+	if !files {
+		res.Files, res.FilesPending = nil, false
 	}
-	var warn []string
-	var clarity []string
-	if frontOK {
-		readFront(f, &res.Card, &fields)
-		warn = append(warn, f.String("frontWarnCode"), f.String("frontMultiWarning"))
-		clarity = append(clarity, f.String("frontClarity"))
-	}
-	if backOK {
-		readBack(f, &res.Card, &fields)
-		warn = append(warn, f.String("backWarnCode"), f.String("backMultiWarning"))
-		clarity = append(clarity, f.String("backClarity"))
-	}
-	switch {
-	case frontOK && !backOK:
-		res.Side = Front
-	case backOK && !frontOK:
-		res.Side = Back
-	}
-	res.Warnings = cardcheck.MergeIDWarnings(warn...)
-	for _, c := range clarity { // the worse side's clarity
-		if v := atoiPtr(c); v != nil && (res.Clarity == nil || *v < *res.Clarity) {
-			res.Clarity = v
-		}
-	}
-	s.finishIDCard(res, fields)
-	if files {
-		res.Files = collectFiles(f, photoKeys...)
-	}
-	res.Upstream = f.ResultWithout(photoKeys...)
 	return res, nil
 }
 
-var photoKeys = []string{"frontPhoto", "backPhoto", "frontCrop", "backCrop", "headPhoto"}
-
-func readFront(f *webank.Fields, c *IDCard, in *cardcheck.IDCardFields) {
-	c.Name = f.String("name", "Name")
-	c.Sex = f.String("sex", "Sex")
-	c.Nation = f.String("nation")
-	c.IDNumber = f.String("idcard", "Idcard", "idCard")
-	c.Address = f.String("address")
-	c.NativePlace = f.String("nativePlace")
-	birth := f.String("birth")
-	if d, ok := cardcheck.NormalizeDate(birth); ok {
-		c.BirthDate = d
+// querier is the configured provider that keeps results by order number.
+func (s *Service) querier() (Provider, Querier, error) {
+	for _, n := range s.names() {
+		if q, ok := s.Providers[n].(Querier); ok {
+			return s.Providers[n], q, nil
+		}
 	}
-	in.IDNumber, in.Birth, in.Sex = c.IDNumber, birth, c.Sex
-}
-
-func readBack(f *webank.Fields, c *IDCard, in *cardcheck.IDCardFields) {
-	c.Authority = f.String("authority")
-	vd := f.String("validDate", "validate")
-	if v, err := cardcheck.ParseValidity(vd); err == nil {
-		c.ValidFrom, c.ValidTo = v.From, v.To
-	}
-	in.ValidDate = vd
+	return nil, nil, domain.Errorf(domain.NotFound, "no configured provider keeps results by order number")
 }
 
 func (s *Service) finishIDCard(res *IDCardResult, in cardcheck.IDCardFields) {
@@ -244,22 +255,4 @@ func (s *Service) finishIDCard(res *IDCardResult, in cardcheck.IDCardFields) {
 	if res.Warnings == nil {
 		res.Warnings = []cardcheck.Warning{}
 	}
-}
-
-func atoiPtr(s string) *int {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return nil
-	}
-	return &n
-}
-
-func collectFiles(f *webank.Fields, keys ...string) map[string]string {
-	out := map[string]string{}
-	for _, k := range keys {
-		if v := f.String(k); v != "" {
-			out[k] = v
-		}
-	}
-	return out
 }

@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardocr/cardocr/shared/cardcheck"
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
-	"github.com/cardocr/cardocr/shared/tickets"
-	"github.com/cardocr/cardocr/shared/webank"
 )
 
 func TestCheckImage(t *testing.T) {
@@ -59,7 +58,7 @@ func TestCheckImage(t *testing.T) {
 			tt.head, tt.size = in()
 		}
 		if tt.limit == 0 {
-			tt.limit = MaxIDCardImage
+			tt.limit = testMaxImage
 		}
 		if got := domain.ErrorCode(CheckImage(tt.head, tt.size, tt.limit)); got != tt.want {
 			t.Errorf("%s: %q, want %q (%v)", tt.name, got, tt.want, CheckImage(tt.head, tt.size, tt.limit))
@@ -67,25 +66,13 @@ func TestCheckImage(t *testing.T) {
 	}
 }
 
-type stubTickets struct{ p tickets.Pair }
-
-func (s stubTickets) Get(context.Context) (tickets.Pair, error) { return s.p, nil }
-func (s stubTickets) Invalidate(tickets.Pair)                   {}
-
-type stubWeBank struct {
-	WeBank
-	answer []byte
-}
-
-func (s stubWeBank) SubmitIDCard(context.Context, string, webank.SubmitRequest) (*webank.Fields, error) {
-	return webank.ParseFields(s.answer)
-}
-
 func BenchmarkSubmitNormalize(b *testing.B) {
-	answer := []byte(`{"code":"0","msg":"ok","result":{"orderNo":"o1","name":"某某","sex":"男","nation":"汉","birth":"19491231","address":"某省某市某区某路1号","idcard":"11010519491231002X","warning":"00000000","multiWarning":"01000000","clarity":"64","success":false}}`)
-	s := &Service{WeBank: stubWeBank{answer: answer}, Tickets: stubTickets{p: tickets.Pair{SignTicket: "t"}}, Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }}
-	img := []byte{0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3}
-	req := IDCardRequest{Side: Front, Image: webank.BytesImage(img), Head: img, OrderNo: "o1"}
+	read := &IDCardRead{Side: Front, Card: IDCard{Name: "某某", Sex: "男", Nation: "汉", IDNumber: "11010519491231002X", Address: "某省某市某区某路1号"},
+		Fields: cardcheck.IDCardFields{IDNumber: "11010519491231002X", Birth: "19491231", Sex: "男"}, Warnings: []cardcheck.Warning{cardcheck.WarnPhotocopy}}
+	p := &stub{name: "webank", limits: Limits{IDCardImage: testMaxImage}, idcard: func(string, IDCardCall) (*IDCardRead, error) { return read, nil }}
+	s := &Service{Providers: ProvidersOf(p), Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }}
+	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1}.JPEG()
+	req := IDCardRequest{Side: Front, Image: BytesImage(img), Head: img, OrderNo: "o1"}
 	b.ReportAllocs()
 	for b.Loop() {
 		r, err := s.SubmitIDCard(context.Background(), req)

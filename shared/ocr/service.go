@@ -1,41 +1,45 @@
-// Package ocr is the card OCR service: it checks input before any upstream
-// call, signs with the stored SIGN ticket (reloading it once when the
-// upstream rejects it), calls the provider, and normalizes and checks what
-// comes back.
+// Package ocr is the card OCR service: it owns the image type, the
+// normalized card shapes and the Provider interface every upstream
+// implements. It checks input against the chosen provider's limits before
+// any upstream call, hands the provider its stored credential (reloading it
+// once when the upstream rejects it), falls back to the next provider on
+// upstream trouble, and normalizes and checks what comes back.
 package ocr
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/metrics"
-	"github.com/cardocr/cardocr/shared/tickets"
-	"github.com/cardocr/cardocr/shared/webank"
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
-// WeBank is the part of the WeBank client the service uses.
-type WeBank interface {
-	SubmitIDCard(ctx context.Context, ticket string, r webank.SubmitRequest) (*webank.Fields, error)
-	IDCardResult(ctx context.Context, ticket, orderNo string, files, native bool) (*webank.Fields, error)
-	SubmitBankCard(ctx context.Context, ticket string, r webank.SubmitRequest) (*webank.Fields, error)
-	BankCardResult(ctx context.Context, ticket, orderNo string, files bool) (*webank.Fields, error)
-}
+// Kinds of card, for per-route settings.
+const (
+	KindIDCard   = "idcard"
+	KindBankCard = "bankcard"
+)
 
-// Tickets hands out the stored pair (a *tickets.Reader).
-type Tickets interface {
-	Get(ctx context.Context) (tickets.Pair, error)
-	Invalidate(rejected tickets.Pair)
-}
+// DefaultProvider answers requests that name none (and no fallback chain is
+// configured).
+const DefaultProvider = "webank"
 
 // Service runs OCR requests.
 type Service struct {
-	WeBank  WeBank
-	Tickets Tickets
-	WeChat  *WeChatProvider   // nil: provider "wechat" is not configured (wechat.go)
-	Metrics *metrics.Recorder // daily call counters in the logs; nil: none
+	// Providers by name. A nil value is a provider this build knows but
+	// this deployment has no credentials for: asking for it is a 400.
+	Providers map[string]Provider
+	// Fallback is the provider chain per kind (PROVIDER_FALLBACK): on
+	// upstream trouble the providers after the one asked for are tried in
+	// order, within the same request deadline. Its first entry is the
+	// default provider of that kind.
+	Fallback map[string][]string
+	Metrics  *metrics.Recorder // daily call counters in the logs; nil: none
 	// PhotoWait bounds the re-queries of a result query whose photos are
 	// late [DefaultPhotoWait]; negative: no re-query.
 	PhotoWait time.Duration
@@ -57,38 +61,161 @@ func (s *Service) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// withTicket runs call with the current SIGN ticket; when the upstream
-// rejects the credentials it reloads the pair from the store and, if the
-// store holds another ticket by now, retries once. Rejected calls are not
-// billed, so the retry costs nothing.
-func (s *Service) withTicket(ctx context.Context, op string, call func(ticket string) (*webank.Fields, error)) (*webank.Fields, error) {
-	p, err := s.Tickets.Get(ctx)
-	if err != nil {
-		return nil, err
+// names lists the providers this build knows, sorted.
+func (s *Service) names() []string {
+	out := make([]string, 0, len(s.Providers))
+	for n := range s.Providers {
+		out = append(out, n)
 	}
-	f, err := call(p.SignTicket)
-	var ae *webank.APIError
-	if err == nil || !errors.As(err, &ae) || !ae.TicketRejected {
-		return f, err
-	}
-	s.Tickets.Invalidate(p)
-	p2, gerr := s.Tickets.Get(ctx)
-	if gerr != nil {
-		return nil, gerr
-	}
-	if p2.SignTicket == p.SignTicket {
-		// The stored pair is dead (a token fetched elsewhere, a rotated
-		// secret): only the refresher can mend that.
-		s.logger().WarnContext(ctx, "upstream rejected the stored ticket and the store has no newer one", "op", op, "upstreamCode", ae.Code)
-		return nil, &domain.Error{Code: domain.TicketsUnavailable, Message: "the upstream rejected the stored ticket; the refresher has not replaced it yet",
-			UpstreamCode: ae.Code, Retryable: true, Err: err}
-	}
-	s.logger().InfoContext(ctx, "upstream rejected the ticket; retrying once with the reloaded one", "op", op, "upstreamCode", ae.Code)
-	return call(p2.SignTicket)
+	slices.Sort(out)
+	return out
 }
 
-// withOrderNo records on a failed upstream call's error the order number it was
-// made under (see domain.Error.OrderNo).
+// provider resolves a requested name ("" = the kind's default) to a
+// configured provider offering kind, or a 400 saying why not.
+func (s *Service) provider(kind, name string) (Provider, error) {
+	if name == "" {
+		name = DefaultProvider
+		if chain := s.Fallback[kind]; len(chain) > 0 {
+			name = chain[0]
+		}
+	}
+	p, known := s.Providers[name]
+	switch {
+	case !known:
+		return nil, domain.Errorf(domain.InvalidRequest, "provider must be one of %s", strings.Join(s.names(), ", "))
+	case p == nil:
+		return nil, domain.Errorf(domain.InvalidRequest, "provider %q is not configured on this deployment (no credentials for it)", name)
+	}
+	if limit(p.Limits(), kind) == 0 {
+		return nil, domain.Errorf(domain.InvalidRequest, "provider %q does not read %s", name, kindWords(kind))
+	}
+	return p, nil
+}
+
+func kindWords(kind string) string {
+	if kind == KindBankCard {
+		return "bank cards"
+	}
+	return "ID cards"
+}
+
+func limit(l Limits, kind string) int64 {
+	if kind == KindBankCard {
+		return l.BankCardImage
+	}
+	return l.IDCardImage
+}
+
+// MaxImage is the largest image any configured provider takes for kind:
+// the bound for reading a request body (the chosen provider's own limit is
+// checked after).
+func (s *Service) MaxImage(kind string) int64 {
+	var m int64
+	for _, p := range s.Providers {
+		if p != nil {
+			m = max(m, limit(p.Limits(), kind))
+		}
+	}
+	return m
+}
+
+// MaxIDCardImage and MaxBankCardImage are MaxImage per kind.
+func (s *Service) MaxIDCardImage() int64   { return s.MaxImage(KindIDCard) }
+func (s *Service) MaxBankCardImage() int64 { return s.MaxImage(KindBankCard) }
+
+// fallbacks returns the providers to try after first for kind: those after
+// it in the kind's chain that are configured and offer kind.
+func (s *Service) fallbacks(kind string, first Provider) []Provider {
+	chain := s.Fallback[kind]
+	i := slices.Index(chain, first.Name())
+	if i < 0 {
+		return nil
+	}
+	var out []Provider
+	for _, n := range chain[i+1:] {
+		if p := s.Providers[n]; p != nil && limit(p.Limits(), kind) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// fallsThrough reports whether a failed call is the provider's trouble,
+// worth the next provider: never a recognition failure or bad input (the
+// image is the problem then, and another provider would be billed for it).
+func fallsThrough(err error) bool {
+	switch domain.ErrorCode(err) {
+	case domain.UpstreamError, domain.UpstreamTimeout, domain.TicketsUnavailable, domain.QuotaExceeded:
+		return true
+	}
+	return false
+}
+
+// attemptContext leaves part of the request's time for the fallbacks: an
+// attempt followed by others gets at most 60% of what is left.
+func attemptContext(ctx context.Context, more bool) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !more || !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(d)*3/5)
+}
+
+// withCredentials runs call with p's stored credential; when the upstream
+// rejects it, it asks for another one and, if the store holds one by now,
+// retries once. Rejected calls are not billed, so the retry costs nothing.
+func withCredentials[T any](ctx context.Context, s *Service, p Provider, op string, call func(cred string) (T, error)) (T, error) {
+	var zero T
+	creds := p.Credentials()
+	if creds == nil {
+		return call("")
+	}
+	c, err := creds.Current(ctx)
+	if err != nil {
+		return zero, err
+	}
+	v, err := call(c)
+	var ue *upstream.Error
+	if err == nil || !errors.As(err, &ue) || !ue.CredentialsRejected {
+		return v, err
+	}
+	c2, rerr := creds.Rejected(ctx, c)
+	if rerr != nil {
+		// The stored credential is dead (a token fetched elsewhere, a
+		// rotated secret): only the refresher can mend that.
+		s.logger().WarnContext(ctx, "upstream rejected the stored credential and the store has no newer one",
+			"provider", p.Name(), "op", op, "upstreamCode", ue.Code)
+		de := domain.AsError(rerr)
+		return zero, &domain.Error{Code: de.Code, Message: de.Message, Retryable: de.Retryable, UpstreamCode: ue.Code, Err: err}
+	}
+	s.logger().InfoContext(ctx, "upstream rejected the credential; retrying once with the reloaded one",
+		"provider", p.Name(), "op", op, "upstreamCode", ue.Code)
+	return call(c2)
+}
+
+// count records an upstream call's outcome; only calls that reached the
+// provider are counted (they are the billed ones), plus local quota refusals.
+func (s *Service) count(ctx context.Context, counter string, err error) {
+	switch {
+	case err == nil || upstream.Reached(err):
+		s.Metrics.Call(ctx, counter, outcomeOf(err))
+	case domain.ErrorCode(err) == domain.QuotaExceeded:
+		s.Metrics.Call(ctx, counter, metrics.OutcomeLocalQuota)
+	}
+}
+
+// counter names a provider's daily counter: bank card OCR is billed apart
+// from ID cards.
+func counter(p Provider, kind string) string {
+	if kind == KindBankCard {
+		return p.Name() + "_bankcard"
+	}
+	return p.Name()
+}
+
+// withOrderNo records on a failed upstream call's error the order number it
+// was made under (see domain.Error.OrderNo).
 func withOrderNo(err error, orderNo string) error {
 	err = asDomain(err)
 	var de *domain.Error
@@ -98,7 +225,7 @@ func withOrderNo(err error, orderNo string) error {
 	return err
 }
 
-// ticketsErr makes sure a tickets failure surfaces with its code.
+// asDomain makes sure every failure surfaces with a code.
 func asDomain(err error) error {
 	if err == nil {
 		return nil
@@ -108,4 +235,32 @@ func asDomain(err error) error {
 		return err
 	}
 	return domain.Wrap(domain.Internal, err, "internal error")
+}
+
+// MayHaveReached reports whether a failed submission may have reached the
+// upstream (and so used up its order number, or been billed). It is false
+// only when it provably did not: no credential was there to sign with, the
+// input was refused, the image could not be read, no connection was made.
+func MayHaveReached(err error) bool { return upstream.Reached(err) }
+
+// outcomeOf names an upstream call's outcome for the counters.
+func outcomeOf(err error) string {
+	if err == nil {
+		return metrics.OutcomeOK
+	}
+	e := domain.AsError(err)
+	switch {
+	case e.Code == domain.QuotaExceeded:
+		return metrics.OutcomeQuota
+	case e.UpstreamCode != "":
+		return metrics.OutcomeRejected
+	}
+	return metrics.OutcomeError
+}
+
+// fellBack logs and counts a fallback.
+func (s *Service) fellBack(ctx context.Context, kind string, from, to Provider, err error) {
+	s.logger().WarnContext(ctx, "provider failed; falling back to the next one", "kind", kind,
+		"provider", from.Name(), "next", to.Name(), "code", string(domain.ErrorCode(err)))
+	s.Metrics.Event(ctx, "fallback", from.Name()+"_to_"+to.Name())
 }

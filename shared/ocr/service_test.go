@@ -3,132 +3,226 @@ package ocr
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cardocr/cardocr/shared/cardcheck"
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
-	"github.com/cardocr/cardocr/shared/tickets"
-	"github.com/cardocr/cardocr/shared/webank"
+	"github.com/cardocr/cardocr/shared/metrics"
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
-// The service with a stub provider: what it does with answers, rejections
-// and failures, without any network.
+// The service with stub providers: what it does with reads, rejections,
+// failures and fallbacks, without any network.
 
-type fakeWeBank struct {
-	mu       sync.Mutex
-	tickets  []string // tickets the calls were signed with
-	answers  map[string][]byte
-	rejectTk string // a ticket the stub refuses (code 400101)
-	fail     error
-}
+const testMaxImage = 15728640
 
-func (f *fakeWeBank) call(ticket, op string) (*webank.Fields, error) {
-	f.mu.Lock()
-	f.tickets = append(f.tickets, ticket)
-	f.mu.Unlock()
-	if ticket == f.rejectTk {
-		return nil, &domain.Error{Code: domain.UpstreamError, UpstreamCode: "400101", Err: &webank.APIError{Op: op, Code: "400101", TicketRejected: true}}
-	}
-	if f.fail != nil {
-		return nil, f.fail
-	}
-	fl, err := webank.ParseFields(f.answers[op])
-	if err != nil {
-		return nil, err
-	}
-	if c := fl.TopString("code"); c != "0" { // as the client: any other code is an error
-		return nil, &domain.Error{Code: domain.UpstreamError, UpstreamCode: c, Err: &webank.APIError{Op: op, Code: c}}
-	}
-	return fl, nil
-}
+// stub is a provider whose answers the test sets. It records the
+// credential of every call.
+type stub struct {
+	name   string
+	limits Limits
+	creds  Credentials
+	idcard func(cred string, c IDCardCall) (*IDCardRead, error)
+	bank   func(cred string, c BankCardCall) (*BankCardRead, error)
 
-func (f *fakeWeBank) SubmitIDCard(_ context.Context, ticket string, r webank.SubmitRequest) (*webank.Fields, error) {
-	return f.call(ticket, "idcardocrapp")
-}
-func (f *fakeWeBank) IDCardResult(_ context.Context, ticket, _ string, _, _ bool) (*webank.Fields, error) {
-	return f.call(ticket, "getOcrResult")
-}
-func (f *fakeWeBank) SubmitBankCard(_ context.Context, ticket string, _ webank.SubmitRequest) (*webank.Fields, error) {
-	return f.call(ticket, "bankcardocrapp")
-}
-func (f *fakeWeBank) BankCardResult(_ context.Context, ticket, _ string, _ bool) (*webank.Fields, error) {
-	return f.call(ticket, "getBankCardOcrResult")
-}
-
-// seqTickets hands out its pairs in turn, one more on each reload.
-type seqTickets struct {
 	mu    sync.Mutex
-	pairs []string
+	calls []string
+}
+
+func (p *stub) Name() string             { return p.name }
+func (p *stub) Limits() Limits           { return p.limits }
+func (p *stub) Credentials() Credentials { return p.creds }
+func (p *stub) record(cred string) {
+	p.mu.Lock()
+	p.calls = append(p.calls, cred)
+	p.mu.Unlock()
+}
+func (p *stub) n() int { p.mu.Lock(); defer p.mu.Unlock(); return len(p.calls) }
+
+func (p *stub) SubmitIDCard(_ context.Context, cred string, c IDCardCall) (*IDCardRead, error) {
+	p.record(cred)
+	return p.idcard(cred, c)
+}
+func (p *stub) SubmitBankCard(_ context.Context, cred string, c BankCardCall) (*BankCardRead, error) {
+	p.record(cred)
+	return p.bank(cred, c)
+}
+
+// querying is a stub that keeps results by order number.
+type querying struct {
+	*stub
+	query func(cred, orderNo string) (*IDCardRead, error)
+}
+
+func (q *querying) QueryIDCard(_ context.Context, cred, orderNo string, _ bool) (*IDCardRead, error) {
+	q.record(cred)
+	return q.query(cred, orderNo)
+}
+func (q *querying) QueryBankCard(_ context.Context, cred, orderNo string, _ bool) (*BankCardRead, error) {
+	q.record(cred)
+	return nil, &domain.Error{Code: domain.NotFound, Err: &upstream.Error{Provider: q.name, Code: "66660020"}}
+}
+
+// seqCreds hands out its credentials in turn, one more on each rejection.
+type seqCreds struct {
+	mu    sync.Mutex
+	creds []string
 	i     int
 }
 
-func (s *seqTickets) Get(context.Context) (tickets.Pair, error) {
+func (s *seqCreds) Current(context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.pairs) == 0 {
-		return tickets.Pair{}, domain.Errorf(domain.TicketsUnavailable, "none")
+	if len(s.creds) == 0 {
+		return "", domain.Errorf(domain.TicketsUnavailable, "none")
 	}
-	return tickets.Pair{SignTicket: s.pairs[min(s.i, len(s.pairs)-1)]}, nil
+	return s.creds[min(s.i, len(s.creds)-1)], nil
 }
-func (s *seqTickets) Invalidate(tickets.Pair) { s.mu.Lock(); s.i++; s.mu.Unlock() }
+
+func (s *seqCreds) Rejected(_ context.Context, cred string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.i++
+	if next := s.creds[min(s.i, len(s.creds)-1)]; next != cred {
+		return next, nil
+	}
+	return "", &domain.Error{Code: domain.TicketsUnavailable, Retryable: true, Message: "the store has nothing newer"}
+}
+
+// Errors as provider packages make them: coded, wrapping an upstream error.
+func rejected(code string) error {
+	return &domain.Error{Code: domain.UpstreamError, UpstreamCode: code,
+		Err: &upstream.Error{Provider: "stub", Code: code, CredentialsRejected: true}}
+}
+
+func failed(code domain.Code, upstreamCode string) error {
+	return &domain.Error{Code: code, UpstreamCode: upstreamCode, Err: &upstream.Error{Provider: "stub", Code: upstreamCode}}
+}
 
 var (
-	frontAnswer = []byte(`{"code":"0","msg":"ok","result":{"orderNo":"o1","name":"某某","sex":"男","nation":"汉","birth":"19491231","address":"某地","idcard":"11010519491231002X","warning":"01000000","multiWarning":"00000000","clarity":"70"}}`)
-	backAnswer  = []byte(`{"code":"0","msg":"ok","result":{"orderNo":"o2","authority":"某公安局","validDate":"20200101-长期","warning":"00000000","clarity":"65"}}`)
+	frontRead = IDCardRead{Card: IDCard{Name: "某某", Sex: "男", Nation: "汉", Address: "某地", IDNumber: "11010519491231002X"},
+		Fields:   cardcheck.IDCardFields{IDNumber: "11010519491231002X", Birth: "19491231", Sex: "男"},
+		Warnings: []cardcheck.Warning{cardcheck.WarnPhotocopy}, Clarity: ptr(70)}
+	backRead = IDCardRead{Card: IDCard{Authority: "某公安局"}, Fields: cardcheck.IDCardFields{ValidDate: "2020.01.01-长期"}}
 )
 
-func svc(wb *fakeWeBank, tk *seqTickets) *Service {
-	return &Service{WeBank: wb, Tickets: tk, Now: func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }, PhotoWait: -1}
+func ptr(n int) *int { return &n }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// reads answers each side with its read (the side as asked).
+func reads(cred string, c IDCardCall) (*IDCardRead, error) {
+	r := frontRead
+	if c.Side == Back {
+		r = backRead
+	}
+	return &r, nil
 }
 
-func image() (webank.Image, []byte) {
+func newStub(name string) *stub {
+	return &stub{name: name, limits: Limits{IDCardImage: testMaxImage, BankCardImage: 2359296}, idcard: reads}
+}
+
+func svc(ps ...Provider) *Service {
+	return &Service{Providers: ProvidersOf(ps...), Logger: discard(), Now: func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }, PhotoWait: -1}
+}
+
+func image() (Image, []byte) {
 	b := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1}.JPEG()
-	return webank.BytesImage(b), b
+	return BytesImage(b), b
 }
 
 func TestBothSidesNormalized(t *testing.T) {
 	img, head := image()
-	wb := &fakeWeBank{answers: map[string][]byte{"idcardocrapp": frontAnswer}}
-	s := svc(wb, &seqTickets{pairs: []string{"t1"}})
+	s := svc(newStub("webank"))
 	r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Card.IDNumber != "11010519491231002X" || r.Card.BirthDate != "1949-12-31" || !*r.Checks.IDNumberValid || !*r.Checks.BirthDateMatches ||
-		len(r.Warnings) != 1 || r.Warnings[0].Code != "photocopy" || *r.Clarity != 70 || !strings.HasPrefix(r.OrderNo, "id") {
+		len(r.Warnings) != 1 || r.Warnings[0].Code != "photocopy" || *r.Clarity != 70 || !strings.HasPrefix(r.OrderNo, "id") ||
+		r.Provider != "webank" || r.Side != Front || r.FallbackFrom != "" {
 		t.Errorf("front: %+v", r)
 	}
-	wb.answers["idcardocrapp"] = backAnswer
 	r, err = s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img, Head: head})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Card.Authority != "某公安局" || r.Card.ValidFrom != "2020-01-01" || r.Card.ValidTo != "long-term" || *r.Checks.Expired || r.Card.IDNumber != "" {
+	if r.Card.Authority != "某公安局" || r.Card.ValidFrom != "2020-01-01" || r.Card.ValidTo != "long-term" || *r.Checks.Expired ||
+		r.Card.IDNumber != "" || r.Card.BirthDate != "" {
 		t.Errorf("back: %+v", r)
 	}
 }
 
-// A rejected ticket: reload once and retry once with the new one; the same
-// ticket after the reload is tickets_unavailable (only the refresher mends
-// that), with no second call.
-func TestRejectedTicketReloadsAndRetriesOnce(t *testing.T) {
+// A provider that reads no birth date: it comes from the ID number.
+func TestBirthDateFromIDNumber(t *testing.T) {
 	img, head := image()
-	wb := &fakeWeBank{answers: map[string][]byte{"idcardocrapp": frontAnswer}, rejectTk: "old"}
-	r, err := svc(wb, &seqTickets{pairs: []string{"old", "new"}}).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
-	if err != nil || r.Card.Name != "某某" || strings.Join(wb.tickets, ",") != "old,new" {
-		t.Fatalf("retry with the reloaded ticket: %v, calls %v", err, wb.tickets)
+	p := newStub("wechat")
+	p.idcard = func(string, IDCardCall) (*IDCardRead, error) {
+		r := frontRead
+		r.Fields.Birth = ""
+		return &r, nil
 	}
-	wb.tickets = nil
-	_, err = svc(wb, &seqTickets{pairs: []string{"old"}}).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head, OrderNo: "mine1"})
-	if domain.ErrorCode(err) != domain.TicketsUnavailable || !domain.IsRetryable(err) {
-		t.Fatalf("dead ticket: %v", err)
+	r, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head, Provider: "wechat"})
+	if err != nil || r.Card.BirthDate != "1949-12-31" {
+		t.Fatalf("%+v %v", r, err)
 	}
-	// The lookup of a possible repeat is signed too: refused the same way.
-	if n := len(wb.tickets); n < 1 || wb.tickets[0] != "old" {
-		t.Errorf("calls %v", wb.tickets)
+}
+
+// A provider that detects the side itself and saw the other one: 422,
+// counted as a side mismatch.
+func TestSideMismatchIsRecognitionFailed(t *testing.T) {
+	img, head := image()
+	p := newStub("wechat")
+	p.idcard = func(string, IDCardCall) (*IDCardRead, error) { r := backRead; r.Side = Back; return &r, nil }
+	s := svc(p)
+	s.Metrics = &metrics.Recorder{Logger: discard()}
+	_, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head, Provider: "wechat"})
+	if domain.ErrorCode(err) != domain.RecognitionFailed {
+		t.Fatalf("%v", err)
+	}
+	if s.Metrics.Counts()["wechat/"+metrics.OutcomeSideMismatch] != 1 {
+		t.Errorf("counts %v", s.Metrics.Counts())
+	}
+}
+
+// A rejected credential: reload once and retry once with the new one; the
+// same credential after the reload is tickets_unavailable (only the
+// refresher mends that), with no second call.
+func TestRejectedCredentialReloadsAndRetriesOnce(t *testing.T) {
+	img, head := image()
+	p := newStub("webank")
+	p.idcard = func(cred string, c IDCardCall) (*IDCardRead, error) {
+		if cred == "old" {
+			return nil, rejected("400101")
+		}
+		return reads(cred, c)
+	}
+	p.creds = &seqCreds{creds: []string{"old", "new"}}
+	r, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+	if err != nil || r.Card.Name != "某某" || strings.Join(p.calls, ",") != "old,new" {
+		t.Fatalf("retry with the reloaded credential: %v, calls %v", err, p.calls)
+	}
+	p.calls = nil
+	p.creds = &seqCreds{creds: []string{"old"}}
+	_, err = svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+	if domain.ErrorCode(err) != domain.TicketsUnavailable || !domain.IsRetryable(err) || domain.AsError(err).UpstreamCode != "400101" {
+		t.Fatalf("dead credential: %v", err)
+	}
+	if strings.Join(p.calls, ",") != "old" {
+		t.Errorf("calls %v, want one", p.calls)
+	}
+	// A failure that is not a rejection is not retried.
+	p.calls = nil
+	p.creds = &seqCreds{creds: []string{"a", "b"}}
+	p.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(domain.UpstreamError, "999999") }
+	if _, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head}); domain.ErrorCode(err) != domain.UpstreamError || len(p.calls) != 1 {
+		t.Fatalf("%v, calls %v", err, p.calls)
 	}
 }
 
@@ -136,31 +230,141 @@ func TestRejectedTicketReloadsAndRetriesOnce(t *testing.T) {
 // the result later); a failure before any call does not.
 func TestOrderNoOnErrors(t *testing.T) {
 	img, head := image()
-	wb := &fakeWeBank{fail: &domain.Error{Code: domain.UpstreamTimeout, Err: &webank.APIError{Op: "idcardocrapp"}}}
-	_, err := svc(wb, &seqTickets{pairs: []string{"t"}}).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+	p := newStub("webank")
+	p.idcard = func(string, IDCardCall) (*IDCardRead, error) {
+		return nil, &domain.Error{Code: domain.UpstreamTimeout, Err: &upstream.Error{Provider: "webank", Op: "idcardocrapp"}}
+	}
+	p.creds = &seqCreds{creds: []string{"t"}}
+	_, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Code != domain.UpstreamTimeout || !strings.HasPrefix(de.OrderNo, "id") {
 		t.Fatalf("after a call: %v", err)
 	}
-	_, err = svc(wb, &seqTickets{}).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+	p.creds = &seqCreds{}
+	_, err = svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
 	if !errors.As(err, &de) || de.Code != domain.TicketsUnavailable || de.OrderNo != "" {
 		t.Fatalf("before a call: %+v", de)
 	}
 }
 
 // A repeat under the caller's order number, answered with an unknown code:
-// the stored result of the same side is the answer, marked replayed.
+// the stored result of the same side is the answer, marked replayed; the
+// other side is order_conflict.
 func TestRepeatIsReplayed(t *testing.T) {
 	img, head := image()
-	query := []byte(`{"code":"0","msg":"ok","result":{"orderNo":"mine2","frontCode":"0","backCode":"66660020","name":"某某","sex":"男","birth":"19491231","idcard":"11010519491231002X","operateTime":"2026-06-01 08:00:00"}}`)
-	wb := &fakeWeBank{answers: map[string][]byte{"getOcrResult": query}}
-	s := svc(wb, &seqTickets{pairs: []string{"t"}})
-	wb.answers["idcardocrapp"] = []byte(`{"code":"77770001","msg":"订单号重复"}`)
+	q := &querying{stub: newStub("webank"), query: func(_, orderNo string) (*IDCardRead, error) {
+		r := frontRead
+		r.Side = Front
+		return &r, nil
+	}}
+	q.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(domain.UpstreamError, "77770001") }
+	s := svc(q)
 	r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head, OrderNo: "mine2"})
-	if err != nil || !r.Replayed || r.Card.IDNumber != "11010519491231002X" || r.Side != Front {
+	if err != nil || !r.Replayed || r.Card.IDNumber != "11010519491231002X" || r.Side != Front || r.Card.BirthDate != "1949-12-31" {
 		t.Fatalf("repeat: %+v %v", r, err)
 	}
 	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img, Head: head, OrderNo: "mine2"}); domain.ErrorCode(err) != domain.OrderConflict {
 		t.Fatalf("other side: %v", err)
+	}
+	// Without a caller's order number nothing is looked up.
+	q.calls = nil
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head}); domain.ErrorCode(err) != domain.UpstreamError || len(q.calls) != 1 {
+		t.Fatalf("%v, calls %v", err, q.calls)
+	}
+}
+
+// Input is checked against the chosen provider before any call.
+func TestLimitsAndProviderChoice(t *testing.T) {
+	img, head := image()
+	a := newStub("webank")
+	small := newStub("small")
+	small.limits = Limits{IDCardImage: int64(len(head)) - 1}
+	s := svc(a, small)
+	s.Providers["off"] = nil
+	for _, tc := range []struct {
+		req  IDCardRequest
+		want domain.Code
+	}{
+		{IDCardRequest{Side: Front, Image: img, Head: head, Provider: "small"}, domain.ImageTooLarge},
+		{IDCardRequest{Side: Front, Image: img, Head: head, Provider: "nope"}, domain.InvalidRequest},
+		{IDCardRequest{Side: Front, Image: img, Head: head, Provider: "off"}, domain.InvalidRequest},
+		{IDCardRequest{Side: Front, ImageURL: "https://example.com/a.jpg"}, domain.InvalidRequest}, // webank takes no URL
+		{IDCardRequest{Side: "left", Image: img, Head: head}, domain.InvalidRequest},
+	} {
+		if _, err := s.SubmitIDCard(context.Background(), tc.req); domain.ErrorCode(err) != tc.want {
+			t.Errorf("%+v: %v, want %s", tc.req.Provider, err, tc.want)
+		}
+	}
+	if a.n()+small.n() != 0 {
+		t.Errorf("calls were made for bad input")
+	}
+	// The bank route takes provider too: one without bank cards is a 400.
+	idOnly := newStub("idonly")
+	idOnly.limits.BankCardImage = 0
+	s.Providers["idonly"] = idOnly
+	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Head: head, Provider: "idonly"}); domain.ErrorCode(err) != domain.InvalidRequest {
+		t.Errorf("bank card from an ID-only provider: %v", err)
+	}
+	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Head: head, Provider: "anything"}); domain.ErrorCode(err) != domain.InvalidRequest {
+		t.Errorf("unknown bank provider: %v", err)
+	}
+	if s.MaxImage(KindIDCard) != testMaxImage || s.MaxImage(KindBankCard) != 2359296 {
+		t.Errorf("max image %d %d", s.MaxImage(KindIDCard), s.MaxImage(KindBankCard))
+	}
+}
+
+// Fallback: provider trouble moves to the next provider of the chain, and
+// the answer names both; the image's trouble never does.
+func TestFallback(t *testing.T) {
+	img, head := image()
+	for _, tc := range []struct {
+		name     string
+		err      error
+		falls    bool
+		wantCode domain.Code
+	}{
+		{"upstream error", failed(domain.UpstreamError, "999999"), true, ""},
+		{"timeout", &domain.Error{Code: domain.UpstreamTimeout, Err: &upstream.Error{Provider: "a"}}, true, ""},
+		{"quota", failed(domain.QuotaExceeded, "66660003"), true, ""},
+		{"dead ticket", rejected("400101"), true, ""},
+		{"not recognized", failed(domain.RecognitionFailed, "66661001"), false, domain.RecognitionFailed},
+		{"bad image", failed(domain.InvalidImage, "66660015"), false, domain.InvalidImage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := newStub("a"), newStub("b")
+			a.creds = &seqCreds{creds: []string{"only"}}
+			a.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, tc.err }
+			s := svc(a, b)
+			s.Fallback = map[string][]string{KindIDCard: {"a", "b"}}
+			s.Metrics = &metrics.Recorder{Logger: discard()}
+			r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+			if !tc.falls {
+				if domain.ErrorCode(err) != tc.wantCode || b.n() != 0 {
+					t.Fatalf("%v; second provider calls %d", err, b.n())
+				}
+				return
+			}
+			if err != nil || r.Provider != "b" || r.FallbackFrom != "a" || r.Card.IDNumber == "" || b.n() != 1 {
+				t.Fatalf("%+v %v", r, err)
+			}
+			if s.Metrics.Counts()["fallback:/a_to_b"] != 1 {
+				t.Errorf("fallback not counted: %v", s.Metrics.Counts())
+			}
+		})
+	}
+	// The chain's first provider is the default; one asked for by name
+	// falls back along the chain after it; the last one has no fallback.
+	a, b := newStub("a"), newStub("b")
+	a.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(domain.UpstreamError, "1") }
+	b.idcard = a.idcard
+	s := svc(a, b)
+	s.Fallback = map[string][]string{KindIDCard: {"a", "b"}}
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head, Provider: "b"}); domain.ErrorCode(err) != domain.UpstreamError || a.n() != 0 {
+		t.Fatalf("last of the chain: %v, first called %d times", err, a.n())
+	}
+	// A fallback provider whose limits the image exceeds is skipped.
+	b.limits.IDCardImage = 10
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head}); domain.ErrorCode(err) != domain.UpstreamError || b.n() != 1 {
+		t.Fatalf("too large for the fallback: %v, calls %d", err, b.n())
 	}
 }

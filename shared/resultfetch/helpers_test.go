@@ -83,7 +83,7 @@ func newFixtureWith(t *testing.T, emu *emulator.Emulator, base string) *fixture 
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &ocr.Service{WeBank: wb, Tickets: reader, Logger: log}
+	svc := &ocr.Service{Providers: ocr.ProvidersOf(&webank.Provider{Client: wb, Tickets: reader}), Logger: log}
 	b := &archive.FileBucket{Dir: filepath.Join(dir, "store")}
 	a := archive.New(b, "evidence")
 	if emu != nil {

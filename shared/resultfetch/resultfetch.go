@@ -43,7 +43,6 @@ import (
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
-	"github.com/cardocr/cardocr/shared/webank"
 )
 
 // OCR is the OCR service as resultfetch uses it (an *ocr.Service).
@@ -52,6 +51,8 @@ type OCR interface {
 	IDCardResult(ctx context.Context, orderNo string, files bool) (*ocr.IDCardResult, error)
 	SubmitBankCard(ctx context.Context, r ocr.BankCardRequest) (*ocr.BankCardResult, error)
 	BankCardResult(ctx context.Context, orderNo string, files bool) (*ocr.BankCardResult, error)
+	ValidateIDCardRequest(r *ocr.IDCardRequest) error
+	ValidateBankCardRequest(r *ocr.BankCardRequest) error
 }
 
 // Handler handles resultfetch events.
@@ -468,7 +469,7 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 	if err != nil {
 		return "", err
 	}
-	img := webank.Image{Size: info.Size, Open: func() (io.ReadCloser, error) {
+	img := ocr.Image{Size: info.Size, Open: func() (io.ReadCloser, error) {
 		rc, oi, err := b.Open(ctx, u.Key)
 		if err != nil {
 			return nil, err
@@ -486,9 +487,9 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 	bankReq := ocr.BankCardRequest{Image: img, Head: head, OrderNo: orderNo}
 	var verr error
 	if kind == archive.KindIDCard {
-		verr = ocr.ValidateIDCardRequest(&idReq)
+		verr = h.OCR.ValidateIDCardRequest(&idReq)
 	} else {
-		verr = ocr.ValidateBankCardRequest(&bankReq)
+		verr = h.OCR.ValidateBankCardRequest(&bankReq)
 	}
 	if verr == nil {
 		if pm == nil {

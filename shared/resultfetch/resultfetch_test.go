@@ -14,7 +14,6 @@ import (
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/ocr"
-	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 )
 
@@ -376,8 +375,9 @@ func TestUploadNotSentIsSubmittedOnRedelivery(t *testing.T) {
 	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 93}.JPEG()
 	key := "uploads/bankcard/93.jpg"
 	f.upload(t, key, img)
-	good := f.svc.Tickets
-	f.svc.Tickets = noTickets{}
+	wp := f.svc.Providers["webank"].(*webank.Provider)
+	good := wp.Tickets
+	wp.Tickets = noTickets{}
 	if _, err := f.invoke(t, s3Event("b", key, len(img))); !errors.Is(err, ErrItemsFailed) {
 		t.Fatalf("without tickets: %v", err)
 	}
@@ -386,7 +386,7 @@ func TestUploadNotSentIsSubmittedOnRedelivery(t *testing.T) {
 	if pm, err := f.archive.Pending(ctx, "bankcard", orderNo); err != nil || pm == nil || pm.State != archive.NotSent {
 		t.Fatalf("pending marker after a failure before the upstream: %+v %v", pm, err)
 	}
-	f.svc.Tickets = good
+	wp.Tickets = good
 	if out, err := f.invoke(t, s3Event("b", key, len(img))); err != nil || out.(Summary).Outcomes[string(Archived)] != 1 {
 		t.Fatalf("redelivery: %+v %v", out, err)
 	}
@@ -394,7 +394,9 @@ func TestUploadNotSentIsSubmittedOnRedelivery(t *testing.T) {
 
 type noTickets struct{}
 
-func (noTickets) Get(context.Context) (tickets.Pair, error) {
-	return tickets.Pair{}, domain.Errorf(domain.TicketsUnavailable, "no tickets")
+func (noTickets) Current(context.Context) (string, error) {
+	return "", domain.Errorf(domain.TicketsUnavailable, "no tickets")
 }
-func (noTickets) Invalidate(tickets.Pair) {}
+func (noTickets) Rejected(context.Context, string) (string, error) {
+	return "", domain.Errorf(domain.TicketsUnavailable, "no tickets")
+}

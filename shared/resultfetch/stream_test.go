@@ -22,16 +22,15 @@ import (
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/ocr"
-	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 )
 
 type staticTickets struct{}
 
-func (staticTickets) Get(context.Context) (tickets.Pair, error) {
-	return tickets.Pair{SignTicket: "ticket-for-tests", AccessToken: "token-for-tests"}, nil
+func (staticTickets) Current(context.Context) (string, error) { return "ticket-for-tests", nil }
+func (staticTickets) Rejected(context.Context, string) (string, error) {
+	return "", errors.New("no other ticket")
 }
-func (staticTickets) Invalidate(tickets.Pair) {}
 
 // streamingUpstream checks a submission without holding it: it finds the
 // image member, decodes its base64 on the fly into a hash, and compares
@@ -126,8 +125,8 @@ func TestUploadIsStreamedNotBuffered(t *testing.T) {
 	dir := t.TempDir()
 	b := &archive.FileBucket{Dir: filepath.Join(dir, "store")}
 	svc := &ocr.Service{
-		WeBank:  webank.New(webank.Config{BaseURL: srv.URL, AppID: "IDATEST1"}),
-		Tickets: staticTickets{}, Logger: slog.New(slog.DiscardHandler),
+		Providers: ocr.ProvidersOf(&webank.Provider{Client: webank.New(webank.Config{BaseURL: srv.URL, AppID: "IDATEST1"}), Tickets: staticTickets{}}),
+		Logger:    slog.New(slog.DiscardHandler),
 	}
 	limited := &maxReadBucket{Bucket: b, max: 256 << 10}
 	h := &Handler{OCR: svc, Archive: archive.New(b, "evidence"), Logger: slog.New(slog.DiscardHandler),
@@ -135,7 +134,7 @@ func TestUploadIsStreamedNotBuffered(t *testing.T) {
 
 	// 15 MiB: the largest ID card image (its Base64 is the documented
 	// 20971520 characters): a real JPEG padded after its end marker.
-	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 5, MinSize: ocr.MaxIDCardImage}.JPEG()
+	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 5, MinSize: webank.MaxIDCardImage}.JPEG()
 	key := "uploads/idcard/front/big.jpg"
 	if err := b.Put(context.Background(), key, img, "image/jpeg"); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/cardocr/cardocr/shared/resultfetch"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/tickets"
+	"github.com/cardocr/cardocr/shared/webank"
 )
 
 // ResultFetch builds the resultfetch handler: the OCR service on the stored
@@ -27,7 +28,7 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*res
 	if cfg.ArchiveURL == "" {
 		return nil, errors.New("setup: ARCHIVE_URL is not set")
 	}
-	if err := cfg.LoadCredentials(ctx, false); err != nil {
+	if err := LoadCredentials(ctx, &cfg, false); err != nil {
 		return nil, err
 	}
 	store, err := secretstore.Open(ctx, cfg.TicketStoreURL)
@@ -39,7 +40,9 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*res
 		return nil, fmt.Errorf("setup: archive: %w", err)
 	}
 	reader := &tickets.Reader{Store: store, TTL: cfg.CacheTTL, Logger: log}
-	svc := &ocr.Service{WeBank: WeBank(cfg, HTTPClient()), Tickets: reader, Logger: log}
+	// Uploads are archived from WeBank's stored results (their photos are
+	// the evidence): no other provider, no fallback.
+	svc := &ocr.Service{Providers: map[string]ocr.Provider{webank.Name: &webank.Provider{Client: WeBank(cfg, HTTPClient()), Tickets: reader}}, Logger: log}
 	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}, nil
 }

@@ -3,6 +3,7 @@ package setup
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -59,12 +60,16 @@ func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		var in struct {
 			Force bool `json:"force"`
 			// {"wechatForceRefresh":true}: an operator saw 40001 on the
-			// token WeChat still hands out (see tickets.ForceWeChat).
+			// token WeChat still hands out (see wechat.TokenKeeper.Force).
 			WeChatForceRefresh bool `json:"wechatForceRefresh"`
 		}
 		_ = json.Unmarshal(ev, &in)
 		if in.WeChatForceRefresh {
-			if err := r.ForceWeChat(ctx); err != nil {
+			k := WeChatKeeper(r)
+			if k == nil {
+				return nil, errors.New("setup: WeChat is not configured (no WeChat appid and secret)")
+			}
+			if err := k.Force(ctx); err != nil {
 				return nil, err
 			}
 			return map[string]string{"outcome": "wechat_force_refreshed"}, nil

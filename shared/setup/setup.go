@@ -49,29 +49,12 @@ func WeChat(cfg config.Config, hc *http.Client) *wechat.Client {
 	})
 }
 
-// WeChatProvider returns the WeChat ID card provider, or nil (provider off:
-// requests for it get invalid_request "not configured") without a WeChat
-// appid. The token comes from the tickets store; with the AppSecret too, a
-// reader may also ask stable_token in normal mode when the stored token is
-// in its last five minutes or was rejected (never a forced refresh).
-func WeChatProvider(cfg config.Config, hc *http.Client, store secretstore.Store, log *slog.Logger) *ocr.WeChatProvider {
-	if cfg.Credentials.WeChatAppID == "" {
-		return nil
-	}
-	c := WeChat(cfg, hc)
-	r := &tickets.WeChatReader{Store: store, AppID: cfg.Credentials.WeChatAppID, Logger: log}
-	if cfg.Credentials.WeChatAppSecret != "" {
-		r.Fallback = c
-	}
-	return &ocr.WeChatProvider{Client: c, Tokens: r, Quota: &metrics.DailyLimit{Limit: cfg.DailyQuotaWeChat}}
-}
-
 // API builds the HTTP API with its ticket reader.
 func API(ctx context.Context, cfg config.Config, log *slog.Logger) (http.Handler, *tickets.Reader, error) {
 	if err := cfg.CheckAPI(); err != nil {
 		return nil, nil, err
 	}
-	if err := cfg.LoadCredentials(ctx, false); err != nil {
+	if err := LoadCredentials(ctx, &cfg, false); err != nil {
 		return nil, nil, err
 	}
 	store, err := secretstore.Open(ctx, cfg.TicketStoreURL)
@@ -80,9 +63,12 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger) (http.Handler
 	}
 	reader := &tickets.Reader{Store: store, TTL: cfg.CacheTTL, Logger: log}
 	hc := HTTPClient()
-	svc := &ocr.Service{WeBank: WeBank(cfg, hc), Tickets: reader, Logger: log,
+	providers := Providers(cfg, hc, reader, store, log)
+	if err := checkFallback(cfg, providers); err != nil {
+		return nil, nil, err
+	}
+	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}
-	svc.WeChat = WeChatProvider(cfg, hc, store, log)
 	h := httpapi.New(httpapi.Options{
 		IDCards: svc, BankCards: svc, Health: reader, RefreshInterval: cfg.RefreshInterval,
 		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
@@ -96,7 +82,7 @@ func Refresher(ctx context.Context, cfg config.Config, log *slog.Logger) (*ticke
 	if cfg.TicketStoreURL == "" {
 		return nil, fmt.Errorf("setup: TICKET_STORE_URL is not set")
 	}
-	if err := cfg.LoadCredentials(ctx, true); err != nil {
+	if err := LoadCredentials(ctx, &cfg, true); err != nil {
 		return nil, err
 	}
 	store, err := secretstore.Open(ctx, cfg.TicketStoreURL)
@@ -107,7 +93,21 @@ func Refresher(ctx context.Context, cfg config.Config, log *slog.Logger) (*ticke
 	r := &tickets.Refresher{Store: store, WeBank: WeBank(cfg, hc), Interval: cfg.RefreshInterval, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}
 	if cfg.Credentials.WeChatAppID != "" && cfg.Credentials.WeChatAppSecret != "" {
-		r.WeChat = WeChat(cfg, hc)
+		r.Members = append(r.Members, &wechat.TokenKeeper{Fetcher: WeChat(cfg, hc), Refresher: r, Logger: log})
 	}
 	return r, nil
+}
+
+// checkFallback refuses a PROVIDER_FALLBACK chain that names a provider this
+// deployment cannot call: a chain that silently skips one would bill
+// nobody and help nobody.
+func checkFallback(cfg config.Config, providers map[string]ocr.Provider) error {
+	for kind, chain := range cfg.Fallback {
+		for _, n := range chain {
+			if providers[n] == nil {
+				return fmt.Errorf("setup: PROVIDER_FALLBACK for %s names %q, which has no credentials on this deployment", kind, n)
+			}
+		}
+	}
+	return nil
 }

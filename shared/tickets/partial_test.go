@@ -28,25 +28,25 @@ import (
 	"github.com/cardocr/cardocr/shared/webank"
 )
 
-type upstream struct {
+type emuUpstream struct {
 	emu  *emulator.Emulator
 	wb   *webank.Client
 	base string
 }
 
-func (u upstream) wbBase() string { return u.base }
+func (u emuUpstream) wbBase() string { return u.base }
 
-func newUpstream(t *testing.T, cfg emulator.Config) upstream {
+func newUpstream(t *testing.T, cfg emulator.Config) emuUpstream {
 	t.Helper()
 	emu := emulator.New(cfg)
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-	return upstream{emu, webank.New(webank.Config{BaseURL: srv.URL, AppID: emulator.DefaultAppID, Secret: emulator.DefaultSecret}), srv.URL}
+	return emuUpstream{emu, webank.New(webank.Config{BaseURL: srv.URL, AppID: emulator.DefaultAppID, Secret: emulator.DefaultSecret}), srv.URL}
 }
 
 // submit is what a function does with the stored pair (ocr.Service's
 // reload-and-retry-once, without the service).
-func (u upstream) submit(ctx context.Context, r *Reader, img []byte) error {
+func (u emuUpstream) submit(ctx context.Context, r *Reader, img []byte) error {
 	p, err := r.Get(ctx)
 	if err != nil {
 		return err
@@ -57,7 +57,7 @@ func (u upstream) submit(ctx context.Context, r *Reader, img []byte) error {
 	}
 	err = call(p.SignTicket)
 	var ae *webank.APIError
-	if !errors.As(err, &ae) || !ae.TicketRejected {
+	if !errors.As(err, &ae) || !ae.CredentialsRejected {
 		return err
 	}
 	r.Invalidate(p)
@@ -118,7 +118,7 @@ func TestUnwritableStoreFetchesNoToken(t *testing.T) {
 }
 
 // clients submits from n goroutines until stop, counting failures.
-func clients(ctx context.Context, n int, up upstream, r *Reader, stop <-chan struct{}) (ok, failed *atomic.Int64, errs chan error, wait func()) {
+func clients(ctx context.Context, n int, up emuUpstream, r *Reader, stop <-chan struct{}) (ok, failed *atomic.Int64, errs chan error, wait func()) {
 	ok, failed, errs = new(atomic.Int64), new(atomic.Int64), make(chan error, 16)
 	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 2}.JPEG()
 	var wg sync.WaitGroup

@@ -173,3 +173,31 @@ func (r *Reader) Freshness(ctx context.Context, interval time.Duration) Freshnes
 	}
 	return Fresh
 }
+
+// Current returns the stored SIGN ticket (the reader as the WeBank
+// provider's credential source).
+func (r *Reader) Current(ctx context.Context) (string, error) {
+	p, err := r.Get(ctx)
+	if err != nil {
+		return "", err
+	}
+	return p.SignTicket, nil
+}
+
+// Rejected is told about a ticket the upstream refused: it reloads the pair
+// from the store and returns its ticket to retry once with, or
+// tickets_unavailable when the store holds no other one (the pair is dead:
+// a token fetched elsewhere, a rotated secret; only the refresher can mend
+// that). Many concurrent rejections of one ticket cause one reload.
+func (r *Reader) Rejected(ctx context.Context, ticket string) (string, error) {
+	r.Invalidate(Pair{SignTicket: ticket})
+	p, err := r.Get(ctx)
+	if err != nil {
+		return "", err
+	}
+	if p.SignTicket == ticket {
+		return "", &domain.Error{Code: domain.TicketsUnavailable, Retryable: true,
+			Message: "the upstream rejected the stored ticket; the refresher has not replaced it yet"}
+	}
+	return p.SignTicket, nil
+}

@@ -11,14 +11,14 @@ import (
 
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/secretstore"
-	"github.com/cardocr/cardocr/shared/webank"
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
 // Fetcher gets WeBank tokens and tickets (a *webank.Client).
 type Fetcher interface {
 	AppID() string
-	AccessToken(ctx context.Context) (webank.Token, error)
-	SignTicket(ctx context.Context, accessToken string) (webank.Ticket, error)
+	AccessToken(ctx context.Context) (upstream.Credential, error)
+	SignTicket(ctx context.Context, accessToken string) (upstream.Credential, error)
 }
 
 // Leaser is implemented by stores that can arbitrate between refreshers
@@ -31,7 +31,7 @@ type Leaser interface {
 // TicketChecker is implemented by fetchers that can tell, with a call that
 // costs nothing, whether the upstream accepts a SIGN ticket (a
 // *webank.Client): nil if it does, an error wrapping
-// webank.ErrTicketRejected if it does not, any other error if it cannot
+// upstream.ErrCredentialsRejected if it does not, any other error if it cannot
 // tell.
 type TicketChecker interface {
 	CheckTicket(ctx context.Context, ticket string) error
@@ -60,9 +60,9 @@ type Refresher struct {
 	// token [DefaultTicketPatience], and never runs within a few seconds
 	// of the context's deadline.
 	TicketPatience time.Duration
-	// WeChat, when set, keeps the WeChat stable token in the same document
-	// (wechat.go): asked in normal mode on every run, written when it changed.
-	WeChat WeChatFetcher
+	// Members keep other providers' credentials in the same document
+	// (the WeChat token): asked on every run, written when they changed.
+	Members []Member
 
 	mu     sync.Mutex // one refresh at a time in this process
 	holder string
@@ -175,7 +175,7 @@ func (r *Refresher) selfCheck(ctx context.Context, out Outcome, p *Pair) (Outcom
 	case err == nil:
 		r.Metrics.Event(ctx, "selfcheck", "ok")
 		return out, nil
-	case !errors.Is(err, webank.ErrTicketRejected):
+	case !errors.Is(err, upstream.ErrCredentialsRejected):
 		log.WarnContext(ctx, "ticket self-check could not tell; stored pair kept", "err", err)
 		r.Metrics.Event(ctx, "selfcheck", "failed")
 		return out, nil
@@ -224,7 +224,7 @@ func (r *Refresher) run(ctx context.Context, force bool) (Outcome, *Pair, error)
 	}
 	if !force && !r.due(doc, now) {
 		log.InfoContext(ctx, "tickets fresh, refresh skipped", "age", now.Sub(doc.WeBank.FetchedAt).Round(time.Second).String())
-		out, err := r.weChatOnly(ctx, doc, now)
+		out, err := r.membersOnly(ctx, doc)
 		return out, doc.WeBank, err
 	}
 	sl, base, n := slot(doc, force)
@@ -271,7 +271,7 @@ func (r *Refresher) run(ctx context.Context, force bool) (Outcome, *Pair, error)
 		return "", nil, err
 	}
 	doc.WeBank, doc.Refresh = p, nil
-	r.refreshWeChat(ctx, &doc)
+	r.renewMembers(ctx, &doc)
 	if err := r.putRetrying(ctx, doc); err != nil {
 		return "", nil, err
 	}
@@ -303,8 +303,8 @@ func (r *Refresher) fetch(ctx context.Context, doc *Document, force bool) (*Pair
 	}
 	tk, err := r.ticket(ctx, token)
 	if err != nil {
-		var ae *webank.APIError
-		if errors.As(err, &ae) && ae.TicketRejected && doc.WeBank != nil && doc.WeBank.AccessToken == token {
+		var ae *upstream.Error
+		if errors.As(err, &ae) && ae.CredentialsRejected && doc.WeBank != nil && doc.WeBank.AccessToken == token {
 			// The stored token is dead too: the next run fetches a new one.
 			doc.WeBank.TicketMissing, doc.WeBank.AccessToken = false, ""
 			log.ErrorContext(ctx, "the stored token was rejected; the next run fetches a new one", "err", err)
@@ -326,7 +326,7 @@ func (r *Refresher) fetch(ctx context.Context, doc *Document, force bool) (*Pair
 
 // ticket fetches the SIGN ticket, retrying with backoff for TicketPatience
 // (less near the deadline). A rejected token is not retried.
-func (r *Refresher) ticket(ctx context.Context, token string) (webank.Ticket, error) {
+func (r *Refresher) ticket(ctx context.Context, token string) (upstream.Credential, error) {
 	patience := r.TicketPatience
 	if patience <= 0 {
 		patience = DefaultTicketPatience
@@ -340,9 +340,9 @@ func (r *Refresher) ticket(ctx context.Context, token string) (webank.Ticket, er
 		if err == nil {
 			return tk, nil
 		}
-		var ae *webank.APIError
+		var ae *upstream.Error
 		left := time.Until(until)
-		if errors.As(err, &ae) && ae.TicketRejected || left <= 0 || ctx.Err() != nil {
+		if errors.As(err, &ae) && ae.CredentialsRejected || left <= 0 || ctx.Err() != nil {
 			return tk, fmt.Errorf("%w (after %d attempts)", err, attempt)
 		}
 		r.logger().WarnContext(ctx, "SIGN ticket fetch failed; retrying", "err", err, "attempt", attempt)

@@ -18,8 +18,7 @@ import (
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/secretstore/awssm/awssmtest"
 	"github.com/cardocr/cardocr/shared/secretstore/tencentssm/tencentssmtest"
-	"github.com/cardocr/cardocr/shared/webank"
-	"github.com/cardocr/cardocr/shared/wechat"
+	"github.com/cardocr/cardocr/shared/upstream"
 
 	_ "github.com/cardocr/cardocr/shared/secretstore/awssm"
 	_ "github.com/cardocr/cardocr/shared/secretstore/tencentssm"
@@ -34,18 +33,18 @@ type slowFetcher struct {
 }
 
 func (f *slowFetcher) AppID() string { return "IDAXXXXX" }
-func (f *slowFetcher) AccessToken(ctx context.Context) (webank.Token, error) {
+func (f *slowFetcher) AccessToken(ctx context.Context) (upstream.Credential, error) {
 	n := f.tokens.Add(1)
 	time.Sleep(f.delay)
 	if f.tokenErr != nil {
-		return webank.Token{}, f.tokenErr
+		return upstream.Credential{}, f.tokenErr
 	}
-	return webank.Token{Value: "tok" + strconv.Itoa(int(n)), ExpiresIn: 2 * time.Hour}, nil
+	return upstream.Credential{Value: "tok" + strconv.Itoa(int(n)), ExpiresIn: 2 * time.Hour}, nil
 }
-func (f *slowFetcher) SignTicket(ctx context.Context, tok string) (webank.Ticket, error) {
+func (f *slowFetcher) SignTicket(ctx context.Context, tok string) (upstream.Credential, error) {
 	f.tickets.Add(1)
 	time.Sleep(f.delay)
-	return webank.Ticket{Value: "ticket-" + tok, ExpiresIn: time.Hour}, nil
+	return upstream.Credential{Value: "ticket-" + tok, ExpiresIn: time.Hour}, nil
 }
 
 // backend opens one store value per simulated process on a shared store.
@@ -316,17 +315,18 @@ func TestLeaseSlotNamesThePairReplaced(t *testing.T) {
 	}
 }
 
-type weChatStub struct{ n atomic.Int32 }
+// memberStub is another provider's credential that changes on every run
+// (as the WeChat token keeper does when the platform renews its token).
+type memberStub struct{ n atomic.Int32 }
 
-func (w *weChatStub) AppID() string { return "wx0" }
-func (w *weChatStub) StableToken(ctx context.Context, force bool) (wechat.Token, error) {
-	return wechat.Token{Value: "wx-" + strconv.Itoa(int(w.n.Add(1))), ExpiresIn: 2 * time.Hour}, nil
+func (m *memberStub) Renew(ctx context.Context, doc *Document) bool {
+	return doc.SetMember("stub", map[string]string{"token": "wx-" + strconv.Itoa(int(m.n.Add(1)))}) == nil
 }
 
-// A WeChat-only write (the WeBank pair is fresh) takes the same lease as a
+// A member-only write (the WeBank pair is fresh) takes the same lease as a
 // refresher replacing that pair, so it never writes back a pair another
 // process is replacing.
-func TestWeChatOnlyWriteExcludesPairReplacement(t *testing.T) {
+func TestMemberOnlyWriteExcludesPairReplacement(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tickets.json")
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	pair := Pair{AppID: "IDAXXXXX", AccessToken: "tok0", SignTicket: "ticket-tok0",
@@ -338,20 +338,21 @@ func TestWeChatOnlyWriteExcludesPairReplacement(t *testing.T) {
 	if held, err := other.TryLease(context.Background(), sl, time.Minute); err != nil || !held {
 		t.Fatal(held, err)
 	}
-	r := &Refresher{Store: &secretstore.File{Path: path}, WeBank: &slowFetcher{}, WeChat: &weChatStub{},
+	r := &Refresher{Store: &secretstore.File{Path: path}, WeBank: &slowFetcher{}, Members: []Member{&memberStub{}},
 		Interval: 20 * time.Minute, Now: func() time.Time { return now }}
 	if out, err := r.Refresh(context.Background()); err != nil || out != Leased {
-		t.Fatalf("WeChat-only write while the pair is being replaced: %v %v", out, err)
+		t.Fatalf("member-only write while the pair is being replaced: %v %v", out, err)
 	}
 	d, _ := ParseDocument(mustGet(t, path))
-	if w, _ := d.WeChat(); w != nil {
-		t.Error("WeChat token written under another process's lease")
+	var m map[string]string
+	if ok, _ := d.Member("stub", &m); ok {
+		t.Error("member written under another process's lease")
 	}
 	// Without contention it writes.
 	r.Store = &secretstore.File{Path: filepath.Join(filepath.Dir(path), "other.json")}
 	putPair(t, r.Store, pair)
 	if out, err := r.Refresh(context.Background()); err != nil || out != Refreshed {
-		t.Fatalf("WeChat-only write: %v %v", out, err)
+		t.Fatalf("member-only write: %v %v", out, err)
 	}
 }
 

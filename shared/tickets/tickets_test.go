@@ -11,7 +11,7 @@ import (
 
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/secretstore"
-	"github.com/cardocr/cardocr/shared/webank"
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
 // memStore is an in-memory secret store with failure and call counting.
@@ -62,19 +62,19 @@ type fakeFetcher struct {
 }
 
 func (f *fakeFetcher) AppID() string { return "IDAXXXXX" }
-func (f *fakeFetcher) AccessToken(ctx context.Context) (webank.Token, error) {
+func (f *fakeFetcher) AccessToken(ctx context.Context) (upstream.Credential, error) {
 	n := f.tokens.Add(1)
 	if f.tokenErr != nil {
-		return webank.Token{}, f.tokenErr
+		return upstream.Credential{}, f.tokenErr
 	}
-	return webank.Token{Value: "tok" + string(rune('0'+n)), ExpiresIn: 2 * time.Hour}, nil
+	return upstream.Credential{Value: "tok" + string(rune('0'+n)), ExpiresIn: 2 * time.Hour}, nil
 }
-func (f *fakeFetcher) SignTicket(ctx context.Context, tok string) (webank.Ticket, error) {
+func (f *fakeFetcher) SignTicket(ctx context.Context, tok string) (upstream.Credential, error) {
 	f.tickets.Add(1)
 	if f.ticketErr != nil {
-		return webank.Ticket{}, f.ticketErr
+		return upstream.Credential{}, f.ticketErr
 	}
-	return webank.Ticket{Value: "ticket-" + tok, ExpiresIn: time.Hour}, nil
+	return upstream.Credential{Value: "ticket-" + tok, ExpiresIn: time.Hour}, nil
 }
 
 type clock struct {

@@ -17,14 +17,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
 // DefaultBaseURL is the documented main host.
@@ -86,16 +86,10 @@ func New(cfg Config) *Client {
 func (c *Client) AppID() string { return c.appID }
 
 // Token is an access token and how long it lives.
-type Token struct {
-	Value     string
-	ExpiresIn time.Duration
-}
+type Token = upstream.Credential
 
 // Ticket is a SIGN ticket and how long it lives.
-type Ticket struct {
-	Value     string
-	ExpiresIn time.Duration
-}
+type Ticket = upstream.Credential
 
 // AccessToken fetches a new access token. Each call makes the previous
 // token (and its tickets) die about one minute later: only the refresher
@@ -112,7 +106,7 @@ func (c *Client) AccessToken(ctx context.Context) (Token, error) {
 	}
 	tok := Token{Value: f.String("access_token")}
 	if tok.Value == "" {
-		return Token{}, toDomain(&APIError{Op: "access_token", Msg: "answer without access_token", Retryable: true})
+		return Token{}, toDomain(&APIError{Provider: "webank", Op: "access_token", Msg: "answer without access_token", Retryable: true})
 	}
 	var ok bool
 	if tok.ExpiresIn, ok = Seconds(f.String("expire_in")); !ok {
@@ -139,11 +133,11 @@ func (c *Client) SignTicket(ctx context.Context, accessToken string) (Ticket, er
 		}
 	}
 	if len(tickets) == 0 {
-		return Ticket{}, toDomain(&APIError{Op: "api_ticket", Msg: "answer without tickets", Retryable: true})
+		return Ticket{}, toDomain(&APIError{Provider: "webank", Op: "api_ticket", Msg: "answer without tickets", Retryable: true})
 	}
 	t := Ticket{Value: rawText(tickets[0]["value"])}
 	if t.Value == "" {
-		return Ticket{}, toDomain(&APIError{Op: "api_ticket", Msg: "ticket without value", Retryable: true})
+		return Ticket{}, toDomain(&APIError{Provider: "webank", Op: "api_ticket", Msg: "ticket without value", Retryable: true})
 	}
 	var ok bool
 	if t.ExpiresIn, ok = Seconds(rawText(tickets[0]["expire_in"])); !ok {
@@ -152,19 +146,12 @@ func (c *Client) SignTicket(ctx context.Context, accessToken string) (Ticket, er
 	return t, nil
 }
 
-// Image is an image to submit, read once per attempt: the body is streamed
-// (base64 on the fly, exact Content-Length), never held whole in memory.
-type Image struct {
-	Size int64 // bytes of the raw image
-	Open func() (io.ReadCloser, error)
-}
+// Image is an image to submit, opened once per attempt: the body is
+// streamed (base64 on the fly, exact Content-Length), never held whole.
+type Image = ocr.Image
 
 // BytesImage wraps an image held in memory.
-func BytesImage(b []byte) Image {
-	return Image{Size: int64(len(b)), Open: func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(b)), nil
-	}}
-}
+func BytesImage(b []byte) Image { return ocr.BytesImage(b) }
 
 // SubmitRequest is an OCR submission.
 type SubmitRequest struct {
@@ -231,7 +218,7 @@ type submitHead struct {
 
 func (c *Client) submit(ctx context.Context, op, path, imageField, ticket string, r SubmitRequest) (*Fields, error) {
 	if !sign.ValidOrderNo(r.OrderNo) {
-		return nil, toDomain(&APIError{Op: op, Msg: "invalid order number"})
+		return nil, toDomain(&APIError{Provider: "webank", Op: op, Msg: "invalid order number"})
 	}
 	nonce := sign.Nonce()
 	h := submitHead{
@@ -243,24 +230,24 @@ func (c *Client) submit(ctx context.Context, op, path, imageField, ticket string
 	}
 	head, err := json.Marshal(h)
 	if err != nil {
-		return nil, toDomain(&APIError{Op: op, Err: err})
+		return nil, toDomain(&APIError{Provider: "webank", Op: op, Err: err})
 	}
 	prefix := append(head[:len(head)-1], `,"`+imageField+`":"`...)
 	suffix := []byte(`"}`)
 	src, err := r.Image.Open()
 	if err != nil {
-		return nil, toDomain(&APIError{Op: op, Msg: "cannot read the image", Err: err, NotSent: true, Retryable: true})
+		return nil, toDomain(&APIError{Provider: "webank", Op: op, Msg: "cannot read the image", Err: err, NotSent: true, Retryable: true})
 	}
 	body := streamBody(prefix, src, suffix)
 	length := int64(len(prefix)) + int64(base64.StdEncoding.EncodedLen(int(r.Image.Size))) + int64(len(suffix))
 
-	ctx, cancel := withDefaultTimeout(ctx, c.cfg.SubmitTimeout)
+	ctx, cancel := upstream.WithDefaultTimeout(ctx, c.cfg.SubmitTimeout)
 	defer cancel()
 	u := c.base + path + "?orderNo=" + url.QueryEscape(r.OrderNo)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
 	if err != nil {
 		body.Close()
-		return nil, toDomain(&APIError{Op: op, Err: errors.New("bad base URL"), NotSent: true})
+		return nil, toDomain(&APIError{Provider: "webank", Op: op, Err: errors.New("bad base URL"), NotSent: true})
 	}
 	req.ContentLength = length
 	req.Header.Set("Content-Type", "application/json")
@@ -292,50 +279,35 @@ type multiReadCloser struct {
 func (m *multiReadCloser) Close() error { return m.pipe.Close() }
 
 func (c *Client) get(ctx context.Context, op, path string, q url.Values, timeout time.Duration) (*Fields, error) {
-	ctx, cancel := withDefaultTimeout(ctx, timeout)
+	ctx, cancel := upstream.WithDefaultTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path+"?"+q.Encode(), nil)
 	if err != nil {
-		return nil, toDomain(&APIError{Op: op, Err: errors.New("bad base URL")})
+		return nil, toDomain(&APIError{Provider: "webank", Op: op, Err: errors.New("bad base URL")})
 	}
 	return c.do(req, op)
 }
 
-// do runs the request and checks the answer. Transport errors are
-// unwrapped from *url.Error, whose text would repeat the URL with its
-// query (secret, access_token, sign).
+// do runs the request and checks the answer (upstream cleans transport
+// errors, whose text would repeat the URL with its query: secret,
+// access_token, sign).
 func (c *Client) do(req *http.Request, op string) (*Fields, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		var oe *net.OpError
-		notSent := errors.As(err, &oe) && oe.Op == "dial" // no connection, so no request
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			err = ctxErr
-		}
-		return nil, toDomain(&APIError{Op: op, Err: err, Retryable: true, NotSent: notSent})
+		err, notSent := upstream.Transport(req.Context(), err)
+		return nil, toDomain(&APIError{Provider: "webank", Op: op, Err: err, Retryable: true, NotSent: notSent})
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	body, err := upstream.ReadBody(resp.Body, c.maxBody)
 	if err != nil {
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			err = ctxErr
-		}
-		return nil, toDomain(&APIError{Op: op, HTTPStatus: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", err), Retryable: true})
-	}
-	if int64(len(body)) > c.maxBody {
-		return nil, toDomain(&APIError{Op: op, HTTPStatus: resp.StatusCode, Msg: "answer too large"})
+		return nil, toDomain(upstream.ReadError(req.Context(), "webank", op, resp.StatusCode, err))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, toDomain(&APIError{Op: op, HTTPStatus: resp.StatusCode, Msg: "HTTP " + resp.Status,
-			Retryable: resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests})
+		return nil, toDomain(upstream.StatusError("webank", op, resp))
 	}
 	f, err := ParseFields(body)
 	if err != nil {
-		return nil, toDomain(&APIError{Op: op, HTTPStatus: resp.StatusCode, Err: err, Retryable: true})
+		return nil, toDomain(&APIError{Provider: "webank", Op: op, HTTPStatus: resp.StatusCode, Err: err, Retryable: true})
 	}
 	code := f.TopString("code")
 	if code == "" {
@@ -343,28 +315,11 @@ func (c *Client) do(req *http.Request, op string) (*Fields, error) {
 	}
 	if code != "0" {
 		return nil, toDomain(&APIError{
-			Op: op, Code: code, Msg: truncate(f.TopString("msg"), 80), HTTPStatus: resp.StatusCode,
-			TicketRejected: ticketRejectedCodes[code], Retryable: busyCodes[code] || code == "",
+			Provider: "webank", Op: op, Code: code, Msg: upstream.Truncate(f.TopString("msg"), 80), HTTPStatus: resp.StatusCode,
+			CredentialsRejected: ticketRejectedCodes[code], Quota: code == "66660003", Retryable: busyCodes[code] || code == "",
 		})
 	}
 	return f, nil
-}
-
-func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, d)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // SelfCheckOrderNo is the order number CheckTicket asks about. It is never
@@ -374,7 +329,7 @@ const SelfCheckOrderNo = "cardocrSelfCheck0"
 
 // ErrTicketRejected is wrapped by CheckTicket's error when the upstream
 // refused the ticket, its token or the signature made with it.
-var ErrTicketRejected = errors.New("webank: the SIGN ticket was rejected")
+var ErrTicketRejected = upstream.ErrCredentialsRejected
 
 // CheckTicket makes one signed call that costs nothing (a result query for
 // SelfCheckOrderNo) to learn whether the upstream accepts ticket. nil: it
@@ -391,7 +346,7 @@ func (c *Client) CheckTicket(ctx context.Context, ticket string) error {
 		return err
 	case ae.Code == "66660020":
 		return nil
-	case ae.TicketRejected:
+	case ae.CredentialsRejected:
 		return fmt.Errorf("%w (code %s)", ErrTicketRejected, ae.Code)
 	}
 	return err

@@ -89,8 +89,8 @@ func TestErrorsCarryCodesAndNoSecrets(t *testing.T) {
 			if !errors.As(err, &de) || !errors.As(err, &ae) {
 				t.Fatalf("error %T %v", err, err)
 			}
-			if de.Code != tt.wantCode || de.UpstreamCode != tt.wantUpstream || ae.TicketRejected != tt.wantRejected || de.Retryable != tt.wantRetryable {
-				t.Errorf("got code %s upstream %q rejected %v retryable %v", de.Code, de.UpstreamCode, ae.TicketRejected, de.Retryable)
+			if de.Code != tt.wantCode || de.UpstreamCode != tt.wantUpstream || ae.CredentialsRejected != tt.wantRejected || de.Retryable != tt.wantRetryable {
+				t.Errorf("got code %s upstream %q rejected %v retryable %v", de.Code, de.UpstreamCode, ae.CredentialsRejected, de.Retryable)
 			}
 			if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "secret=") {
 				t.Errorf("error leaks the secret: %v", err)

@@ -1,45 +1,14 @@
 package webank
 
 import (
-	"context"
-	"errors"
-	"net"
-
 	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
-// APIError is an answer of the WeBank API with a code other than "0", or an
-// HTTP, transport or decoding failure. It never carries tokens, tickets,
-// secrets, URLs with query strings, or images.
-type APIError struct {
-	Op             string // access_token, api_ticket, idcardocrapp, getOcrResult, bankcardocrapp, getBankCardOcrResult
-	Code           string // upstream code ("" for transport failures)
-	Msg            string // upstream message, truncated
-	HTTPStatus     int
-	TicketRejected bool // the token, ticket or signature was not accepted: reload the pair and retry once
-	Retryable      bool // the same call again may succeed
-	// NotSent: the request provably never reached the upstream (the image
-	// could not be opened, the connection could not be made), so nothing
-	// can have been billed or an order number used up.
-	NotSent bool
-	Err     error
-}
-
-func (e *APIError) Error() string {
-	s := "webank " + e.Op
-	if e.Code != "" {
-		s += ": code " + e.Code
-	}
-	if e.Msg != "" {
-		s += " (" + e.Msg + ")"
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-func (e *APIError) Unwrap() error { return e.Err }
+// APIError is the upstream error type (shared by every provider client);
+// WeBank's are marked Provider "webank". CredentialsRejected means the token,
+// ticket or signature was not accepted: reload the pair and retry once.
+type APIError = upstream.Error
 
 // ticketRejectedCodes are the answers that mean the credentials used for the
 // call are no longer (or never were) accepted: "15" token expired (face
@@ -101,7 +70,7 @@ func toDomain(e *APIError) *domain.Error {
 		de.Code, de.Message, de.Retryable = domain.UpstreamTimeout, "the upstream did not answer in time", true
 	case e.Code == "":
 		de.Message = "the upstream call failed"
-	case e.TicketRejected:
+	case e.CredentialsRejected:
 		de.Message = "the upstream rejected our credentials"
 	default:
 		de.Code = domainCode(e.Op, e.Code)
@@ -114,10 +83,4 @@ func toDomain(e *APIError) *domain.Error {
 	return de
 }
 
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
+func isTimeout(err error) bool { return upstream.IsTimeout(err) }

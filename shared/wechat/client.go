@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
 // DefaultBaseURL is the documented host.
@@ -91,10 +93,7 @@ func New(cfg Config) *Client {
 func (c *Client) AppID() string { return c.cfg.AppID }
 
 // Token is an access token and how long it lives.
-type Token struct {
-	Value     string
-	ExpiresIn time.Duration
-}
+type Token = upstream.Credential
 
 // ErrForceTooSoon is returned (wrapped) by StableToken when a forced
 // refresh was asked for within ForceRefreshSpacing of the previous one made
@@ -119,20 +118,20 @@ func (c *Client) StableToken(ctx context.Context, force bool) (Token, error) {
 		now := c.cfg.Now()
 		if !c.lastForce.IsZero() && now.Sub(c.lastForce) < ForceRefreshSpacing {
 			c.forceMu.Unlock()
-			return Token{}, toDomain(&APIError{Op: "stable_token", Msg: "force_refresh too soon", Err: ErrForceTooSoon})
+			return Token{}, toDomain(&APIError{Provider: "wechat", Op: "stable_token", Msg: "force_refresh too soon", Err: ErrForceTooSoon})
 		}
 		c.lastForce = now
 		c.forceMu.Unlock()
 	}
 	body, err := json.Marshal(stableTokenBody{GrantType: "client_credential", AppID: c.cfg.AppID, Secret: c.cfg.Secret, ForceRefresh: force})
 	if err != nil {
-		return Token{}, toDomain(&APIError{Op: "stable_token", Err: err})
+		return Token{}, toDomain(&APIError{Provider: "wechat", Op: "stable_token", Err: err})
 	}
-	ctx, cancel := withDefaultTimeout(ctx, c.cfg.TokenTimeout)
+	ctx, cancel := upstream.WithDefaultTimeout(ctx, c.cfg.TokenTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/cgi-bin/stable_token", bytes.NewReader(body))
 	if err != nil {
-		return Token{}, toDomain(&APIError{Op: "stable_token", Err: errors.New("bad base URL")})
+		return Token{}, toDomain(&APIError{Provider: "wechat", Op: "stable_token", Err: errors.New("bad base URL")})
 	}
 	req.Header.Set("Content-Type", "application/json")
 	a, err := c.do(req, "stable_token")
@@ -141,7 +140,7 @@ func (c *Client) StableToken(ctx context.Context, force bool) (Token, error) {
 	}
 	tok := Token{Value: a.String("access_token")}
 	if tok.Value == "" {
-		return Token{}, toDomain(&APIError{Op: "stable_token", Msg: "answer without access_token", Retryable: true})
+		return Token{}, toDomain(&APIError{Provider: "wechat", Op: "stable_token", Msg: "answer without access_token", Retryable: true})
 	}
 	var ok bool
 	if tok.ExpiresIn, ok = seconds(a.String("expires_in")); !ok {
@@ -213,7 +212,7 @@ func (c *Client) IDCard(ctx context.Context, accessToken string, r IDCardRequest
 		mode = ModePhoto
 	}
 	if mode != ModePhoto && mode != ModeScan {
-		return nil, toDomain(&APIError{Op: op, Msg: "mode must be photo or scan"})
+		return nil, toDomain(&APIError{Provider: "wechat", Op: op, Msg: "mode must be photo or scan", NotSent: true})
 	}
 	q := url.Values{}
 	q.Set("type", mode)
@@ -228,26 +227,26 @@ func (c *Client) IDCard(ctx context.Context, accessToken string, r IDCardRequest
 		q.Set("img_url", r.ImageURL)
 	} else {
 		if r.Image.Size <= 0 || r.Image.Open == nil {
-			return nil, toDomain(&APIError{Op: op, Msg: "no image"})
+			return nil, toDomain(&APIError{Provider: "wechat", Op: op, Msg: "no image", NotSent: true})
 		}
 		if r.Image.Size > MaxImage {
 			return nil, tooLarge(r.Image.Size)
 		}
 		src, err := r.Image.Open()
 		if err != nil {
-			return nil, toDomain(&APIError{Op: op, Msg: "cannot read the image", Err: err})
+			return nil, toDomain(&APIError{Provider: "wechat", Op: op, Msg: "cannot read the image", Err: err, NotSent: true, Retryable: true})
 		}
 		mb, ct := multipartBody(src, r.Image)
 		body, length, contentType = mb, mb.length, ct
 	}
-	ctx, cancel := withDefaultTimeout(ctx, c.cfg.OCRTimeout)
+	ctx, cancel := upstream.WithDefaultTimeout(ctx, c.cfg.OCRTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/cv/ocr/idcard?"+q.Encode(), body)
 	if err != nil {
 		if rc, ok := body.(io.Closer); ok {
 			rc.Close()
 		}
-		return nil, toDomain(&APIError{Op: op, Err: errors.New("bad base URL")})
+		return nil, toDomain(&APIError{Provider: "wechat", Op: op, Err: errors.New("bad base URL")})
 	}
 	if contentType != "" {
 		req.ContentLength = length
@@ -263,7 +262,7 @@ func (c *Client) IDCard(ctx context.Context, accessToken string, r IDCardRequest
 		Raw: a.raw,
 	}
 	if card.Type != TypeFront && card.Type != TypeBack {
-		return nil, toDomain(&APIError{Op: op, Msg: "answer without a known type", Retryable: false})
+		return nil, toDomain(&APIError{Provider: "wechat", Op: op, Msg: "answer without a known type", Retryable: false})
 	}
 	return card, nil
 }
@@ -307,64 +306,29 @@ func multipartBody(src io.ReadCloser, img Image) (*streamedBody, string) {
 	}, mw.FormDataContentType()
 }
 
-// do runs the request and checks the answer. Transport errors are
-// unwrapped from *url.Error, whose text would repeat the URL with its
-// query (access_token).
+// do runs the request and checks the answer (upstream cleans transport
+// errors, whose text would repeat the URL with its query: access_token).
 func (c *Client) do(req *http.Request, op string) (*answer, error) {
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			err = ctxErr
-		}
-		return nil, toDomain(&APIError{Op: op, Err: scrubURLs(err), Retryable: true})
+		err, notSent := upstream.Transport(req.Context(), err)
+		return nil, toDomain(&APIError{Provider: "wechat", Op: op, Err: err, Retryable: true, NotSent: notSent})
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxResponseBytes+1))
+	body, err := upstream.ReadBody(resp.Body, c.cfg.MaxResponseBytes)
 	if err != nil {
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			err = ctxErr
-		}
-		return nil, toDomain(&APIError{Op: op, HTTPStatus: resp.StatusCode, Err: fmt.Errorf("reading the answer: %w", scrubURLs(err)), Retryable: true})
-	}
-	if int64(len(body)) > c.cfg.MaxResponseBytes {
-		return nil, toDomain(&APIError{Op: op, HTTPStatus: resp.StatusCode, Msg: "answer too large"})
+		return nil, toDomain(upstream.ReadError(req.Context(), "wechat", op, resp.StatusCode, err))
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, toDomain(&APIError{Op: op, HTTPStatus: resp.StatusCode, Msg: "HTTP " + resp.Status,
-			Retryable: resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests})
+		return nil, toDomain(upstream.StatusError("wechat", op, resp))
 	}
 	a, err := parseAnswer(body)
 	if err != nil {
-		return nil, toDomain(&APIError{Op: op, HTTPStatus: resp.StatusCode, Err: err, Retryable: true})
+		return nil, toDomain(&APIError{Provider: "wechat", Op: op, HTTPStatus: resp.StatusCode, Err: err, Retryable: true})
 	}
 	code := a.String("errcode")
 	if code != "" && code != "0" {
 		return nil, toDomain(newAPIError(op, code, a.String("errmsg")))
 	}
 	return a, nil
-}
-
-// scrubURLs keeps an error's text from carrying a URL query: transport
-// errors below *url.Error (a proxy's, a redirect's) may still quote one.
-func scrubURLs(err error) error {
-	if err == nil || !strings.Contains(err.Error(), "access_token") {
-		return err
-	}
-	return &scrubbed{err: err}
-}
-
-type scrubbed struct{ err error }
-
-func (s *scrubbed) Error() string { return "transport error (details withheld: they quote a URL)" }
-func (s *scrubbed) Unwrap() error { return s.err }
-
-func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, d)
 }

@@ -241,7 +241,7 @@ func TestErrorMapping(t *testing.T) {
 		c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, tc.body) })
 		_, err := c.IDCard(context.Background(), testToken, IDCardRequest{Image: BytesImage([]byte("x"))})
 		var ae *APIError
-		if domain.ErrorCode(err) != tc.code || (errors.As(err, &ae) && ae.TokenRejected != tc.rejected) {
+		if domain.ErrorCode(err) != tc.code || (errors.As(err, &ae) && ae.CredentialsRejected != tc.rejected) {
 			t.Errorf("%s: %v", tc.body, err)
 		}
 		if err != nil && strings.Contains(err.Error(), testToken) {

@@ -2,47 +2,20 @@ package wechat
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
-// APIError is an answer of the WeChat API with an errcode other than 0, or
-// an HTTP, transport or decoding failure. It never carries the access
-// token, the secret, a URL with its query, personal data or images.
-type APIError struct {
-	Op            string // stable_token, idcard
-	Code          string // errcode as text ("" for transport failures)
-	Msg           string // errmsg, truncated
-	HTTPStatus    int
-	TokenRejected bool // 40001/42001/40014: reload the token and retry once
-	Quota         bool // a daily, per-minute or purchased quota ran out
-	Retryable     bool
-	Err           error
-}
-
-func (e *APIError) Error() string {
-	s := "wechat " + e.Op
-	if e.Code != "" {
-		s += ": errcode " + e.Code
-	}
-	if e.Msg != "" {
-		s += " (" + e.Msg + ")"
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-func (e *APIError) Unwrap() error { return e.Err }
+// APIError is the upstream error type (shared by every provider client);
+// WeChat's are marked Provider "wechat". CredentialsRejected is
+// 40001/42001/40014: reload the token and retry once.
+type APIError = upstream.Error
 
 // Token errors: 40001 invalid credential (or not the latest), 42001
 // expired, 40014 invalid access_token (old global table).
@@ -93,10 +66,10 @@ func classify(code, msg string) kind {
 func newAPIError(op, code, msg string) *APIError {
 	k := classify(code, msg)
 	return &APIError{
-		Op: op, Code: code, Msg: truncate(msg, 80),
-		TokenRejected: k == kindToken,
-		Quota:         k == kindQuota,
-		Retryable:     k == kindBusy || code == "45011",
+		Provider: "wechat", Op: op, Code: code, Msg: upstream.Truncate(msg, 80),
+		CredentialsRejected: k == kindToken,
+		Quota:               k == kindQuota,
+		Retryable:           k == kindBusy || code == "45011",
 	}
 }
 
@@ -108,7 +81,7 @@ func toDomain(e *APIError) *domain.Error {
 		switch {
 		case errors.Is(e.Err, ErrForceTooSoon):
 			de.Message = "a forced token refresh was asked for too soon"
-		case isTimeout(e.Err):
+		case upstream.IsTimeout(e.Err):
 			de.Code, de.Message, de.Retryable = domain.UpstreamTimeout, "WeChat did not answer in time", true
 		default:
 			de.Message = "the WeChat call failed"
@@ -143,24 +116,6 @@ func toDomain(e *APIError) *domain.Error {
 
 func tooLarge(size int64) *domain.Error {
 	return domain.Errorf(domain.ImageTooLarge, "the image is %d bytes; WeChat takes less than %d", size, MaxImage+1)
-}
-
-func isTimeout(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // answer is a WeChat JSON answer read leniently: values may be strings or

@@ -112,7 +112,7 @@ func NewUpstream(t *testing.T) Upstream {
 		t.Fatal(err)
 	}
 	emu.ResetCounts()
-	return Upstream{Emu: emu, Svc: &ocr.Service{WeBank: wb, Tickets: &tickets.Reader{Store: store, TTL: time.Hour}, Logger: quiet}}
+	return Upstream{Emu: emu, Svc: &ocr.Service{Providers: ocr.ProvidersOf(&webank.Provider{Client: wb, Tickets: &tickets.Reader{Store: store, TTL: time.Hour}}), Logger: quiet}}
 }
 
 // ConcurrentDeliveriesSubmitOnce uploads a bank card to b (named bucket in

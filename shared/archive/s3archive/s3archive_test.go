@@ -185,7 +185,7 @@ func newStack(t *testing.T) *stack {
 	if _, err := (&tickets.Refresher{Store: store, WeBank: wb, Interval: 20 * time.Minute, Logger: quiet}).Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st.svc = &ocr.Service{WeBank: wb, Tickets: &tickets.Reader{Store: store, TTL: time.Hour}, Logger: quiet}
+	st.svc = &ocr.Service{Providers: ocr.ProvidersOf(&webank.Provider{Client: wb, Tickets: &tickets.Reader{Store: store, TTL: time.Hour}}), Logger: quiet}
 	st.s3 = startFakeS3(t, "evidence", "uploads-bucket")
 	st.bucket = newBucket(t, st.s3, "evidence")
 	st.h = &resultfetch.Handler{OCR: st.svc, Archive: archive.New(st.bucket, "cardocr"), Logger: quiet}
@@ -294,7 +294,7 @@ func TestUploadEventStreamsFromS3(t *testing.T) {
 	}
 	// The largest ID card photo (its Base64 is the documented 20971520
 	// characters), as a phone uploads it.
-	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 9, MinSize: ocr.MaxIDCardImage}.JPEG()
+	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 9, MinSize: webank.MaxIDCardImage}.JPEG()
 	key := "uploads/idcard/front/user 9/photo.jpg"
 	if err := uploads.Put(context.Background(), key, img, "image/jpeg"); err != nil {
 		t.Fatal(err)

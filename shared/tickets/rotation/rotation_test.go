@@ -82,19 +82,13 @@ func TestRotationUnderLoad(t *testing.T) {
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg := config.Config{
-		KYCBaseURL:      up.URL,
-		WeChatBaseURL:   up.URL,
-		Credentials:     config.Credentials{WeBankAppID: emulator.DefaultAppID, WeBankSecret: emulator.DefaultSecret},
-		TicketStoreURL:  storeURL,
-		RefreshInterval: interval,
-		CacheTTL:        readerTTL,
-		RequestTimeout:  10 * time.Second,
-		APIKeys:         []string{apiKey},
-		AuthMode:        "apikey",
-		MetricsFormat:   "json",
-		LogLevel:        "warn",
-	}
+	var cfg config.Config
+	cfg.KYCBaseURL, cfg.WeChatBaseURL = up.URL, up.URL
+	cfg.Credentials = config.Credentials{WeBankAppID: emulator.DefaultAppID, WeBankSecret: emulator.DefaultSecret}
+	cfg.TicketStoreURL, cfg.RefreshInterval, cfg.CacheTTL = storeURL, interval, readerTTL
+	cfg.RequestTimeout = 10 * time.Second
+	cfg.APIKeys, cfg.AuthMode = []string{apiKey}, "apikey"
+	cfg.MetricsFormat, cfg.LogLevel = "json", "warn"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

@@ -1,4 +1,4 @@
-package tickets
+package wechat
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/domain"
-	"github.com/cardocr/cardocr/shared/wechat"
+	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/tickets"
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
 // wxPlatform imitates stable_token: normal mode returns the current token,
@@ -29,14 +31,14 @@ type wxPlatform struct {
 
 func (p *wxPlatform) AppID() string { return "wxapp" }
 
-func (p *wxPlatform) StableToken(ctx context.Context, force bool) (wechat.Token, error) {
+func (p *wxPlatform) StableToken(ctx context.Context, force bool) (Token, error) {
 	if p.release != nil {
 		<-p.release
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {
-		return wechat.Token{}, p.fail
+		return Token{}, p.fail
 	}
 	if force {
 		p.forced.Add(1)
@@ -50,7 +52,7 @@ func (p *wxPlatform) StableToken(ctx context.Context, force bool) (wechat.Token,
 	if ttl == 0 {
 		ttl = 2 * time.Hour
 	}
-	return wechat.Token{Value: p.cur, ExpiresIn: ttl}, nil
+	return Token{Value: p.cur, ExpiresIn: ttl}, nil
 }
 
 func (p *wxPlatform) rotateLocked() {
@@ -64,17 +66,17 @@ func (p *wxPlatform) rotate() {
 	p.mu.Unlock()
 }
 
-func storedWeChat(t *testing.T, st *memStore) *WeChatToken {
+func storedWeChat(t *testing.T, st *memStore) *StoredToken {
 	t.Helper()
 	b, err := st.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ParseDocument(b)
+	d, err := tickets.ParseDocument(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := d.WeChat()
+	w, err := StoredTokenOf(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,9 +88,9 @@ func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 	st := &memStore{value: []byte(`{"other":{"keep":true}}`)}
 	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	wx := &wxPlatform{}
-	r := &Refresher{Store: st, WeBank: &fakeFetcher{}, WeChat: wx, Interval: 20 * time.Minute, Now: clk.Now}
+	r := newRefresher(st, wx, clk)
 
-	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
+	if out, err := r.Refresh(ctx); err != nil || out != tickets.Refreshed {
 		t.Fatalf("first: %v %v", out, err)
 	}
 	// The attempt record, then the pair and the WeChat token in one write.
@@ -101,7 +103,7 @@ func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 	}
 	// The pair is fresh and the platform hands out the same token: no write.
 	clk.Add(5 * time.Minute)
-	if out, err := r.Refresh(ctx); err != nil || out != Skipped {
+	if out, err := r.Refresh(ctx); err != nil || out != tickets.Skipped {
 		t.Fatalf("second: %v %v", out, err)
 	}
 	if st.puts.Load() != 2 || wx.normal.Load() != 2 {
@@ -111,7 +113,7 @@ func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 	wx.rotate()
 	clk.Add(time.Minute)
 	before := storedPair(t, st)
-	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
+	if out, err := r.Refresh(ctx); err != nil || out != tickets.Refreshed {
 		t.Fatalf("third: %v %v", out, err)
 	}
 	if w := storedWeChat(t, st); w.AccessToken != "wxtok-2" {
@@ -132,7 +134,7 @@ func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 	// A WeChat failure never stops the WeBank refresh nor touches the token.
 	wx.fail = errors.New("boom")
 	clk.Add(15 * time.Minute)
-	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
+	if out, err := r.Refresh(ctx); err != nil || out != tickets.Refreshed {
 		t.Fatalf("with WeChat down: %v %v", out, err)
 	}
 	if w := storedWeChat(t, st); w.AccessToken != "wxtok-2" {
@@ -145,11 +147,11 @@ func TestForceWeChatAtMostEvery30s(t *testing.T) {
 	st := &memStore{}
 	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	wx := &wxPlatform{}
-	r := &Refresher{Store: st, WeBank: &fakeFetcher{}, WeChat: wx, Interval: 20 * time.Minute, Now: clk.Now}
+	r := newRefresher(st, wx, clk)
 	if _, err := r.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.ForceWeChat(ctx); err != nil {
+	if err := keeper(r).Force(ctx); err != nil {
 		t.Fatal(err)
 	}
 	w := storedWeChat(t, st)
@@ -157,12 +159,12 @@ func TestForceWeChatAtMostEvery30s(t *testing.T) {
 		t.Fatalf("after force: %+v", w)
 	}
 	clk.Add(29 * time.Second)
-	if err := r.ForceWeChat(ctx); !errors.Is(err, ErrForceTooSoon) {
+	if err := keeper(r).Force(ctx); !errors.Is(err, ErrStoredForceTooSoon) {
 		t.Fatalf("second force within 30 s: %v", err)
 	}
 	// The guard is in the store, so another refresher process sees it too.
-	r2 := &Refresher{Store: st, WeBank: &fakeFetcher{}, WeChat: wx, Interval: 20 * time.Minute, Now: clk.Now}
-	if err := r2.ForceWeChat(ctx); !errors.Is(err, ErrForceTooSoon) {
+	r2 := newRefresher(st, wx, clk)
+	if err := keeper(r2).Force(ctx); !errors.Is(err, ErrStoredForceTooSoon) {
 		t.Fatalf("force from another refresher within 30 s: %v", err)
 	}
 	// ForcedAt survives normal-mode renewals.
@@ -174,7 +176,7 @@ func TestForceWeChatAtMostEvery30s(t *testing.T) {
 		t.Error("ForcedAt lost on renewal")
 	}
 	clk.Add(time.Second)
-	if err := r.ForceWeChat(ctx); err != nil {
+	if err := keeper(r).Force(ctx); err != nil {
 		t.Fatalf("30 s later: %v", err)
 	}
 	if wx.forced.Load() != 2 {
@@ -184,22 +186,22 @@ func TestForceWeChatAtMostEvery30s(t *testing.T) {
 
 func putWeChat(t *testing.T, st *memStore, tok string, expires time.Time) {
 	t.Helper()
-	var d Document
-	if err := d.SetWeChat(&WeChatToken{AppID: "wxapp", AccessToken: tok, ExpiresAt: expires}); err != nil {
+	var d tickets.Document
+	if err := d.SetMember(Member, &StoredToken{AppID: "wxapp", AccessToken: tok, ExpiresAt: expires}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(d)
 	st.Put(context.Background(), b)
 }
 
-func TestWeChatReaderCachesUntilFiveMinutesBeforeExpiry(t *testing.T) {
+func TestTokenReaderCachesUntilFiveMinutesBeforeExpiry(t *testing.T) {
 	ctx := context.Background()
 	st := &memStore{}
 	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	putWeChat(t, st, "A", clk.Now().Add(time.Hour))
-	r := &WeChatReader{Store: st, AppID: "wxapp", Now: clk.Now}
+	r := &TokenReader{Store: st, AppID: "wxapp", Now: clk.Now}
 	for range 3 {
-		if tok, err := r.Token(ctx); err != nil || tok != "A" {
+		if tok, err := r.Current(ctx); err != nil || tok != "A" {
 			t.Fatal(tok, err)
 		}
 	}
@@ -208,31 +210,31 @@ func TestWeChatReaderCachesUntilFiveMinutesBeforeExpiry(t *testing.T) {
 	}
 	clk.Add(55*time.Minute + time.Second) // in the last five minutes: reload
 	putWeChat(t, st, "B", clk.Now().Add(2*time.Hour))
-	if tok, err := r.Token(ctx); err != nil || tok != "B" {
+	if tok, err := r.Current(ctx); err != nil || tok != "B" {
 		t.Fatal(tok, err)
 	}
 	// The refresher has not run: the stored token stays in use while valid,
 	// and without Fallback the reader fetches nothing.
 	clk.Add(2*time.Hour - 4*time.Minute)
-	if tok, err := r.Token(ctx); err != nil || tok != "B" {
+	if tok, err := r.Current(ctx); err != nil || tok != "B" {
 		t.Fatal(tok, err)
 	}
 	clk.Add(5 * time.Minute)
-	if _, err := r.Token(ctx); domain.ErrorCode(err) != domain.TicketsUnavailable {
+	if _, err := r.Current(ctx); domain.ErrorCode(err) != domain.TicketsUnavailable {
 		t.Fatalf("expired: %v", err)
 	}
 	// A token of another app is not used.
 	st2 := &memStore{}
 	putWeChat(t, st2, "C", clk.Now().Add(time.Hour))
-	if _, err := (&WeChatReader{Store: st2, AppID: "wxother", Now: clk.Now}).Token(ctx); domain.ErrorCode(err) != domain.TicketsUnavailable {
+	if _, err := (&TokenReader{Store: st2, AppID: "wxother", Now: clk.Now}).Current(ctx); domain.ErrorCode(err) != domain.TicketsUnavailable {
 		t.Fatalf("other app: %v", err)
 	}
 }
 
-func TestWeChatReaderEmptyStoreDoesNotFetch(t *testing.T) {
+func TestTokenReaderEmptyStoreDoesNotFetch(t *testing.T) {
 	wx := &wxPlatform{}
-	r := &WeChatReader{Store: &memStore{}, AppID: "wxapp", Fallback: wx}
-	if _, err := r.Token(context.Background()); domain.ErrorCode(err) != domain.TicketsUnavailable {
+	r := &TokenReader{Store: &memStore{}, AppID: "wxapp", Fallback: wx}
+	if _, err := r.Current(context.Background()); domain.ErrorCode(err) != domain.TicketsUnavailable {
 		t.Fatalf("empty store: %v", err)
 	}
 	if wx.normal.Load()+wx.forced.Load() != 0 {
@@ -240,13 +242,13 @@ func TestWeChatReaderEmptyStoreDoesNotFetch(t *testing.T) {
 	}
 }
 
-func TestWeChatReaderRejectedReloadsOnce(t *testing.T) {
+func TestTokenReaderRejectedReloadsOnce(t *testing.T) {
 	ctx := context.Background()
 	st := &memStore{}
 	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	putWeChat(t, st, "A", clk.Now().Add(time.Hour))
-	r := &WeChatReader{Store: st, AppID: "wxapp", Now: clk.Now}
-	if tok, _ := r.Token(ctx); tok != "A" {
+	r := &TokenReader{Store: st, AppID: "wxapp", Now: clk.Now}
+	if tok, _ := r.Current(ctx); tok != "A" {
 		t.Fatal(tok)
 	}
 	// Nothing newer stored, no fallback: a retryable tickets_unavailable.
@@ -260,7 +262,7 @@ func TestWeChatReaderRejectedReloadsOnce(t *testing.T) {
 	if tok, err := r.Rejected(ctx, "A"); err != nil || tok != "B" {
 		t.Fatalf("reload: %q %v", tok, err)
 	}
-	if tok, _ := r.Token(ctx); tok != "B" {
+	if tok, _ := r.Current(ctx); tok != "B" {
 		t.Fatalf("cache after reload: %q", tok)
 	}
 	// A late rejection of A (a request that started before) costs no load.
@@ -270,15 +272,15 @@ func TestWeChatReaderRejectedReloadsOnce(t *testing.T) {
 	}
 }
 
-func TestWeChatReaderFallbackIsNormalModeAndShared(t *testing.T) {
+func TestTokenReaderFallbackIsNormalModeAndShared(t *testing.T) {
 	ctx := context.Background()
 	st := &memStore{}
 	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	wx := &wxPlatform{}
 	wx.rotate() // the platform's current token is wxtok-1
 	putWeChat(t, st, "wxtok-1", clk.Now().Add(time.Hour))
-	r := &WeChatReader{Store: st, AppID: "wxapp", Now: clk.Now, Fallback: wx}
-	if tok, _ := r.Token(ctx); tok != "wxtok-1" {
+	r := &TokenReader{Store: st, AppID: "wxapp", Now: clk.Now, Fallback: wx}
+	if tok, _ := r.Current(ctx); tok != "wxtok-1" {
 		t.Fatal(tok)
 	}
 	// Rotated elsewhere; the refresher has not run. 40 rejections at once
@@ -328,9 +330,81 @@ func TestWeChatReaderFallbackIsNormalModeAndShared(t *testing.T) {
 	// In its last five minutes, the stored token is replaced ahead of the
 	// refresher by a normal-mode call (the platform has renewed by then).
 	putWeChat(t, st, "wxtok-2", clk.Now().Add(4*time.Minute))
-	r2 := &WeChatReader{Store: st, AppID: "wxapp", Now: clk.Now, Fallback: wx}
+	r2 := &TokenReader{Store: st, AppID: "wxapp", Now: clk.Now, Fallback: wx}
 	wx.rotate()
-	if tok, err := r2.Token(ctx); err != nil || tok != "wxtok-3" {
+	if tok, err := r2.Current(ctx); err != nil || tok != "wxtok-3" {
 		t.Fatalf("renewal ahead of the refresher: %q %v", tok, err)
 	}
+}
+
+// Test doubles: the tickets store in memory, a clock, a WeBank fetcher.
+
+type memStore struct {
+	mu    sync.Mutex
+	value []byte
+	gets  atomic.Int32
+	puts  atomic.Int32
+}
+
+func (m *memStore) Get(ctx context.Context) ([]byte, error) {
+	m.gets.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.value == nil {
+		return nil, secretstore.ErrNotFound
+	}
+	return append([]byte(nil), m.value...), nil
+}
+
+func (m *memStore) Put(ctx context.Context, v []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.value = append([]byte(nil), v...)
+	m.puts.Add(1)
+	return nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type webankFetcher struct{ n atomic.Int32 }
+
+func (f *webankFetcher) AppID() string { return "IDAXXXXX" }
+func (f *webankFetcher) AccessToken(ctx context.Context) (upstream.Credential, error) {
+	return upstream.Credential{Value: "tok-" + strconv.Itoa(int(f.n.Add(1))), ExpiresIn: 2 * time.Hour}, nil
+}
+func (f *webankFetcher) SignTicket(ctx context.Context, tok string) (upstream.Credential, error) {
+	return upstream.Credential{Value: "tkt-" + tok, ExpiresIn: time.Hour}, nil
+}
+
+// newRefresher is the tickets refresher with the WeChat token keeper as its
+// member, the way setup wires them.
+func newRefresher(st *memStore, wx *wxPlatform, clk *clock) *tickets.Refresher {
+	r := &tickets.Refresher{Store: st, WeBank: &webankFetcher{}, Interval: 20 * time.Minute, Now: clk.Now}
+	r.Members = []tickets.Member{&TokenKeeper{Fetcher: wx, Refresher: r, Now: clk.Now}}
+	return r
+}
+
+func keeper(r *tickets.Refresher) *TokenKeeper { return r.Members[0].(*TokenKeeper) }
+
+func storedPair(t *testing.T, st *memStore) *tickets.Pair {
+	t.Helper()
+	b, err := st.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := tickets.ParseDocument(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.WeBank
 }

@@ -1,0 +1,73 @@
+package setup
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/cardocr/cardocr/shared/config"
+	"github.com/cardocr/cardocr/shared/metrics"
+	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/tickets"
+	"github.com/cardocr/cardocr/shared/webank"
+	"github.com/cardocr/cardocr/shared/wechat"
+)
+
+// deps is what a provider may be built from.
+type deps struct {
+	cfg    config.Config
+	hc     *http.Client
+	reader *tickets.Reader   // the WeBank pair
+	store  secretstore.Store // the tickets document (other members)
+	log    *slog.Logger
+}
+
+// registry lists the providers this build knows, by name. build returns nil
+// when the deployment has no credentials for one (asking for it is a 400).
+var registry = []struct {
+	name  string
+	build func(d deps) ocr.Provider
+}{
+	{webank.Name, func(d deps) ocr.Provider {
+		return &webank.Provider{Client: WeBank(d.cfg, d.hc), Tickets: d.reader}
+	}},
+	{wechat.Name, weChatProvider},
+}
+
+// Providers builds every registered provider for cfg.
+func Providers(cfg config.Config, hc *http.Client, reader *tickets.Reader, store secretstore.Store, log *slog.Logger) map[string]ocr.Provider {
+	d := deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log}
+	out := make(map[string]ocr.Provider, len(registry))
+	for _, r := range registry {
+		out[r.name] = r.build(d)
+	}
+	return out
+}
+
+// weChatProvider is WeChat's ID card OCR, or nil without a WeChat appid.
+// The token comes from the tickets store; with the AppSecret too, a reader
+// may also ask stable_token in normal mode when the stored token is in its
+// last five minutes or was rejected (never a forced refresh).
+func weChatProvider(d deps) ocr.Provider {
+	cr := d.cfg.Credentials
+	if cr.WeChatAppID == "" {
+		return nil
+	}
+	c := WeChat(d.cfg, d.hc)
+	r := &wechat.TokenReader{Store: d.store, AppID: cr.WeChatAppID, Logger: d.log}
+	if cr.WeChatAppSecret != "" {
+		r.Fallback = c
+	}
+	return &wechat.Provider{Client: c, Tokens: r, Quota: &metrics.DailyLimit{Limit: d.cfg.DailyQuotaWeChat}}
+}
+
+// WeChatKeeper returns the refresher's WeChat token keeper, nil when WeChat
+// is not configured.
+func WeChatKeeper(r *tickets.Refresher) *wechat.TokenKeeper {
+	for _, m := range r.Members {
+		if k, ok := m.(*wechat.TokenKeeper); ok {
+			return k
+		}
+	}
+	return nil
+}
