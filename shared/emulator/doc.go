@@ -37,6 +37,16 @@
 // JPEG(), PNG(), BMP() and Marker(); Person(seed) Identity;
 // BankCard(seed) BankCardData; IDCheckDigit and LuhnValid.
 //
+// # Tencent Cloud OCR
+//
+// POST / with X-TC-Action IDCardOCR or BankCardOCR (API 3.0, version
+// 2018-11-19) serves Tencent Cloud OCR: a TC3-HMAC-SHA256 signature over
+// Config.TencentCloud's key pair, a timestamp within five minutes, known
+// members only, ImageBase64 of at most 7 MiB; answers in the
+// {"Response":{…,"RequestId"}} envelope, errors as Response.Error codes.
+// The same image gives the same person or card number as on the WeBank
+// and WeChat endpoints (tencentcloud.go).
+//
 // # Strictness
 //
 //   - Credentials: one app (Config.AppID, Config.Secret). A new access_token

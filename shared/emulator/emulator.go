@@ -77,6 +77,8 @@ type Config struct {
 
 	// WeChat configures the WeChat endpoints (wechat.go).
 	WeChat WeChatConfig
+	// TencentCloud configures the Tencent Cloud OCR endpoint (tencentcloud.go).
+	TencentCloud TencentCloudConfig
 
 	Now    func() time.Time // [time.Now]
 	Logger *slog.Logger     // [discard]; never given personal data, tokens or images
@@ -157,6 +159,7 @@ func New(cfg Config) *Emulator {
 	e.faults.byEndpoint = map[string]*faultState{}
 	e.registerWeBank()
 	e.registerWeChat()
+	e.registerTencentCloud()
 	e.registerNotFound()
 	return e
 }

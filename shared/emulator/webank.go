@@ -468,6 +468,13 @@ func today(t time.Time) time.Time {
 }
 
 func recognizeIDCard(s CardSpec, hasMarker bool, cardType string, now time.Time) idRecognition {
+	return recognizeIDCardAs(s, hasMarker, cardType, now, true)
+}
+
+// recognizeIDCardAs recognizes a card; judgeExpiry refuses an expired one
+// (WeBank does: 66661003; Tencent Cloud OCR reads it and leaves the
+// judgement to the caller).
+func recognizeIDCardAs(s CardSpec, hasMarker bool, cardType string, now time.Time, judgeExpiry bool) idRecognition {
 	fail := func(reason, code string) idRecognition { return idRecognition{code: code, reason: reason} }
 	if !hasMarker || s.Kind != KindIDCard {
 		return fail("not_recognized", codeAdjust)
@@ -539,7 +546,7 @@ func recognizeIDCard(s CardSpec, hasMarker bool, cardType string, now time.Time)
 		if err != nil || len(to) != 8 || t.Before(f) {
 			return fail("bad_dates", codeBadDates)
 		}
-		if t.Before(today(now)) {
+		if judgeExpiry && t.Before(today(now)) {
 			return fail("expired_card", codeExpiredCard)
 		}
 	}
