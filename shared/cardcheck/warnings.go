@@ -24,6 +24,7 @@ var (
 	WarnOccluded         = Warning{Code: "occluded", Message: "card occluded inside the frame"}
 	WarnReflection       = Warning{Code: "reflection", Message: "glare on the card"}
 	WarnCardExpired      = Warning{Code: "card_expired", Message: "card expired"}
+	WarnTampered         = Warning{Code: "tampered", Message: "card image edited (PS)"}
 	// WarnUnrecognized stands for a warning value that could not be decoded.
 	WarnUnrecognized = Warning{Code: "unrecognized_warning", Message: "provider warning not recognized"}
 )

@@ -10,7 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -67,7 +67,7 @@ func (s *Service) names() []string {
 	for n := range s.Providers {
 		out = append(out, n)
 	}
-	slices.Sort(out)
+	sort.Strings(out)
 	return out
 }
 
@@ -128,8 +128,11 @@ func (s *Service) MaxBankCardImage() int64 { return s.MaxImage(KindBankCard) }
 // it in the kind's chain that are configured and offer kind.
 func (s *Service) fallbacks(kind string, first Provider) []Provider {
 	chain := s.Fallback[kind]
-	i := slices.Index(chain, first.Name())
-	if i < 0 {
+	i := 0
+	for i < len(chain) && chain[i] != first.Name() {
+		i++
+	}
+	if i == len(chain) {
 		return nil
 	}
 	var out []Provider

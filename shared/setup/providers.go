@@ -8,6 +8,7 @@ import (
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/tencentcloud"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 	"github.com/cardocr/cardocr/shared/wechat"
@@ -32,6 +33,7 @@ var registry = []struct {
 		return &webank.Provider{Client: WeBank(d.cfg, d.hc), Tickets: d.reader}
 	}},
 	{wechat.Name, weChatProvider},
+	{tencentcloud.Name, tencentCloudProvider},
 }
 
 // Providers builds every registered provider for cfg.
@@ -70,4 +72,16 @@ func WeChatKeeper(r *tickets.Refresher) *wechat.TokenKeeper {
 		}
 	}
 	return nil
+}
+
+// tencentCloudProvider is Tencent Cloud OCR, or nil without a key pair
+// (tencentcloudSecretId/Key) or an SCF role's temporary credentials.
+func tencentCloudProvider(d deps) ocr.Provider {
+	cr := d.cfg.Credentials
+	p := tencentcloud.New(tencentcloud.Config{Endpoint: d.cfg.TencentCloudOCREndpoint, Region: d.cfg.TencentCloudRegion,
+		SecretID: cr.TencentCloudSecretID, SecretKey: cr.TencentCloudSecretKey, Transport: d.hc.Transport})
+	if !p.Configured() {
+		return nil
+	}
+	return p
 }
