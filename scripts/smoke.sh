@@ -8,12 +8,15 @@
 #   2. POST /v1/idcard/ocr without a key   401 (skipped when KEY is empty: AUTH_MODE=none)
 #   3. POST /v1/idcard/ocr, front side     200 with an orderNo (multipart, as wx.uploadFile sends)
 #   4. GET  /v1/idcard/results/{orderNo}   200
+#   5. POST /v1/idcard/ocr with provider=P 200 from P, for each P in SMOKE_PROVIDERS
 #
 # SMOKE_IMAGE   the ID card image (default .local/samples/idcard-front.jpg, written by
 #               make run; against a real upstream use a real test card)
 # SMOKE_ALLOW_UNRECOGNIZED=1  accept 422 recognition_failed at step 3 (the request went
 #               through auth, tickets, signing and the upstream) and skip step 4
 # SMOKE_TIMEOUT seconds per request (default 30)
+# SMOKE_PROVIDERS  space-separated other providers to try at step 5 (e.g. "tencentcloud";
+#               make run serves every provider from its emulators)
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -67,4 +70,10 @@ echo "smoke: orderNo: $order"
 req GET "/v1/idcard/results/$order" "${auth[@]}"
 [ "$status" = 200 ] || fail "result query answered $status"
 [ "$(field orderNo)" = "$order" ] || fail "the result is not for order $order"
+
+for p in ${SMOKE_PROVIDERS:-}; do
+  req POST /v1/idcard/ocr "${auth[@]}" -F side=front -F provider="$p" -F "image=@$IMAGE"
+  [ "$status" = 200 ] || fail "ID card OCR with provider $p answered $status"
+  [ "$(field provider)" = "$p" ] || fail "the answer is not from provider $p"
+done
 echo "smoke: OK"

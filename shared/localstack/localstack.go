@@ -53,9 +53,12 @@ type Stack struct {
 	// WeChatEmulator serves the WeChat API (the same instance as Emulator
 	// when both are embedded); nil when WECHAT_BASE_URL points elsewhere.
 	WeChatEmulator *emulator.Emulator
-	Refresher      *tickets.Refresher
-	Reader         *tickets.Reader
-	Config         config.Config
+	// TencentCloudEmulator serves Tencent Cloud OCR on POST / (the same
+	// instance again); nil when TENCENTCLOUD_OCR_ENDPOINT points elsewhere.
+	TencentCloudEmulator *emulator.Emulator
+	Refresher            *tickets.Refresher
+	Reader               *tickets.Reader
+	Config               config.Config
 	// Evidence is the local resultfetch (queue endpoint, uploads watcher).
 	Evidence *Evidence
 
@@ -108,6 +111,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	embedded := o.Getenv("KYC_BASE_URL") == ""
 	embeddedWeChat := o.Getenv("WECHAT_BASE_URL") == ""
+	embeddedTencentCloud := o.Getenv("TENCENTCLOUD_OCR_ENDPOINT") == ""
 
 	port := getenv("PORT")
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, port))
@@ -121,6 +125,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		if k == "WECHAT_BASE_URL" && embeddedWeChat {
 			return base + WeChatEmulatorPath
+		}
+		if k == "TENCENTCLOUD_OCR_ENDPOINT" && embeddedTencentCloud {
+			// API 3.0 signs the host and posts to "/": the emulator answers
+			// POST / of the stack itself (the console is GET /).
+			return base
 		}
 		return getenv(k)
 	}
@@ -161,6 +170,20 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			wc.AppID, wc.Secret = emulator.DefaultWeChatAppID, emulator.DefaultWeChatSecret
 		}
 		if err := ensureWeChatCredentials(cfg.CredentialsURL, wc.AppID, wc.Secret); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	if embeddedTencentCloud {
+		s.TencentCloudEmulator = s.Emulator
+		if s.TencentCloudEmulator == nil {
+			s.TencentCloudEmulator = emulator.New(o.Emulator)
+		}
+		tc := o.Emulator.TencentCloud
+		if tc.SecretID == "" {
+			tc.SecretID, tc.SecretKey = emulator.DefaultTencentCloudSecretID, emulator.DefaultTencentCloudSecretKey
+		}
+		if err := ensureTencentCloudCredentials(cfg.CredentialsURL, tc.SecretID, tc.SecretKey); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -218,6 +241,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if s.WeChatEmulator != nil {
 		mux.Handle(WeChatEmulatorPath+"/", http.StripPrefix(WeChatEmulatorPath, s.WeChatEmulator))
 	}
+	if s.TencentCloudEmulator != nil {
+		mux.Handle("POST /{$}", s.TencentCloudEmulator)
+	}
 	mux.Handle("/", api)
 	// As in the functions' HTTP mode: the whole request read within
 	// REQUEST_TIMEOUT (a trickled body cannot hold a connection open).
@@ -260,6 +286,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	} else {
 		fmt.Fprintf(o.Stdout, "  WeChat upstream: %s\n", cfg.WeChatBaseURL)
 	}
+	if s.TencentCloudEmulator != nil {
+		fmt.Fprintf(o.Stdout, "  Tencent Cloud OCR emulator: POST %s/ (set TENCENTCLOUD_OCR_ENDPOINT to use another upstream)\n", base)
+	}
 	if s.APIKey != "" && o.Getenv("API_KEYS") == "" {
 		fmt.Fprintf(o.Stdout, "  dev API key: %s\n", s.APIKey)
 	}
@@ -268,6 +297,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if s.WeChatEmulator != nil || cfg.Credentials.WeChatAppID != "" {
 		fmt.Fprintf(o.Stdout, "    curl -s -H 'Authorization: Bearer %s' -F side=back -F provider=wechat -F image=@%s %s/v1/idcard/ocr\n",
 			s.APIKey, filepath.Join(o.Dir, "samples", "idcard-back.jpg"), base)
+	}
+	if s.TencentCloudEmulator != nil || cfg.Credentials.TencentCloudSecretID != "" {
+		fmt.Fprintf(o.Stdout, "    curl -s -H 'Authorization: Bearer %s' -F provider=tencentcloud -F image=@%s %s/v1/bankcard/ocr\n",
+			s.APIKey, filepath.Join(o.Dir, "samples", "bankcard.jpg"), base)
 	}
 	fmt.Fprintf(o.Stdout, "  evidence (archive %s):\n    cp %s %s/\n    curl -s -d '{\"kind\":\"bankcard\",\"orderNo\":\"<orderNo>\"}' %s%s\n",
 		cfg.ArchiveURL, filepath.Join(o.Dir, "samples", "bankcard.jpg"), filepath.Join(o.Dir, "uploads", "bankcard"), base, QueuePath)
@@ -351,6 +384,18 @@ func ensureCredentials(u, appID, secret string) error {
 // credentials store that has none (written by an earlier run, or above),
 // keeping every other member.
 func ensureWeChatCredentials(u, appID, secret string) error {
+	return ensureMember(u, "wechatAppId", appID, "wechatAppSecret", secret)
+}
+
+// ensureTencentCloudCredentials adds the Tencent Cloud emulator's key pair
+// to a local credentials file that has none.
+func ensureTencentCloudCredentials(u, id, key string) error {
+	return ensureMember(u, "tencentcloudSecretId", id, "tencentcloudSecretKey", key)
+}
+
+// ensureMember adds a credential pair to a local credentials file unless
+// the file names one already.
+func ensureMember(u, idKey, id, secretKey, secret string) error {
 	p, ok := strings.CutPrefix(u, "file://")
 	if !ok {
 		return nil
@@ -366,10 +411,10 @@ func ensureWeChatCredentials(u, appID, secret string) error {
 			return errors.New("localstack: the credentials file is not a JSON object")
 		}
 	}
-	if id, _ := m["wechatAppId"].(string); id != "" {
+	if v, _ := m[idKey].(string); v != "" {
 		return nil
 	}
-	m["wechatAppId"], m["wechatAppSecret"] = appID, secret
+	m[idKey], m[secretKey] = id, secret
 	if b, err = json.Marshal(m); err != nil {
 		return err
 	}
