@@ -12,6 +12,8 @@
 #                                  CARDOCR_AUTH_MODE=none); to roll keys deploy
 #                                  "old,new", move the clients, then deploy "new"
 #   CARDOCR_AUTH_MODE              apikey (default) or none
+#   CARDOCR_PROVIDER_FALLBACK      provider chain of the submit functions, e.g. webank,tencentcloud
+#                                  (tencentcloud needs tencentcloudSecretId/Key in the credentials file)
 #   CARDOCR_CREDENTIALS_FILE       JSON {"webankAppId","webankSecret","wechatAppId","wechatAppSecret"}
 #                                  written to the credentials secret (first deploy,
 #                                  or to change them; omit otherwise)
@@ -90,6 +92,7 @@ params=(
   "EvidenceRetentionDays=${CARDOCR_EVIDENCE_RETENTION_DAYS:-180}"
   "LogRetentionDays=${CARDOCR_LOG_RETENTION_DAYS:-30}"
 )
+[ -z "${CARDOCR_PROVIDER_FALLBACK:-}" ] || params+=("ProviderFallback=$CARDOCR_PROVIDER_FALLBACK")
 [ -z "${CARDOCR_REFRESHER_SUBNET_IDS:-}" ] || params+=("RefresherSubnetIds=$CARDOCR_REFRESHER_SUBNET_IDS")
 [ -z "${CARDOCR_REFRESHER_SECURITY_GROUP_IDS:-}" ] || params+=("RefresherSecurityGroupIds=$CARDOCR_REFRESHER_SECURITY_GROUP_IDS")
 

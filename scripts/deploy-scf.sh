@@ -24,6 +24,8 @@
 #   CARDOCR_KYC_BASE_URL           default https://kyc1.qcloud.com
 #   CARDOCR_LOG_LEVEL              default info
 #   CARDOCR_TICKET_CACHE_TTL       default 30s
+#   CARDOCR_PROVIDER_FALLBACK      provider chain of the submit functions, e.g. webank,tencentcloud
+#                                  (default empty: webank only; tencentcloud signs with the API role)
 #
 # --dry-run prints every step and command without running anything and
 # without printing secret values; it needs no Tencent tools.
@@ -76,6 +78,7 @@ export CARDOCR_ROLE_PREFIX=${CARDOCR_ROLE_PREFIX:-cardocr-$CARDOCR_STAGE}
 export CARDOCR_KYC_BASE_URL=${CARDOCR_KYC_BASE_URL:-https://kyc1.qcloud.com}
 export CARDOCR_LOG_LEVEL=${CARDOCR_LOG_LEVEL:-info}
 export CARDOCR_TICKET_CACHE_TTL=${CARDOCR_TICKET_CACHE_TTL:-30s}
+export CARDOCR_PROVIDER_FALLBACK=${CARDOCR_PROVIDER_FALLBACK:-}
 R=$CARDOCR_SCF_REGION
 PREFIX=cardocr-$CARDOCR_STAGE
 FUNCTIONS=(ticketrefresh idcardsubmit bankcardsubmit ocrresult bankcardresult resultfetch)
@@ -94,7 +97,7 @@ fi
 
 step "environment for serverless.yml"
 for v in CARDOCR_SCF_REGION CARDOCR_STAGE CARDOCR_AUTH_MODE CARDOCR_CREDENTIALS_SECRET CARDOCR_TICKETS_SECRET \
-  CARDOCR_COS_BUCKET CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL; do
+  CARDOCR_COS_BUCKET CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK; do
   echo "export $v=${!v}"
 done
 echo "export CARDOCR_API_KEYS=****"

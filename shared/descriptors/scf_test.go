@@ -295,6 +295,9 @@ func TestSCFLeastPrivilege(t *testing.T) {
 	writers := map[string]bool{"name/ssm:PutSecretValue": true, "name/ssm:UpdateSecret": true,
 		"name/ssm:ListSecretVersionIds": true, "name/ssm:DeleteSecretVersion": true}
 	cos := map[string]bool{"name/cos:PutObject": true, "name/cos:GetObject": true, "name/cos:HeadObject": true}
+	// Tencent Cloud OCR's actions have no resource-level authorization:
+	// "*" is the only resource they take.
+	ocrActions := map[string]bool{"name/ocr:IDCardOCR": true, "name/ocr:BankCardOCR": true}
 
 	roleRe := regexp.MustCompile(`^\$\{env:CARDOCR_ROLE_PREFIX\}-([a-z]+)$`)
 	usedBy := map[string][]string{} // policy kind → functions
@@ -346,6 +349,13 @@ func TestSCFLeastPrivilege(t *testing.T) {
 						}
 						if !strings.HasPrefix(r, cosPrefix) || r == cosPrefix+"*" {
 							t.Errorf("policy-%s: %s on %q, not a prefix inside the evidence bucket", kind, a, r)
+						}
+					case ocrActions[a]:
+						if kind != "api" {
+							t.Errorf("policy-%s (used by %v): %s: only the API functions call Tencent Cloud OCR", kind, fns, a)
+						}
+						if r != "*" {
+							t.Errorf("policy-%s: %s on %q, want \"*\" (OCR actions are not resource-scoped)", kind, a, r)
 						}
 					default:
 						t.Errorf("policy-%s: action %s is not one the code needs", kind, a)
