@@ -3,7 +3,7 @@ GO ?= go
 export CGO_ENABLED ?= 0
 
 # The packages where goroutines meet: run under the race detector by test-long.
-RACE_PKGS = ./shared/emulator/... ./shared/tickets ./shared/resultfetch ./shared/httpapi ./shared/localstack \
+RACE_PKGS = ./shared/emulator/... ./shared/tickets ./shared/resultfetch ./shared/httpapi ./shared/devstack \
 	./shared/platform ./shared/ocr ./shared/archive/... ./shared/secretstore/...
 # The long suites, left to test-long.
 LONG_TESTS = ^TestRotationUnderLoad$$

@@ -26,7 +26,7 @@ import (
 
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/loadtest"
-	"github.com/cardocr/cardocr/shared/localstack"
+	"github.com/cardocr/cardocr/shared/devstack"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/sign"
@@ -85,13 +85,13 @@ func (t *timed) take() time.Duration {
 	return d
 }
 
-func startStack(ctx context.Context, extra map[string]string) (*localstack.Stack, func()) {
+func startStack(ctx context.Context, extra map[string]string) (*devstack.Stack, func()) {
 	dir, _ := os.MkdirTemp("", "cardocr-bench")
 	env := map[string]string{"PORT": "0", "LOG_LEVEL": "error"}
 	for k, v := range extra {
 		env[k] = v
 	}
-	s, err := localstack.Start(ctx, localstack.Options{Getenv: func(k string) string { return env[k] }, Dir: dir, Stdout: io.Discard, Logs: io.Discard})
+	s, err := devstack.Start(ctx, devstack.Options{Getenv: func(k string) string { return env[k] }, Dir: dir, Stdout: io.Discard, Logs: io.Discard})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

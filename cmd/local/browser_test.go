@@ -19,7 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/cardocr/cardocr/shared/emulator"
-	"github.com/cardocr/cardocr/shared/localstack"
+	"github.com/cardocr/cardocr/shared/devstack"
 )
 
 func chromium(t *testing.T) string {
@@ -39,7 +39,7 @@ func TestConsoleAndDocsInABrowser(t *testing.T) {
 	browser := chromium(t)
 	dir := t.TempDir()
 	getenv := func(k string) string { return map[string]string{"PORT": "0"}[k] }
-	s, err := localstack.Start(context.Background(), localstack.Options{Getenv: getenv, Dir: dir, Stdout: io.Discard, Logs: io.Discard,
+	s, err := devstack.Start(context.Background(), devstack.Options{Getenv: getenv, Dir: dir, Stdout: io.Discard, Logs: io.Discard,
 		Web: webHandler(), OpenAPIPath: filepath.Join("..", "..", "docs", "openapi.yaml")})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestConsoleAndDocsInABrowser(t *testing.T) {
 
 	// The console: upload a sample, read what it renders.
 	sample := filepath.Join(dir, "samples", "idcard-front.jpg")
-	person := emulator.Person(localstack.Samples["idcard-front.jpg"].Seed)
+	person := emulator.Person(devstack.Samples["idcard-front.jpg"].Seed)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(s.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#drop")),

@@ -1,5 +1,5 @@
 // Command local is `make run`: the whole stack on 127.0.0.1 (see package
-// localstack).
+// devstack).
 package main
 
 import (
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/emulator"
-	"github.com/cardocr/cardocr/shared/localstack"
+	"github.com/cardocr/cardocr/shared/devstack"
 )
 
 func main() {
@@ -19,8 +19,8 @@ func main() {
 	defer stop()
 	// Photos come about a second after a submission, as the documents say
 	// they may: the local stack shows the same.
-	opt := localstack.Options{Emulator: emulator.Config{PhotoDelay: time.Second}, Web: webHandler()}
-	if err := localstack.Run(ctx, opt); err != nil {
+	opt := devstack.Options{Emulator: emulator.Config{PhotoDelay: time.Second}, Web: webHandler()}
+	if err := devstack.Run(ctx, opt); err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
 		os.Exit(1)
 	}

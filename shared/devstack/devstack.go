@@ -1,8 +1,8 @@
-// Package localstack is `make run`: the HTTP API, the ticket refresher on
+// Package devstack is `make run`: the HTTP API, the ticket refresher on
 // its timer, the embedded upstream emulator and file stores under .local/,
 // in one process on 127.0.0.1, configured only through the environment
 // variables of README.md.
-package localstack
+package devstack
 
 import (
 	"context"
@@ -93,7 +93,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		o.Logs = os.Stderr
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("localstack: %w", err)
+		return nil, fmt.Errorf("devstack: %w", err)
 	}
 	local := func(name string) string { return "file://" + filepath.Join(o.Dir, name) }
 	defaults := map[string]string{
@@ -116,7 +116,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	port := getenv("PORT")
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, port))
 	if err != nil {
-		return nil, fmt.Errorf("localstack: listen: %w", err)
+		return nil, fmt.Errorf("devstack: listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
 	env := func(k string) string {
@@ -405,10 +405,10 @@ func ensureMember(u, idKey, id, secretKey, secret string) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("localstack: credentials: %w", err)
+		return fmt.Errorf("devstack: credentials: %w", err)
 	default:
 		if json.Unmarshal(b, &m) != nil {
-			return errors.New("localstack: the credentials file is not a JSON object")
+			return errors.New("devstack: the credentials file is not a JSON object")
 		}
 	}
 	if v, _ := m[idKey].(string); v != "" {
