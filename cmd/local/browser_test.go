@@ -18,8 +18,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/devstack"
+	"github.com/cardocr/cardocr/shared/emulator"
 )
 
 func chromium(t *testing.T) string {

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/devstack"
+	"github.com/cardocr/cardocr/shared/emulator"
 )
 
 func main() {
