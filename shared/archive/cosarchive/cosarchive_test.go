@@ -135,10 +135,6 @@ func TestOpenByURLAndBasics(t *testing.T) {
 	if fake.sse["cardocr/prod/_done/idcard/order1.json"] != "AES256" {
 		t.Errorf("SSE: %v", fake.sse)
 	}
-	_, _, err = a.Bucket.Open(ctx, "missing")
-	if !errors.Is(err, archive.ErrNotExist) {
-		t.Errorf("Open missing: %v", err)
-	}
 	for _, bad := range []string{"cos://evidence?region=ap-guangzhou", "cos://evidence-1250000000", "cos://evidence-1250000000?region=x&endpoint=ftp://h"} {
 		if _, err := archive.Open(ctx, bad); err == nil {
 			t.Errorf("%s: no error", bad)

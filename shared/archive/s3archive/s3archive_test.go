@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -89,25 +88,17 @@ func read(t *testing.T, b archive.Bucket, key string) []byte {
 	return data
 }
 
-func TestBucketBasics(t *testing.T) {
+// Stat, Open, Put and Create are TestS3BucketConformance's; here: objects
+// are written with server-side encryption and have an ETag.
+func TestEncryptedWithETag(t *testing.T) {
 	f := startFakeS3(t, "evidence")
 	b := newBucket(t, f, "evidence")
 	ctx := context.Background()
-	if _, err := b.Stat(ctx, "nope/x.json"); !errors.Is(err, archive.ErrNotExist) {
-		t.Fatalf("Stat of a missing key: %v", err)
-	}
-	if _, _, err := b.Open(ctx, "nope/x.json"); !errors.Is(err, archive.ErrNotExist) {
-		t.Fatalf("Open of a missing key: %v", err)
-	}
 	if err := b.Put(ctx, "p/a.json", []byte(`{"a":1}`), "application/json"); err != nil {
 		t.Fatal(err)
 	}
-	info, err := b.Stat(ctx, "p/a.json")
-	if err != nil || info.Size != 7 || info.ETag == "" {
+	if info, err := b.Stat(ctx, "p/a.json"); err != nil || info.ETag == "" {
 		t.Fatalf("Stat: %+v %v", info, err)
-	}
-	if got := read(t, b, "p/a.json"); string(got) != `{"a":1}` {
-		t.Errorf("read %q", got)
 	}
 	if f.sse["evidence/p/a.json"] != "AES256" {
 		t.Errorf("SSE header %q, want AES256", f.sse["evidence/p/a.json"])
