@@ -3,7 +3,6 @@ package ocr
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
@@ -72,28 +71,15 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	if !callerOrder {
 		r.OrderNo = sign.OrderNo("bank")
 	}
-	var failed []string
-	chain := []Provider{p}
-	for _, f := range s.fallbacks(KindBankCard, p) {
-		if fits(f, KindBankCard, r.Image, r.Head, r.ImageURL) { // one the input does not fit is skipped
-			chain = append(chain, f)
-		}
+	res, from, err := withFallback(ctx, s, KindBankCard, p, func(p Provider) bool { return fits(p, KindBankCard, r.Image, r.Head, r.ImageURL) },
+		func(ctx context.Context, p Provider) (*BankCardResult, error) {
+			return s.submitBankCard(ctx, p, r, callerOrder)
+		})
+	if err != nil {
+		return nil, err
 	}
-	for i, p := range chain {
-		actx, cancel := attemptContext(ctx, i < len(chain)-1)
-		res, err := s.submitBankCard(actx, p, r, callerOrder)
-		cancel()
-		if err == nil {
-			res.FallbackFrom = strings.Join(failed, ",")
-			return res, nil
-		}
-		if i == len(chain)-1 || !fallsThrough(err) || ctx.Err() != nil {
-			return nil, err
-		}
-		s.fellBack(ctx, KindBankCard, p, chain[i+1], err)
-		failed = append(failed, p.Name())
-	}
-	panic("unreachable: the chain's last provider returns")
+	res.FallbackFrom = from
+	return res, nil
 }
 
 func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool) (*BankCardResult, error) {

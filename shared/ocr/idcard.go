@@ -3,7 +3,6 @@ package ocr
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
@@ -130,28 +129,15 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	if !callerOrder {
 		r.OrderNo = sign.OrderNo("id")
 	}
-	var failed []string
-	chain := []Provider{p}
-	for _, f := range s.fallbacks(KindIDCard, p) {
-		if fits(f, KindIDCard, r.Image, r.Head, r.ImageURL) { // one the input does not fit is skipped
-			chain = append(chain, f)
-		}
+	res, from, err := withFallback(ctx, s, KindIDCard, p, func(p Provider) bool { return fits(p, KindIDCard, r.Image, r.Head, r.ImageURL) },
+		func(ctx context.Context, p Provider) (*IDCardResult, error) {
+			return s.submitIDCard(ctx, p, r, callerOrder)
+		})
+	if err != nil {
+		return nil, err
 	}
-	for i, p := range chain {
-		actx, cancel := attemptContext(ctx, i < len(chain)-1)
-		res, err := s.submitIDCard(actx, p, r, callerOrder)
-		cancel()
-		if err == nil {
-			res.FallbackFrom = strings.Join(failed, ",")
-			return res, nil
-		}
-		if i == len(chain)-1 || !fallsThrough(err) || ctx.Err() != nil {
-			return nil, err
-		}
-		s.fellBack(ctx, KindIDCard, p, chain[i+1], err)
-		failed = append(failed, p.Name())
-	}
-	panic("unreachable: the chain's last provider returns")
+	res.FallbackFrom = from
+	return res, nil
 }
 
 func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest, callerOrder bool) (*IDCardResult, error) {

@@ -144,6 +144,31 @@ func (s *Service) fallbacks(kind string, first Provider) []Provider {
 	return out
 }
 
+// withFallback runs submit with first and, while a provider fails with
+// trouble of its own, with the next provider of kind's chain that the input
+// fits. from names the providers that failed before the answer.
+func withFallback[R any](ctx context.Context, s *Service, kind string, first Provider, fit func(Provider) bool,
+	submit func(context.Context, Provider) (R, error)) (res R, from string, err error) {
+	chain := []Provider{first}
+	for _, f := range s.fallbacks(kind, first) {
+		if fit(f) { // one the input does not fit is skipped
+			chain = append(chain, f)
+		}
+	}
+	var failed []string
+	for i, p := range chain {
+		actx, cancel := attemptContext(ctx, i < len(chain)-1)
+		res, err = submit(actx, p)
+		cancel()
+		if err == nil || i == len(chain)-1 || !fallsThrough(err) || ctx.Err() != nil {
+			return res, strings.Join(failed, ","), err
+		}
+		s.fellBack(ctx, kind, p, chain[i+1], err)
+		failed = append(failed, p.Name())
+	}
+	return res, "", err // not reached: the chain's last provider returns
+}
+
 // fallsThrough reports whether a failed call is the provider's trouble,
 // worth the next provider: never a recognition failure or bad input (the
 // image is the problem then, and another provider would be billed for it).
