@@ -4,36 +4,24 @@
 // start, make run prints it and /healthz reports it.
 package buildinfo
 
-import (
-	"runtime/debug"
-	"sync"
-)
+import "sync"
 
 // Version is set by the linker; empty in a plain go build or go run.
 var Version string
+
+// vcsVersion is the fallback from Go's recorded VCS revision; only builds
+// without a cloud tag set it (vcs.go): the cloud builds are always stamped
+// by scripts/build.sh, and runtime/debug's build-info parser is weight
+// they need not carry.
+var vcsVersion func() string
 
 var version = sync.OnceValue(func() string {
 	if Version != "" {
 		return Version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		rev, dirty := "", false
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-		if len(rev) > 12 {
-			rev = rev[:12]
-		}
-		if rev != "" {
-			if dirty {
-				rev += "-dirty"
-			}
-			return "dev-" + rev
+	if vcsVersion != nil {
+		if v := vcsVersion(); v != "" {
+			return v
 		}
 	}
 	return "dev"

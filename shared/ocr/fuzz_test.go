@@ -1,6 +1,11 @@
 package ocr
 
 import (
+	"bytes"
+	stdimage "image"
+	"image/jpeg"
+	"image/png"
+	"io"
 	"testing"
 
 	"github.com/cardocr/cardocr/shared/domain"
@@ -16,6 +21,25 @@ func FuzzInspectImage(f *testing.F) {
 		f.Add(b[:len(b)/2], false)
 	}
 	f.Fuzz(func(t *testing.T, b []byte, whole bool) {
+		// The reference: what the standard decoders read from the header.
+		// The hand parsers never refuse a header they read, and read the
+		// same dimensions (they may accept more: tables before the frame
+		// are not validated).
+		var ref func(r io.Reader) (stdimage.Config, error)
+		switch ImageKind(b) {
+		case "jpeg":
+			ref = jpeg.DecodeConfig
+		case "png":
+			ref = png.DecodeConfig
+		}
+		if ref != nil {
+			if cfg, err := ref(bytes.NewReader(b)); err == nil && cfg.Width > 0 && cfg.Height > 0 {
+				info, err := InspectImage(b, false)
+				if err != nil || info.Width != cfg.Width || info.Height != cfg.Height {
+					t.Fatalf("the decoder reads %dx%d, InspectImage: %+v %v", cfg.Width, cfg.Height, info, err)
+				}
+			}
+		}
 		info, err := InspectImage(b, whole)
 		if err != nil {
 			if domain.ErrorCode(err) != domain.InvalidImage {

@@ -1,10 +1,8 @@
 package ocr
 
 import (
-	"bytes"
 	"encoding/binary"
-	"image/jpeg"
-	"image/png"
+	"hash/crc32"
 
 	"github.com/cardocr/cardocr/shared/domain"
 )
@@ -67,18 +65,20 @@ func InspectImage(b []byte, whole bool) (ImageInfo, error) {
 	case "":
 		return bad("the payload is not a JPEG, PNG or BMP image")
 	case "jpeg", "png":
-		decode := jpeg.DecodeConfig
+		// The headers are read by hand: image/jpeg and image/png would link
+		// whole decoders (about 130 KB of every binary) to read two numbers.
+		header := jpegHeader
 		if kind == "png" {
-			decode = png.DecodeConfig
+			header = pngHeader
 		}
-		cfg, err := decode(bytes.NewReader(b))
-		if err != nil {
+		w, h, ok := header(b)
+		if !ok {
 			return bad("the " + kind + " header does not decode")
 		}
-		if cfg.Width <= 0 || cfg.Height <= 0 { // a JPEG may defer its height to a DNL marker: no photo does
+		if w <= 0 || h <= 0 { // a JPEG may defer its height to a DNL marker: no photo does
 			return bad("the " + kind + " dimensions are not valid")
 		}
-		info = ImageInfo{Format: kind, Width: cfg.Width, Height: cfg.Height}
+		info = ImageInfo{Format: kind, Width: w, Height: h}
 	case "bmp":
 		var err error
 		if info, err = bmpInfo(b, whole); err != nil {
@@ -101,6 +101,110 @@ func InspectImage(b []byte, whole bool) (ImageInfo, error) {
 		return bad("the " + kind + " file is truncated")
 	}
 	return info, nil
+}
+
+// jpegHeader reads the frame header (SOF0, SOF1 or SOF2: the JPEG
+// processes decoders support) after the segments before it, as image/jpeg's
+// DecodeConfig does: 8-bit samples, 1, 3 or 4 components, a length that
+// matches them, sampling factors 1 to 4, distinct component ids. It does
+// not validate the tables before the frame (the upstream will).
+func jpegHeader(b []byte) (w, h int, ok bool) {
+	if len(b) < 2 || b[0] != 0xFF || b[1] != 0xD8 {
+		return 0, 0, false
+	}
+	i := 2
+	for {
+		// As liberal as the decoders: bytes before a marker are skipped,
+		// "\xff\x00" is extraneous data, 0xFF fill bytes precede markers.
+		for i < len(b) && b[i] != 0xFF {
+			i++
+		}
+		for i+1 < len(b) && b[i+1] == 0xFF {
+			i++
+		}
+		if i+1 >= len(b) {
+			return 0, 0, false
+		}
+		m := b[i+1]
+		switch {
+		case m == 0x00:
+			i += 2
+			continue
+		case m >= 0xD0 && m <= 0xD7: // RSTn: no length
+			i += 2
+			continue
+		case m == 0xD8 || m == 0xD9 || m == 0xDA: // SOI, EOI or SOS before a frame
+			return 0, 0, false
+		}
+		if i+4 > len(b) {
+			return 0, 0, false
+		}
+		n := int(binary.BigEndian.Uint16(b[i+2:]))
+		if n < 2 || i+2+n > len(b) {
+			return 0, 0, false
+		}
+		seg := b[i+4 : i+2+n]
+		switch {
+		case m == 0xC0 || m == 0xC1 || m == 0xC2:
+			return sofDimensions(seg)
+		case m >= 0xC3 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC:
+			return 0, 0, false // lossless, hierarchical, arithmetic: not decodable
+		}
+		i += 2 + n
+	}
+}
+
+func sofDimensions(seg []byte) (w, h int, ok bool) {
+	if len(seg) < 6 || seg[0] != 8 {
+		return 0, 0, false
+	}
+	h, w = int(binary.BigEndian.Uint16(seg[1:])), int(binary.BigEndian.Uint16(seg[3:]))
+	nc := int(seg[5])
+	if nc != 1 && nc != 3 && nc != 4 || len(seg) != 6+3*nc {
+		return 0, 0, false
+	}
+	var seen [256]bool
+	for c := range nc {
+		id, hv := seg[6+3*c], seg[7+3*c]
+		hs, vs := hv>>4, hv&0x0F
+		if seen[id] || hs < 1 || hs > 4 || vs < 1 || vs > 4 || seg[8+3*c] > 3 {
+			return 0, 0, false
+		}
+		seen[id] = true
+	}
+	return w, h, true
+}
+
+// pngHeader reads IHDR, the first chunk, as image/png's DecodeConfig
+// does: length 13, its CRC, a valid bit depth for the colour type,
+// compression and filter method 0, interlace 0 or 1.
+func pngHeader(b []byte) (w, h int, ok bool) {
+	if len(b) < 8+8+13+4 || string(b[12:16]) != "IHDR" || binary.BigEndian.Uint32(b[8:]) != 13 {
+		return 0, 0, false
+	}
+	d := b[16:29]
+	if crc32.ChecksumIEEE(b[12:29]) != binary.BigEndian.Uint32(b[29:]) {
+		return 0, 0, false
+	}
+	wu, hu := binary.BigEndian.Uint32(d[0:]), binary.BigEndian.Uint32(d[4:])
+	if wu >= 1<<31 || hu >= 1<<31 {
+		return 0, 0, false
+	}
+	depth, color := d[8], d[9]
+	valid := map[byte]string{0: "\x01\x02\x04\x08\x10", 2: "\x08\x10", 3: "\x01\x02\x04\x08", 4: "\x08\x10", 6: "\x08\x10"}[color]
+	if !containsByte(valid, depth) || d[10] != 0 || d[11] != 0 || d[12] > 1 {
+		return 0, 0, false
+	}
+	return int(wu), int(hu), true
+}
+
+func containsByte(s string, c byte) bool {
+	for i := range len(s) {
+		if s[i] == c {
+			return true
+		}
+	}
+	return false
 }
 
 // jpegComplete walks the segments from SOI: each marker segment by its
