@@ -3,7 +3,9 @@ package cosarchive
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/md5"
+	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,11 +15,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	cos "github.com/tencentyun/cos-go-sdk-v5"
 
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/archive/archivetest"
@@ -29,18 +36,28 @@ import (
 
 // fakeCOS speaks the part of the COS object API the archive uses (PUT, GET
 // and HEAD Object, XML errors) for one bucket, and records the SSE header
-// of every PUT. Unsigned requests are refused, as COS does.
+// of every PUT. Every request must carry a valid signature made with the
+// test key pair (verifySignature), as COS requires.
 type fakeCOS struct {
 	mu      sync.Mutex
 	objects map[string][]byte
 	sse     map[string]string
 	gets    int
+	denied  int
 }
+
+const (
+	testSecretID  = "AKIDtest"
+	testSecretKey = "secretkey"
+)
 
 func (f *fakeCOS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimPrefix(r.URL.Path, "/")
-	if !strings.Contains(r.Header.Get("Authorization"), "q-sign-algorithm=sha1") {
-		cosError(w, http.StatusForbidden, "AccessDenied")
+	if code := verifySignature(r, testSecretID, testSecretKey, time.Now()); code != "" {
+		f.mu.Lock()
+		f.denied++
+		f.mu.Unlock()
+		cosError(w, http.StatusForbidden, code)
 		return
 	}
 	f.mu.Lock()
@@ -89,6 +106,101 @@ func (f *fakeCOS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// verifySignature checks Authorization as COS's request signature document
+// describes (https://cloud.tencent.com/document/product/436/7778), written
+// from the document and independently of the client's Sign: KeyTime
+// "start;end" around now; SignKey = HMAC-SHA1(SecretKey, KeyTime) in hex;
+// HttpString = method (lower case), path, the listed parameters and
+// headers as sorted key=value pairs (keys lower-cased, both URL-encoded);
+// StringToSign = "sha1", KeyTime, SHA1(HttpString) in hex; Signature =
+// HMAC-SHA1(SignKey, StringToSign) in hex. The host must be signed. It
+// returns the COS error code, or "".
+func verifySignature(r *http.Request, id, key string, now time.Time) string {
+	q := url.Values{} // not url.ParseQuery: the lists are ";"-separated
+	for _, kv := range strings.Split(r.Header.Get("Authorization"), "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		q.Set(k, v)
+	}
+	if q.Get("q-sign-algorithm") != "sha1" {
+		return "AccessDenied"
+	}
+	if q.Get("q-ak") != id {
+		return "InvalidAccessKeyId"
+	}
+	kt := q.Get("q-key-time")
+	from, to, ok := strings.Cut(kt, ";")
+	a, err1 := strconv.ParseInt(from, 10, 64)
+	b, err2 := strconv.ParseInt(to, 10, 64)
+	if !ok || err1 != nil || err2 != nil || q.Get("q-sign-time") != kt || now.Unix() < a || now.Unix() > b {
+		return "RequestTimeTooSkewed"
+	}
+	enc := func(s string) string {
+		var out strings.Builder
+		for _, c := range []byte(s) {
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+				out.WriteByte(c)
+			} else {
+				fmt.Fprintf(&out, "%%%02X", c)
+			}
+		}
+		return out.String()
+	}
+	pairs := func(list string, value func(name string) []string) (string, bool) {
+		if list == "" {
+			return "", true
+		}
+		var kv []string
+		for _, name := range strings.Split(list, ";") {
+			vs := value(name)
+			if len(vs) == 0 {
+				return "", false // signed but not sent
+			}
+			for _, v := range vs {
+				kv = append(kv, name+"="+enc(v))
+			}
+		}
+		sort.Strings(kv)
+		return strings.Join(kv, "&"), true
+	}
+	headerList := q.Get("q-header-list")
+	if !slices.Contains(strings.Split(headerList, ";"), "host") {
+		return "AccessDenied"
+	}
+	headers, ok1 := pairs(headerList, func(name string) []string {
+		switch name {
+		case "host":
+			return []string{r.Host}
+		case "content-length":
+			return []string{strconv.FormatInt(r.ContentLength, 10)}
+		}
+		for k, v := range r.Header {
+			if strings.ToLower(enc(k)) == name {
+				return v
+			}
+		}
+		return nil
+	})
+	params, ok2 := pairs(q.Get("q-url-param-list"), func(name string) []string {
+		for k, v := range r.URL.Query() {
+			if strings.ToLower(enc(k)) == name {
+				return v
+			}
+		}
+		return nil
+	})
+	if !ok1 || !ok2 {
+		return "AccessDenied"
+	}
+	mac := func(k []byte, m string) []byte { h := hmac.New(sha1.New, k); h.Write([]byte(m)); return h.Sum(nil) }
+	sum := sha1.Sum([]byte(strings.ToLower(r.Method) + "\n" + r.URL.Path + "\n" + params + "\n" + headers + "\n"))
+	signKey := hex.EncodeToString(mac([]byte(key), kt))
+	want := hex.EncodeToString(mac([]byte(signKey), "sha1\n"+kt+"\n"+hex.EncodeToString(sum[:])+"\n"))
+	if !hmac.Equal([]byte(want), []byte(q.Get("q-signature"))) {
+		return "SignatureDoesNotMatch"
+	}
+	return ""
+}
+
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
 func etag(b []byte) string {
@@ -112,8 +224,8 @@ func startFakeCOS(t *testing.T) (*fakeCOS, string) {
 
 func TestOpenByURLAndBasics(t *testing.T) {
 	fake, base := startFakeCOS(t)
-	t.Setenv("TENCENTCLOUD_SECRETID", "AKIDtest")
-	t.Setenv("TENCENTCLOUD_SECRETKEY", "secretkey")
+	t.Setenv("TENCENTCLOUD_SECRETID", testSecretID)
+	t.Setenv("TENCENTCLOUD_SECRETKEY", testSecretKey)
 	t.Setenv("TENCENTCLOUD_SESSIONTOKEN", "")
 	ctx := context.Background()
 	a, err := archive.Open(ctx, "cos://evidence-1250000000?region=ap-guangzhou&prefix=/cardocr/prod/&endpoint="+base)
@@ -148,7 +260,7 @@ func TestOpenByURLAndBasics(t *testing.T) {
 
 func TestErrorsDoNotRepeatKeys(t *testing.T) {
 	_, base := startFakeCOS(t)
-	b, err := New(Config{Bucket: "evidence-1250000000", Region: "ap-guangzhou", Endpoint: base, SecretID: "id", SecretKey: "k"})
+	b, err := New(Config{Bucket: "evidence-1250000000", Region: "ap-guangzhou", Endpoint: base, SecretID: testSecretID, SecretKey: testSecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +278,7 @@ func TestCOSUploadEventAndCMQMessage(t *testing.T) {
 	fake, base := startFakeCOS(t)
 	up := archivetest.NewUpstream(t)
 	emu, svc, quiet := up.Emu, up.Svc, slog.New(slog.DiscardHandler)
-	b, err := New(Config{Bucket: "evidence-1250000000", Region: "ap-chengdu", Endpoint: base, SecretID: "AKIDtest", SecretKey: "k"})
+	b, err := New(Config{Bucket: "evidence-1250000000", Region: "ap-chengdu", Endpoint: base, SecretID: testSecretID, SecretKey: testSecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +343,7 @@ func TestCOSUploadEventAndCMQMessage(t *testing.T) {
 func newTestBucket(t *testing.T) *Bucket {
 	t.Helper()
 	_, base := startFakeCOS(t)
-	b, err := New(Config{Bucket: "evidence-1250000000", Region: "ap-chengdu", Endpoint: base, SecretID: "AKIDtest", SecretKey: "k"})
+	b, err := New(Config{Bucket: "evidence-1250000000", Region: "ap-chengdu", Endpoint: base, SecretID: testSecretID, SecretKey: testSecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,4 +362,56 @@ func TestCOSConcurrentDeliveriesSubmitOnce(t *testing.T) {
 			return `{"Records":[{"cos":{"cosSchemaVersion":"1.0","cosObject":{"url":"http://evidence-1250000000.cos.ap-chengdu.myqcloud.com/` + key +
 				`","key":"/1250000000/evidence/` + key + `","size":` + strconv.FormatInt(size, 10) + `},"cosBucket":{"region":"cd","name":"evidence","appid":"1250000000"}},"event":{"eventName":"cos:ObjectCreated:*","eventSource":"qcs::cos"}}]}`
 		})
+}
+
+// The fake's verification agrees with the signer Tencent ships: requests
+// signed by cos-go-sdk-v5 (a test-only dependency) pass it, a wrong key
+// does not, and so do the client's own requests (every other test).
+func TestSignatureAgreesWithTheSDK(t *testing.T) {
+	fake, base := startFakeCOS(t)
+	bu, _ := url.Parse(base)
+	for _, tc := range []struct {
+		key  string
+		want int
+	}{{testSecretKey, http.StatusOK}, {"wrong", http.StatusForbidden}} {
+		c := cos.NewClient(&cos.BaseURL{BucketURL: bu}, &http.Client{Transport: &cos.AuthorizationTransport{SecretID: testSecretID, SecretKey: tc.key, SessionToken: "tok"}})
+		resp, err := c.Object.Put(context.Background(), "sdk/a b+c.json", strings.NewReader(`{"a":1}`), &cos.ObjectPutOptions{
+			ObjectPutHeaderOptions: &cos.ObjectPutHeaderOptions{ContentType: "application/json", XCosServerSideEncryption: "AES256"}})
+		st := 0
+		if resp != nil {
+			st = resp.StatusCode
+		}
+		if st != tc.want {
+			t.Errorf("SDK-signed PUT with key %q: HTTP %d (%v), want %d", tc.key, st, err, tc.want)
+		}
+	}
+	if fake.denied != 1 {
+		t.Errorf("%d requests denied, want 1", fake.denied)
+	}
+	// The client's own signature over a key with spaces and a query.
+	req := httptest.NewRequest(http.MethodGet, base+"/x/a%20b.json?versionId=1&acl", nil)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-cos-security-token", "tok")
+	now := time.Now()
+	req.Header.Set("Authorization", Sign(req, testSecretID, testSecretKey, now.Add(-time.Minute), now.Add(time.Minute)))
+	if code := verifySignature(req, testSecretID, testSecretKey, now); code != "" {
+		t.Errorf("Sign: %s", code)
+	}
+	if code := verifySignature(req, testSecretID, testSecretKey, now.Add(2*time.Minute)); code != "RequestTimeTooSkewed" {
+		t.Errorf("expired: %q", code)
+	}
+	req.Header.Set("x-cos-security-token", "changed")
+	if code := verifySignature(req, testSecretID, testSecretKey, now); code != "SignatureDoesNotMatch" {
+		t.Errorf("a signed header changed: %q", code)
+	}
+}
+
+// A wrong key is refused by COS: the error keeps the status and code.
+func TestWrongKeyRefused(t *testing.T) {
+	_, base := startFakeCOS(t)
+	b, _ := New(Config{Bucket: "evidence-1250000000", Region: "ap-guangzhou", Endpoint: base, SecretID: testSecretID, SecretKey: "wrong"})
+	err := b.Put(context.Background(), "x/a.json", []byte(`{}`), "application/json")
+	if err == nil || !strings.Contains(err.Error(), "403 SignatureDoesNotMatch") || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("%v", err)
+	}
 }
