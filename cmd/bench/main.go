@@ -221,7 +221,7 @@ func fetches(ctx context.Context, n int) {
 	}
 	emu.ResetCounts()
 	run(func(i int) error {
-		_, err := svcs[i%8].SubmitIDCard(ctx, ocr.IDCardRequest{Side: "front", Image: webank.BytesImage(img), Head: img})
+		_, err := svcs[i%8].SubmitIDCard(ctx, ocr.IDCardRequest{Side: "front", Image: webank.BytesImage(img)})
 		return err
 	})
 	ours := emu.Count("access_token") + emu.Count("api_ticket") + 2 // + the refresher's two

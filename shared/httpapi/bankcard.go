@@ -23,7 +23,7 @@ func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err, "")
 		return
 	}
-	req := ocr.BankCardRequest{Image: ocr.BytesImage(sub.Image), Head: sub.Image, UserID: sub.UserID, OrderNo: sub.OrderNo,
+	req := ocr.BankCardRequest{Image: ocr.BytesImage(sub.Image), UserID: sub.UserID, OrderNo: sub.OrderNo,
 		Provider: sub.Provider, ImageURL: sub.ImageURL}
 	res, err := s.opt.BankCards.SubmitBankCard(r.Context(), req)
 	if err != nil {

@@ -235,7 +235,7 @@ func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := ocr.IDCardRequest{
-		Side: sub.Side, Image: ocr.BytesImage(sub.Image), Head: sub.Image, UserID: sub.UserID,
+		Side: sub.Side, Image: ocr.BytesImage(sub.Image), UserID: sub.UserID,
 		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo, ImageURL: sub.ImageURL,
 	}
 	res, err := s.opt.IDCards.SubmitIDCard(r.Context(), req)

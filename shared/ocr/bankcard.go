@@ -13,7 +13,6 @@ import (
 // BankCardRequest is a bank card submission.
 type BankCardRequest struct {
 	Image    Image
-	Head     []byte // the image's first bytes, for the format check
 	UserID   string
 	OrderNo  string // optional; generated when empty
 	Provider string // "" = the default
@@ -58,7 +57,7 @@ func (s *Service) checkBankCard(r *BankCardRequest) (Provider, error) {
 		return nil, err
 	}
 	r.Provider = p.Name()
-	return p, checkInput(p, KindBankCard, r.Image, r.Head, r.ImageURL)
+	return p, checkInput(p, KindBankCard, r.Image, r.ImageURL)
 }
 
 // SubmitBankCard recognizes a bank card.
@@ -71,7 +70,7 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	if !callerOrder {
 		r.OrderNo = sign.OrderNo("bank")
 	}
-	res, from, err := withFallback(ctx, s, KindBankCard, p, func(p Provider) bool { return fits(p, KindBankCard, r.Image, r.Head, r.ImageURL) },
+	res, from, err := withFallback(ctx, s, KindBankCard, p, func(p Provider) bool { return fits(p, KindBankCard, r.Image, r.ImageURL) },
 		func(ctx context.Context, p Provider) (*BankCardResult, error) {
 			return s.submitBankCard(ctx, p, r, callerOrder)
 		})
@@ -83,7 +82,7 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 }
 
 func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool) (*BankCardResult, error) {
-	call := BankCardCall{OrderNo: r.OrderNo, UserID: r.UserID, Image: r.Image, Format: ImageKind(r.Head)}
+	call := BankCardCall{OrderNo: r.OrderNo, UserID: r.UserID, Image: r.Image, Format: ImageKind(r.Image.Head)}
 	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*BankCardRead, error) {
 		return p.SubmitBankCard(ctx, cred, call)
 	})

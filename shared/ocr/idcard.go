@@ -21,7 +21,6 @@ const (
 type IDCardRequest struct {
 	Side     string
 	Image    Image
-	Head     []byte // the image's first bytes, for the format check
 	UserID   string
 	Native   bool
 	Provider string
@@ -86,7 +85,7 @@ func (s *Service) checkIDCard(r *IDCardRequest) (Provider, error) {
 		return nil, err
 	}
 	r.Provider = p.Name()
-	return p, checkInput(p, KindIDCard, r.Image, r.Head, r.ImageURL)
+	return p, checkInput(p, KindIDCard, r.Image, r.ImageURL)
 }
 
 func checkIDs(orderNo, userID string) error {
@@ -100,7 +99,7 @@ func checkIDs(orderNo, userID string) error {
 }
 
 // checkInput checks the image (or URL) against p's limits for kind.
-func checkInput(p Provider, kind string, img Image, head []byte, imageURL string) error {
+func checkInput(p Provider, kind string, img Image, imageURL string) error {
 	l := p.Limits()
 	if imageURL != "" {
 		if !l.ImageURL {
@@ -111,12 +110,12 @@ func checkInput(p Provider, kind string, img Image, head []byte, imageURL string
 		}
 		return nil // the provider's address guard checks it before the call
 	}
-	return CheckImage(head, img.Size, limit(l, kind))
+	return CheckImage(img.Head, img.Size, limit(l, kind))
 }
 
 // fits reports whether a fallback provider takes this input too.
-func fits(p Provider, kind string, img Image, head []byte, imageURL string) bool {
-	return checkInput(p, kind, img, head, imageURL) == nil
+func fits(p Provider, kind string, img Image, imageURL string) bool {
+	return checkInput(p, kind, img, imageURL) == nil
 }
 
 // SubmitIDCard recognizes one side of an ID card.
@@ -129,7 +128,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	if !callerOrder {
 		r.OrderNo = sign.OrderNo("id")
 	}
-	res, from, err := withFallback(ctx, s, KindIDCard, p, func(p Provider) bool { return fits(p, KindIDCard, r.Image, r.Head, r.ImageURL) },
+	res, from, err := withFallback(ctx, s, KindIDCard, p, func(p Provider) bool { return fits(p, KindIDCard, r.Image, r.ImageURL) },
 		func(ctx context.Context, p Provider) (*IDCardResult, error) {
 			return s.submitIDCard(ctx, p, r, callerOrder)
 		})
@@ -151,7 +150,7 @@ func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest,
 		}
 	}
 	call := IDCardCall{OrderNo: r.OrderNo, UserID: r.UserID, Side: r.Side, Native: r.Native, Image: r.Image,
-		Format: ImageKind(r.Head), ImageURL: r.ImageURL}
+		Format: ImageKind(r.Image.Head), ImageURL: r.ImageURL}
 	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*IDCardRead, error) {
 		return p.SubmitIDCard(ctx, cred, call)
 	})

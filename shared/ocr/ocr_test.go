@@ -72,7 +72,7 @@ func BenchmarkSubmitNormalize(b *testing.B) {
 	p := &stub{name: "webank", limits: Limits{IDCardImage: testMaxImage}, idcard: func(string, IDCardCall) (*IDCardRead, error) { return read, nil }}
 	s := &Service{Providers: ProvidersOf(p), Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }}
 	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1}.JPEG()
-	req := IDCardRequest{Side: Front, Image: BytesImage(img), Head: img, OrderNo: "o1"}
+	req := IDCardRequest{Side: Front, Image: BytesImage(img), OrderNo: "o1"}
 	b.ReportAllocs()
 	for b.Loop() {
 		r, err := s.SubmitIDCard(context.Background(), req)

@@ -22,11 +22,15 @@ import (
 type Image struct {
 	Size int64 // bytes of the raw image
 	Open func() (io.ReadCloser, error)
+	// Head is the image's first bytes (all of it when held in memory, at
+	// most HeadLen of an upload): the format and dimensions are read from
+	// it before any call.
+	Head []byte
 }
 
 // BytesImage wraps an image held in memory.
 func BytesImage(b []byte) Image {
-	return Image{Size: int64(len(b)), Open: func() (io.ReadCloser, error) {
+	return Image{Size: int64(len(b)), Head: b, Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(b)), nil
 	}}
 }

@@ -132,15 +132,14 @@ func svc(ps ...Provider) *Service {
 	return &Service{Providers: ProvidersOf(ps...), Logger: discard(), Now: func() time.Time { return time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC) }, PhotoWait: -1}
 }
 
-func image() (Image, []byte) {
-	b := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1}.JPEG()
-	return BytesImage(b), b
+func image() Image {
+	return BytesImage(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 1}.JPEG())
 }
 
 func TestBothSidesNormalized(t *testing.T) {
-	img, head := image()
+	img := image()
 	s := svc(newStub("webank"))
-	r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+	r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +148,7 @@ func TestBothSidesNormalized(t *testing.T) {
 		r.Provider != "webank" || r.Side != Front || r.FallbackFrom != "" {
 		t.Errorf("front: %+v", r)
 	}
-	r, err = s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img, Head: head})
+	r, err = s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +160,14 @@ func TestBothSidesNormalized(t *testing.T) {
 
 // A provider that reads no birth date: it comes from the ID number.
 func TestBirthDateFromIDNumber(t *testing.T) {
-	img, head := image()
+	img := image()
 	p := newStub("wechat")
 	p.idcard = func(string, IDCardCall) (*IDCardRead, error) {
 		r := frontRead
 		r.Fields.Birth = ""
 		return &r, nil
 	}
-	r, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head, Provider: "wechat"})
+	r, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Provider: "wechat"})
 	if err != nil || r.Card.BirthDate != "1949-12-31" {
 		t.Fatalf("%+v %v", r, err)
 	}
@@ -177,12 +176,12 @@ func TestBirthDateFromIDNumber(t *testing.T) {
 // A provider that detects the side itself and saw the other one: 422,
 // counted as a side mismatch.
 func TestSideMismatchIsRecognitionFailed(t *testing.T) {
-	img, head := image()
+	img := image()
 	p := newStub("wechat")
 	p.idcard = func(string, IDCardCall) (*IDCardRead, error) { r := backRead; r.Side = Back; return &r, nil }
 	s := svc(p)
 	s.Metrics = &metrics.Recorder{Logger: discard()}
-	_, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head, Provider: "wechat"})
+	_, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Provider: "wechat"})
 	if domain.ErrorCode(err) != domain.RecognitionFailed {
 		t.Fatalf("%v", err)
 	}
@@ -195,7 +194,7 @@ func TestSideMismatchIsRecognitionFailed(t *testing.T) {
 // same credential after the reload is tickets_unavailable (only the
 // refresher mends that), with no second call.
 func TestRejectedCredentialReloadsAndRetriesOnce(t *testing.T) {
-	img, head := image()
+	img := image()
 	p := newStub("webank")
 	p.idcard = func(cred string, c IDCardCall) (*IDCardRead, error) {
 		if cred == "old" {
@@ -204,13 +203,13 @@ func TestRejectedCredentialReloadsAndRetriesOnce(t *testing.T) {
 		return reads(cred, c)
 	}
 	p.creds = &seqCreds{creds: []string{"old", "new"}}
-	r, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+	r, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
 	if err != nil || r.Card.Name != "某某" || strings.Join(p.calls, ",") != "old,new" {
 		t.Fatalf("retry with the reloaded credential: %v, calls %v", err, p.calls)
 	}
 	p.calls = nil
 	p.creds = &seqCreds{creds: []string{"old"}}
-	_, err = svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+	_, err = svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
 	if domain.ErrorCode(err) != domain.TicketsUnavailable || !domain.IsRetryable(err) || domain.AsError(err).UpstreamCode != "400101" {
 		t.Fatalf("dead credential: %v", err)
 	}
@@ -221,7 +220,7 @@ func TestRejectedCredentialReloadsAndRetriesOnce(t *testing.T) {
 	p.calls = nil
 	p.creds = &seqCreds{creds: []string{"a", "b"}}
 	p.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(domain.UpstreamError, "999999") }
-	if _, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head}); domain.ErrorCode(err) != domain.UpstreamError || len(p.calls) != 1 {
+	if _, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); domain.ErrorCode(err) != domain.UpstreamError || len(p.calls) != 1 {
 		t.Fatalf("%v, calls %v", err, p.calls)
 	}
 }
@@ -229,19 +228,19 @@ func TestRejectedCredentialReloadsAndRetriesOnce(t *testing.T) {
 // A failed submit carries the order number it used (the caller may fetch
 // the result later); a failure before any call does not.
 func TestOrderNoOnErrors(t *testing.T) {
-	img, head := image()
+	img := image()
 	p := newStub("webank")
 	p.idcard = func(string, IDCardCall) (*IDCardRead, error) {
 		return nil, &domain.Error{Code: domain.UpstreamTimeout, Err: &upstream.Error{Provider: "webank", Op: "idcardocrapp"}}
 	}
 	p.creds = &seqCreds{creds: []string{"t"}}
-	_, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+	_, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
 	var de *domain.Error
 	if !errors.As(err, &de) || de.Code != domain.UpstreamTimeout || !strings.HasPrefix(de.OrderNo, "id") {
 		t.Fatalf("after a call: %v", err)
 	}
 	p.creds = &seqCreds{}
-	_, err = svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+	_, err = svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
 	if !errors.As(err, &de) || de.Code != domain.TicketsUnavailable || de.OrderNo != "" {
 		t.Fatalf("before a call: %+v", de)
 	}
@@ -251,7 +250,7 @@ func TestOrderNoOnErrors(t *testing.T) {
 // the stored result of the same side is the answer, marked replayed; the
 // other side is order_conflict.
 func TestRepeatIsReplayed(t *testing.T) {
-	img, head := image()
+	img := image()
 	q := &querying{stub: newStub("webank"), query: func(_, orderNo string) (*IDCardRead, error) {
 		r := frontRead
 		r.Side = Front
@@ -259,37 +258,37 @@ func TestRepeatIsReplayed(t *testing.T) {
 	}}
 	q.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(domain.UpstreamError, "77770001") }
 	s := svc(q)
-	r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head, OrderNo: "mine2"})
+	r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, OrderNo: "mine2"})
 	if err != nil || !r.Replayed || r.Card.IDNumber != "11010519491231002X" || r.Side != Front || r.Card.BirthDate != "1949-12-31" {
 		t.Fatalf("repeat: %+v %v", r, err)
 	}
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img, Head: head, OrderNo: "mine2"}); domain.ErrorCode(err) != domain.OrderConflict {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img, OrderNo: "mine2"}); domain.ErrorCode(err) != domain.OrderConflict {
 		t.Fatalf("other side: %v", err)
 	}
 	// Without a caller's order number nothing is looked up.
 	q.calls = nil
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head}); domain.ErrorCode(err) != domain.UpstreamError || len(q.calls) != 1 {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); domain.ErrorCode(err) != domain.UpstreamError || len(q.calls) != 1 {
 		t.Fatalf("%v, calls %v", err, q.calls)
 	}
 }
 
 // Input is checked against the chosen provider before any call.
 func TestLimitsAndProviderChoice(t *testing.T) {
-	img, head := image()
+	img := image()
 	a := newStub("webank")
 	small := newStub("small")
-	small.limits = Limits{IDCardImage: int64(len(head)) - 1}
+	small.limits = Limits{IDCardImage: img.Size - 1}
 	s := svc(a, small)
 	s.Providers["off"] = nil
 	for _, tc := range []struct {
 		req  IDCardRequest
 		want domain.Code
 	}{
-		{IDCardRequest{Side: Front, Image: img, Head: head, Provider: "small"}, domain.ImageTooLarge},
-		{IDCardRequest{Side: Front, Image: img, Head: head, Provider: "nope"}, domain.InvalidRequest},
-		{IDCardRequest{Side: Front, Image: img, Head: head, Provider: "off"}, domain.InvalidRequest},
+		{IDCardRequest{Side: Front, Image: img, Provider: "small"}, domain.ImageTooLarge},
+		{IDCardRequest{Side: Front, Image: img, Provider: "nope"}, domain.InvalidRequest},
+		{IDCardRequest{Side: Front, Image: img, Provider: "off"}, domain.InvalidRequest},
 		{IDCardRequest{Side: Front, ImageURL: "https://example.com/a.jpg"}, domain.InvalidRequest}, // webank takes no URL
-		{IDCardRequest{Side: "left", Image: img, Head: head}, domain.InvalidRequest},
+		{IDCardRequest{Side: "left", Image: img}, domain.InvalidRequest},
 	} {
 		if _, err := s.SubmitIDCard(context.Background(), tc.req); domain.ErrorCode(err) != tc.want {
 			t.Errorf("%+v: %v, want %s", tc.req.Provider, err, tc.want)
@@ -302,10 +301,10 @@ func TestLimitsAndProviderChoice(t *testing.T) {
 	idOnly := newStub("idonly")
 	idOnly.limits.BankCardImage = 0
 	s.Providers["idonly"] = idOnly
-	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Head: head, Provider: "idonly"}); domain.ErrorCode(err) != domain.InvalidRequest {
+	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Provider: "idonly"}); domain.ErrorCode(err) != domain.InvalidRequest {
 		t.Errorf("bank card from an ID-only provider: %v", err)
 	}
-	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Head: head, Provider: "anything"}); domain.ErrorCode(err) != domain.InvalidRequest {
+	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Provider: "anything"}); domain.ErrorCode(err) != domain.InvalidRequest {
 		t.Errorf("unknown bank provider: %v", err)
 	}
 	if s.MaxImage(KindIDCard) != testMaxImage || s.MaxImage(KindBankCard) != 2359296 {
@@ -316,7 +315,7 @@ func TestLimitsAndProviderChoice(t *testing.T) {
 // Fallback: provider trouble moves to the next provider of the chain, and
 // the answer names both; the image's trouble never does.
 func TestFallback(t *testing.T) {
-	img, head := image()
+	img := image()
 	for _, tc := range []struct {
 		name     string
 		err      error
@@ -337,7 +336,7 @@ func TestFallback(t *testing.T) {
 			s := svc(a, b)
 			s.Fallback = map[string][]string{KindIDCard: {"a", "b"}}
 			s.Metrics = &metrics.Recorder{Logger: discard()}
-			r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head})
+			r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
 			if !tc.falls {
 				if domain.ErrorCode(err) != tc.wantCode || b.n() != 0 {
 					t.Fatalf("%v; second provider calls %d", err, b.n())
@@ -359,12 +358,12 @@ func TestFallback(t *testing.T) {
 	b.idcard = a.idcard
 	s := svc(a, b)
 	s.Fallback = map[string][]string{KindIDCard: {"a", "b"}}
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head, Provider: "b"}); domain.ErrorCode(err) != domain.UpstreamError || a.n() != 0 {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Provider: "b"}); domain.ErrorCode(err) != domain.UpstreamError || a.n() != 0 {
 		t.Fatalf("last of the chain: %v, first called %d times", err, a.n())
 	}
 	// A fallback provider whose limits the image exceeds is skipped.
 	b.limits.IDCardImage = 10
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Head: head}); domain.ErrorCode(err) != domain.UpstreamError || b.n() != 1 {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); domain.ErrorCode(err) != domain.UpstreamError || b.n() != 1 {
 		t.Fatalf("too large for the fallback: %v, calls %d", err, b.n())
 	}
 }

@@ -469,7 +469,7 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 	if err != nil {
 		return "", err
 	}
-	img := ocr.Image{Size: info.Size, Open: func() (io.ReadCloser, error) {
+	img := ocr.Image{Size: info.Size, Head: head, Open: func() (io.ReadCloser, error) {
 		rc, oi, err := b.Open(ctx, u.Key)
 		if err != nil {
 			return nil, err
@@ -483,8 +483,8 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 	rec := archive.Record{Kind: kind, OrderNo: orderNo, Source: src}
 	// Reject what no upstream would take before claiming anything (the
 	// size is the object's, known before it is read).
-	idReq := ocr.IDCardRequest{Side: side, Image: img, Head: head, OrderNo: orderNo}
-	bankReq := ocr.BankCardRequest{Image: img, Head: head, OrderNo: orderNo}
+	idReq := ocr.IDCardRequest{Side: side, Image: img, OrderNo: orderNo}
+	bankReq := ocr.BankCardRequest{Image: img, OrderNo: orderNo}
 	var verr error
 	if kind == archive.KindIDCard {
 		verr = h.OCR.ValidateIDCardRequest(&idReq)
