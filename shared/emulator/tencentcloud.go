@@ -2,20 +2,16 @@ package emulator
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/cardocr/cardocr/shared/tc3"
 )
 
 // Tencent Cloud OCR (API 3.0, service "ocr", version 2018-11-19): the two
@@ -125,8 +121,6 @@ func (e *Emulator) tencentCloud(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-var tcAuthRe = regexp.MustCompile(`^TC3-HMAC-SHA256 Credential=([^/ ]+)/(\d{4}-\d{2}-\d{2})/([a-z]+)/tc3_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$`)
-
 // tcCheckProtocol returns the API 3.0 error a request gets, or "".
 func (e *Emulator) tcCheckProtocol(r *http.Request, body []byte) (code, msg string) {
 	c := e.cfg.TencentCloud
@@ -139,64 +133,7 @@ func (e *Emulator) tcCheckProtocol(r *http.Request, body []byte) (code, msg stri
 	if r.Header.Get("X-TC-Region") == "" {
 		return "MissingParameter", "X-TC-Region is missing"
 	}
-	ts, err := strconv.ParseInt(r.Header.Get("X-TC-Timestamp"), 10, 64)
-	if err != nil {
-		return "MissingParameter", "X-TC-Timestamp is missing"
-	}
-	if d := e.now().Sub(time.Unix(ts, 0)); d > 5*time.Minute || d < -5*time.Minute {
-		return "AuthFailure.SignatureExpire", "signature expired"
-	}
-	m := tcAuthRe.FindStringSubmatch(r.Header.Get("Authorization"))
-	if m == nil {
-		return "AuthFailure.InvalidAuthorization", "Authorization is not TC3-HMAC-SHA256"
-	}
-	if m[1] != c.SecretID {
-		return "AuthFailure.SecretIdNotFound", "the SecretId does not exist"
-	}
-	date := time.Unix(ts, 0).UTC().Format("2006-01-02")
-	if m[2] != date || m[3] != "ocr" {
-		return "AuthFailure.InvalidAuthorization", "credential scope is not <date of X-TC-Timestamp>/ocr/tc3_request"
-	}
-	signed := strings.Split(m[4], ";")
-	if !slices.Contains(signed, "content-type") || !slices.Contains(signed, "host") {
-		return "AuthFailure.InvalidAuthorization", "SignedHeaders must include content-type and host"
-	}
-	if c.Token != "" && r.Header.Get("X-TC-Token") != c.Token {
-		return "AuthFailure.TokenFailure", "token error"
-	}
-	if !hmac.Equal([]byte(m[5]), []byte(tc3Signature(r, body, signed, ts, date, c.SecretKey))) {
-		return "AuthFailure.SignatureFailure", "signature mismatch"
-	}
-	return "", ""
-}
-
-// tc3Signature computes TC3-HMAC-SHA256 as the signing document describes:
-// a canonical request (method, URI "/", empty query, the signed headers
-// lower-cased, their list, the payload's SHA-256), then a string to sign
-// scoped to date/ocr/tc3_request, signed with a key derived from "TC3"+key.
-func tc3Signature(r *http.Request, body []byte, signed []string, ts int64, date, key string) string {
-	var headers strings.Builder
-	for _, h := range signed {
-		v := r.Header.Get(h)
-		if h == "host" {
-			v = r.Host
-		}
-		headers.WriteString(h + ":" + strings.ToLower(strings.TrimSpace(v)) + "\n")
-	}
-	payload := sha256.Sum256(body)
-	canon := strings.Join([]string{r.Method, "/", "", headers.String(), strings.Join(signed, ";"), hex.EncodeToString(payload[:])}, "\n")
-	ch := sha256.Sum256([]byte(canon))
-	toSign := "TC3-HMAC-SHA256\n" + strconv.FormatInt(ts, 10) + "\n" + date + "/ocr/tc3_request\n" + hex.EncodeToString(ch[:])
-	k := tcMAC([]byte("TC3"+key), date)
-	k = tcMAC(k, "ocr")
-	k = tcMAC(k, "tc3_request")
-	return hex.EncodeToString(tcMAC(k, toSign))
-}
-
-func tcMAC(key []byte, msg string) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(msg))
-	return h.Sum(nil)
+	return tc3.Verify(r, body, "ocr", tc3.Credentials{SecretID: c.SecretID, SecretKey: c.SecretKey, Token: c.Token}, e.now())
 }
 
 // tcDecode decodes a request body strictly: unknown members are

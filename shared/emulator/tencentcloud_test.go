@@ -15,6 +15,8 @@ import (
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 	ocrapi "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/ocr/v20181119"
+
+	"github.com/cardocr/cardocr/shared/tc3"
 )
 
 // tcCall signs body for action with key pair (id, key) at ts, as the API
@@ -31,7 +33,7 @@ func tcCall(t *testing.T, url, action, id, key string, ts time.Time, body any) m
 	req.Host = strings.TrimPrefix(url, "http://")
 	date := ts.UTC().Format("2006-01-02")
 	signed := []string{"content-type", "host"}
-	sig := tc3Signature(req, b, signed, ts.Unix(), date, key)
+	sig := tc3.Signature(req, b, signed, ts.Unix(), "ocr", key)
 	req.Header.Set("Authorization", "TC3-HMAC-SHA256 Credential="+id+"/"+date+"/ocr/tc3_request, SignedHeaders=content-type;host, Signature="+sig)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

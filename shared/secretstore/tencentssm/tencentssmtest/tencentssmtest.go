@@ -12,9 +12,7 @@
 package tencentssmtest
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -24,11 +22,12 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cardocr/cardocr/shared/tc3"
 )
 
 // Region and credentials the fake expects; Env and StoreURL use them.
@@ -240,8 +239,6 @@ func (s *Server) Calls(action string) []Call {
 	return out
 }
 
-var authRe = regexp.MustCompile(`^TC3-HMAC-SHA256 Credential=([^/ ]+)/(\d{4}-\d{2}-\d{2})/ssm/tc3_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$`)
-
 // checkProtocol returns what is wrong with a request (and the API error
 // code SSM would answer), or "".
 func checkProtocol(r *http.Request, body []byte) (code, msg string) {
@@ -260,61 +257,7 @@ func checkProtocol(r *http.Request, body []byte) (code, msg string) {
 	if rg := r.Header.Get("X-TC-Region"); rg != Region {
 		return "InvalidParameterValue", fmt.Sprintf("X-TC-Region %q, want %s", rg, Region)
 	}
-	ts, err := strconv.ParseInt(r.Header.Get("X-TC-Timestamp"), 10, 64)
-	if err != nil {
-		return "MissingParameter", "X-TC-Timestamp missing or not a number"
-	}
-	if d := time.Since(time.Unix(ts, 0)); d > 5*time.Minute || d < -5*time.Minute {
-		return "AuthFailure.SignatureExpire", "X-TC-Timestamp more than 5 minutes off"
-	}
-	if tok := r.Header.Get("X-TC-Token"); tok != SessionToken {
-		return "AuthFailure.TokenFailure", fmt.Sprintf("X-TC-Token %q, want the session token", tok)
-	}
-	m := authRe.FindStringSubmatch(r.Header.Get("Authorization"))
-	if m == nil {
-		return "AuthFailure.InvalidAuthorization", "Authorization is not a TC3-HMAC-SHA256 header for ssm"
-	}
-	if m[1] != SecretID {
-		return "AuthFailure.SecretIdNotFound", fmt.Sprintf("credential %q, want %q", m[1], SecretID)
-	}
-	date := time.Unix(ts, 0).UTC().Format("2006-01-02")
-	if m[2] != date {
-		return "AuthFailure.InvalidAuthorization", fmt.Sprintf("credential date %s, want %s (from X-TC-Timestamp)", m[2], date)
-	}
-	signed := strings.Split(m[3], ";")
-	if !slices.Contains(signed, "content-type") || !slices.Contains(signed, "host") {
-		return "AuthFailure.InvalidAuthorization", "SignedHeaders " + m[3] + " lacks content-type or host"
-	}
-	if want := signature(r, body, signed, ts, date); m[4] != want {
-		return "AuthFailure.SignatureFailure", "signature mismatch"
-	}
-	return "", ""
-}
-
-// signature computes TC3-HMAC-SHA256 as documented for API 3.0.
-func signature(r *http.Request, body []byte, signed []string, ts int64, date string) string {
-	var canonHeaders strings.Builder
-	for _, h := range signed {
-		v := r.Header.Get(h)
-		if h == "host" {
-			v = r.Host
-		}
-		canonHeaders.WriteString(h + ":" + strings.ToLower(strings.TrimSpace(v)) + "\n")
-	}
-	payload := sha256.Sum256(body)
-	canon := strings.Join([]string{"POST", "/", "", canonHeaders.String(), strings.Join(signed, ";"), hex.EncodeToString(payload[:])}, "\n")
-	ch := sha256.Sum256([]byte(canon))
-	toSign := "TC3-HMAC-SHA256\n" + strconv.FormatInt(ts, 10) + "\n" + date + "/ssm/tc3_request\n" + hex.EncodeToString(ch[:])
-	k := mac([]byte("TC3"+SecretKey), date)
-	k = mac(k, "ssm")
-	k = mac(k, "tc3_request")
-	return hex.EncodeToString(mac(k, toSign))
-}
-
-func mac(key []byte, msg string) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write([]byte(msg))
-	return h.Sum(nil)
+	return tc3.Verify(r, body, "ssm", tc3.Credentials{SecretID: SecretID, SecretKey: SecretKey, Token: SessionToken}, time.Now())
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
