@@ -262,7 +262,7 @@ func TestReaderRidesOutRealStoreOutage(t *testing.T) {
 	fake := awssmtest.New(t)
 	fake.CreateSecret("tickets")
 	s := mustOpen(t, fake.StoreURL("tickets", "attempts=1", "timeout=200ms"))
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{T: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	putPair(t, s, Pair{AppID: "a", AccessToken: "t", SignTicket: "k",
 		TokenExpiresAt: clk.Now().Add(5 * time.Second), TicketExpiresAt: clk.Now().Add(5 * time.Second), FetchedAt: clk.Now()})
 	r := &Reader{Store: s, TTL: time.Second, Now: clk.Now}

@@ -5,95 +5,25 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/domain"
-	"github.com/cardocr/cardocr/shared/secretstore"
-	"github.com/cardocr/cardocr/shared/upstream"
+	"github.com/cardocr/cardocr/shared/tickets/ticketstest"
 )
 
-// memStore is an in-memory secret store with failure and call counting.
-type memStore struct {
-	mu      sync.Mutex
-	value   []byte
-	fail    error
-	putFail error // writes only
-	gets    atomic.Int32
-	puts    atomic.Int32
-	delay   time.Duration
-}
-
-func (m *memStore) Get(ctx context.Context) ([]byte, error) {
-	m.gets.Add(1)
-	if m.delay > 0 {
-		time.Sleep(m.delay)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return nil, m.fail
-	}
-	if m.value == nil {
-		return nil, secretstore.ErrNotFound
-	}
-	return append([]byte(nil), m.value...), nil
-}
-
-func (m *memStore) Put(ctx context.Context, v []byte) error {
-	m.puts.Add(1)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
-	}
-	if m.putFail != nil {
-		return m.putFail
-	}
-	m.value = append([]byte(nil), v...)
-	return nil
-}
-
-type fakeFetcher struct {
-	tokens, tickets atomic.Int32
-	tokenErr        error
-	ticketErr       error
-}
-
-func (f *fakeFetcher) AppID() string { return "IDAXXXXX" }
-func (f *fakeFetcher) AccessToken(ctx context.Context) (upstream.Credential, error) {
-	n := f.tokens.Add(1)
-	if f.tokenErr != nil {
-		return upstream.Credential{}, f.tokenErr
-	}
-	return upstream.Credential{Value: "tok" + string(rune('0'+n)), ExpiresIn: 2 * time.Hour}, nil
-}
-func (f *fakeFetcher) SignTicket(ctx context.Context, tok string) (upstream.Credential, error) {
-	f.tickets.Add(1)
-	if f.ticketErr != nil {
-		return upstream.Credential{}, f.ticketErr
-	}
-	return upstream.Credential{Value: "ticket-" + tok, ExpiresIn: time.Hour}, nil
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// The doubles are ticketstest's (shared with the providers' token tests).
+type (
+	memStore    = ticketstest.MemStore
+	fakeFetcher = ticketstest.Fetcher
+	clock       = ticketstest.Clock
+)
 
 func TestRefresherFetchesSkipsAndReplaces(t *testing.T) {
 	ctx := context.Background()
 	st := &memStore{}
 	f := &fakeFetcher{}
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{T: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	r := &Refresher{Store: st, WeBank: f, Interval: 20 * time.Minute, Now: clk.Now}
 
 	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
@@ -108,10 +38,10 @@ func TestRefresherFetchesSkipsAndReplaces(t *testing.T) {
 	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
 		t.Fatalf("refresh after a cadence: %v %v", out, err)
 	}
-	if f.tokens.Load() != 2 || f.tickets.Load() != 2 {
-		t.Errorf("fetches %d/%d", f.tokens.Load(), f.tickets.Load())
+	if f.Tokens.Load() != 2 || f.Tickets.Load() != 2 {
+		t.Errorf("fetches %d/%d", f.Tokens.Load(), f.Tickets.Load())
 	}
-	doc, err := ParseDocument(st.value)
+	doc, err := ParseDocument(st.Value)
 	if err != nil || doc.WeBank.AccessToken != "tok2" || doc.WeBank.SignTicket != "ticket-tok2" || doc.WeBank.AppID != "IDAXXXXX" {
 		t.Fatalf("stored: %+v %v", doc.WeBank, err)
 	}
@@ -122,7 +52,7 @@ func TestRefresherFetchesSkipsAndReplaces(t *testing.T) {
 
 func TestRefresherPartialFailures(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{T: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	st := &memStore{}
 	good := &fakeFetcher{}
 	r := &Refresher{Store: st, WeBank: good, Interval: 20 * time.Minute, Now: clk.Now, TicketPatience: 50 * time.Millisecond}
@@ -130,7 +60,7 @@ func TestRefresherPartialFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := func() Document {
-		d, err := ParseDocument(st.value)
+		d, err := ParseDocument(st.Value)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +71,7 @@ func TestRefresherPartialFailures(t *testing.T) {
 
 	// The token endpoint fails: the pair stays, the attempt is marked
 	// failed (degraded), and the run says so.
-	r.WeBank = &fakeFetcher{tokenErr: errors.New("token endpoint down")}
+	r.WeBank = &fakeFetcher{TokenErr: errors.New("token endpoint down")}
 	if _, err := r.Refresh(ctx); err == nil {
 		t.Fatal("refresh with a failing token endpoint succeeded")
 	}
@@ -151,32 +81,32 @@ func TestRefresherPartialFailures(t *testing.T) {
 
 	// The ticket endpoint fails after a new token: the token is kept
 	// without a ticket, and the next run fetches only the ticket.
-	noTicket := &fakeFetcher{ticketErr: errors.New("ticket endpoint down")}
+	noTicket := &fakeFetcher{TicketErr: errors.New("ticket endpoint down")}
 	r.WeBank = noTicket
 	if _, err := r.Refresh(ctx); err == nil {
 		t.Fatal("refresh with a failing ticket endpoint succeeded")
 	}
 	d := stored()
-	if d.WeBank.SignTicket != "" || !d.WeBank.TicketMissing || d.WeBank.AccessToken != "tok1" || !d.Degraded() || noTicket.tickets.Load() < 2 {
-		t.Fatalf("after a failed ticket fetch: %+v (%d ticket attempts)", d.WeBank, noTicket.tickets.Load())
+	if d.WeBank.SignTicket != "" || !d.WeBank.TicketMissing || d.WeBank.AccessToken != "tok1" || !d.Degraded() || noTicket.Tickets.Load() < 2 {
+		t.Fatalf("after a failed ticket fetch: %+v (%d ticket attempts)", d.WeBank, noTicket.Tickets.Load())
 	}
-	noTicket.ticketErr = nil
+	noTicket.TicketErr = nil
 	if out, err := r.Refresh(ctx); err != nil || out != Refreshed {
 		t.Fatalf("the run after: %v %v", out, err)
 	}
-	if d := stored(); noTicket.tokens.Load() != 1 || d.WeBank.SignTicket != "ticket-tok1" || d.Degraded() || d.Refresh != nil {
-		t.Fatalf("the next run fetched %d tokens; stored %+v", noTicket.tokens.Load(), d.WeBank)
+	if d := stored(); noTicket.Tokens.Load() != 1 || d.WeBank.SignTicket != "ticket-tok1" || d.Degraded() || d.Refresh != nil {
+		t.Fatalf("the next run fetched %d tokens; stored %+v", noTicket.Tokens.Load(), d.WeBank)
 	}
 
 	// A store that cannot be read, or that refuses writes: nothing is
 	// fetched (a token it could not store would doom the stored one).
 	clk.Add(time.Hour)
-	for _, fail := range []*memStore{{fail: errors.New("store down")}, {putFail: errors.New("read-only")}} {
-		st.fail, st.putFail = fail.fail, fail.putFail
+	for _, fail := range []*memStore{{Fail: errors.New("store down")}, {PutFail: errors.New("read-only")}} {
+		st.Fail, st.PutFail = fail.Fail, fail.PutFail
 		f := &fakeFetcher{}
 		r.WeBank = f
-		if _, err := r.Refresh(ctx); err == nil || f.tokens.Load() != 0 {
-			t.Fatalf("refresh with the store failing: %v, %d token fetches", err, f.tokens.Load())
+		if _, err := r.Refresh(ctx); err == nil || f.Tokens.Load() != 0 {
+			t.Fatalf("refresh with the store failing: %v, %d token fetches", err, f.Tokens.Load())
 		}
 	}
 }
@@ -186,7 +116,7 @@ func storePair(t *testing.T, st *memStore, p Pair) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.value = b
+	st.Value = b
 }
 
 func TestReaderEmptyStoreIsTicketsUnavailable(t *testing.T) {
@@ -199,7 +129,7 @@ func TestReaderEmptyStoreIsTicketsUnavailable(t *testing.T) {
 
 func TestReaderSharesOneLoad(t *testing.T) {
 	now := time.Now()
-	st := &memStore{delay: 50 * time.Millisecond}
+	st := &memStore{Delay: 50 * time.Millisecond}
 	storePair(t, st, Pair{AppID: "a", AccessToken: "t", SignTicket: "k", TokenExpiresAt: now.Add(time.Hour), TicketExpiresAt: now.Add(time.Hour), FetchedAt: now})
 	r := &Reader{Store: st, TTL: time.Minute}
 	var wg sync.WaitGroup
@@ -213,13 +143,13 @@ func TestReaderSharesOneLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := st.gets.Load(); n != 1 {
+	if n := st.Gets.Load(); n != 1 {
 		t.Errorf("store read %d times, want 1", n)
 	}
 }
 
 func TestReaderRidesOutStoreOutage(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{T: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	st := &memStore{}
 	storePair(t, st, Pair{AppID: "a", AccessToken: "t", SignTicket: "k", TokenExpiresAt: clk.Now().Add(10 * time.Minute), TicketExpiresAt: clk.Now().Add(10 * time.Minute), FetchedAt: clk.Now()})
 	r := &Reader{Store: st, TTL: 30 * time.Second, Now: clk.Now}
@@ -227,7 +157,7 @@ func TestReaderRidesOutStoreOutage(t *testing.T) {
 	if _, err := r.Get(ctx); err != nil {
 		t.Fatal(err)
 	}
-	st.fail = errors.New("throttled")
+	st.Fail = errors.New("throttled")
 	for i := 0; i < 15; i++ { // 7.5 minutes of outage: cached pair still good
 		clk.Add(30 * time.Second)
 		if p, err := r.Get(ctx); err != nil || p.SignTicket != "k" {
@@ -239,7 +169,7 @@ func TestReaderRidesOutStoreOutage(t *testing.T) {
 		t.Fatalf("after expiry: %v", err)
 	}
 	// The store comes back with a new pair.
-	st.fail = nil
+	st.Fail = nil
 	storePair(t, st, Pair{AppID: "a", AccessToken: "t2", SignTicket: "k2", TokenExpiresAt: clk.Now().Add(time.Hour), TicketExpiresAt: clk.Now().Add(time.Hour), FetchedAt: clk.Now()})
 	if p, err := r.Get(ctx); err != nil || p.SignTicket != "k2" {
 		t.Fatalf("after recovery: %v", err)
@@ -264,9 +194,9 @@ func TestReaderInvalidateReloadsOnce(t *testing.T) {
 		t.Fatal("Invalidate did not reload")
 	}
 	r.Invalidate(old) // stale rejection: the new pair stays
-	gets := st.gets.Load()
+	gets := st.Gets.Load()
 	r.Get(ctx)
-	if st.gets.Load() != gets {
+	if st.Gets.Load() != gets {
 		t.Error("a rejection of an older ticket caused a reload")
 	}
 }

@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/domain"
-	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/tickets"
-	"github.com/cardocr/cardocr/shared/upstream"
+	"github.com/cardocr/cardocr/shared/tickets/ticketstest"
 )
 
 // wxPlatform imitates stable_token: normal mode returns the current token,
@@ -85,8 +84,8 @@ func storedWeChat(t *testing.T, st *memStore) *StoredToken {
 
 func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 	ctx := context.Background()
-	st := &memStore{value: []byte(`{"other":{"keep":true}}`)}
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	st := &memStore{Value: []byte(`{"other":{"keep":true}}`)}
+	clk := &clock{T: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	wx := &wxPlatform{}
 	r := newRefresher(st, wx, clk)
 
@@ -94,8 +93,8 @@ func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 		t.Fatalf("first: %v %v", out, err)
 	}
 	// The attempt record, then the pair and the WeChat token in one write.
-	if st.puts.Load() != 2 {
-		t.Fatalf("%d writes, want 2 (the attempt, then pair and WeChat token together)", st.puts.Load())
+	if st.Puts.Load() != 2 {
+		t.Fatalf("%d writes, want 2 (the attempt, then pair and WeChat token together)", st.Puts.Load())
 	}
 	w := storedWeChat(t, st)
 	if w == nil || w.AccessToken != "wxtok-1" || w.AppID != "wxapp" || !w.ExpiresAt.After(clk.Now().Add(time.Hour)) {
@@ -106,8 +105,8 @@ func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 	if out, err := r.Refresh(ctx); err != nil || out != tickets.Skipped {
 		t.Fatalf("second: %v %v", out, err)
 	}
-	if st.puts.Load() != 2 || wx.normal.Load() != 2 {
-		t.Fatalf("writes %d, normal-mode calls %d", st.puts.Load(), wx.normal.Load())
+	if st.Puts.Load() != 2 || wx.normal.Load() != 2 {
+		t.Fatalf("writes %d, normal-mode calls %d", st.Puts.Load(), wx.normal.Load())
 	}
 	// Renewed (or rotated elsewhere): written, pair untouched.
 	wx.rotate()
@@ -145,7 +144,7 @@ func TestRefresherKeepsWeChatTokenInOneWrite(t *testing.T) {
 func TestForceWeChatAtMostEvery30s(t *testing.T) {
 	ctx := context.Background()
 	st := &memStore{}
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{T: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	wx := &wxPlatform{}
 	r := newRefresher(st, wx, clk)
 	if _, err := r.Refresh(ctx); err != nil {
@@ -197,7 +196,7 @@ func putWeChat(t *testing.T, st *memStore, tok string, expires time.Time) {
 func TestTokenReaderCachesUntilFiveMinutesBeforeExpiry(t *testing.T) {
 	ctx := context.Background()
 	st := &memStore{}
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{T: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	putWeChat(t, st, "A", clk.Now().Add(time.Hour))
 	r := &TokenReader{Store: st, AppID: "wxapp", Now: clk.Now}
 	for range 3 {
@@ -205,8 +204,8 @@ func TestTokenReaderCachesUntilFiveMinutesBeforeExpiry(t *testing.T) {
 			t.Fatal(tok, err)
 		}
 	}
-	if st.gets.Load() != 1 {
-		t.Fatalf("store read %d times, want 1", st.gets.Load())
+	if st.Gets.Load() != 1 {
+		t.Fatalf("store read %d times, want 1", st.Gets.Load())
 	}
 	clk.Add(55*time.Minute + time.Second) // in the last five minutes: reload
 	putWeChat(t, st, "B", clk.Now().Add(2*time.Hour))
@@ -245,7 +244,7 @@ func TestTokenReaderEmptyStoreDoesNotFetch(t *testing.T) {
 func TestTokenReaderRejectedReloadsOnce(t *testing.T) {
 	ctx := context.Background()
 	st := &memStore{}
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{T: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	putWeChat(t, st, "A", clk.Now().Add(time.Hour))
 	r := &TokenReader{Store: st, AppID: "wxapp", Now: clk.Now}
 	if tok, _ := r.Current(ctx); tok != "A" {
@@ -266,16 +265,16 @@ func TestTokenReaderRejectedReloadsOnce(t *testing.T) {
 		t.Fatalf("cache after reload: %q", tok)
 	}
 	// A late rejection of A (a request that started before) costs no load.
-	gets := st.gets.Load()
-	if tok, err := r.Rejected(ctx, "A"); err != nil || tok != "B" || st.gets.Load() != gets {
-		t.Fatalf("late rejection: %q %v, %d loads", tok, err, st.gets.Load()-gets)
+	gets := st.Gets.Load()
+	if tok, err := r.Rejected(ctx, "A"); err != nil || tok != "B" || st.Gets.Load() != gets {
+		t.Fatalf("late rejection: %q %v, %d loads", tok, err, st.Gets.Load()-gets)
 	}
 }
 
 func TestTokenReaderFallbackIsNormalModeAndShared(t *testing.T) {
 	ctx := context.Background()
 	st := &memStore{}
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clk := &clock{T: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	wx := &wxPlatform{}
 	wx.rotate() // the platform's current token is wxtok-1
 	putWeChat(t, st, "wxtok-1", clk.Now().Add(time.Hour))
@@ -337,59 +336,17 @@ func TestTokenReaderFallbackIsNormalModeAndShared(t *testing.T) {
 	}
 }
 
-// Test doubles: the tickets store in memory, a clock, a WeBank fetcher.
-
-type memStore struct {
-	mu    sync.Mutex
-	value []byte
-	gets  atomic.Int32
-	puts  atomic.Int32
-}
-
-func (m *memStore) Get(ctx context.Context) ([]byte, error) {
-	m.gets.Add(1)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.value == nil {
-		return nil, secretstore.ErrNotFound
-	}
-	return append([]byte(nil), m.value...), nil
-}
-
-func (m *memStore) Put(ctx context.Context, v []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.value = append([]byte(nil), v...)
-	m.puts.Add(1)
-	return nil
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-type webankFetcher struct{ n atomic.Int32 }
-
-func (f *webankFetcher) AppID() string { return "IDAXXXXX" }
-func (f *webankFetcher) AccessToken(ctx context.Context) (upstream.Credential, error) {
-	return upstream.Credential{Value: "tok-" + strconv.Itoa(int(f.n.Add(1))), ExpiresIn: 2 * time.Hour}, nil
-}
-func (f *webankFetcher) SignTicket(ctx context.Context, tok string) (upstream.Credential, error) {
-	return upstream.Credential{Value: "tkt-" + tok, ExpiresIn: time.Hour}, nil
-}
+// The doubles are ticketstest's: the tickets store in memory, a clock, a
+// WeBank fetcher.
+type (
+	memStore = ticketstest.MemStore
+	clock    = ticketstest.Clock
+)
 
 // newRefresher is the tickets refresher with the WeChat token keeper as its
 // member, the way setup wires them.
 func newRefresher(st *memStore, wx *wxPlatform, clk *clock) *tickets.Refresher {
-	r := &tickets.Refresher{Store: st, WeBank: &webankFetcher{}, Interval: 20 * time.Minute, Now: clk.Now}
+	r := &tickets.Refresher{Store: st, WeBank: &ticketstest.Fetcher{}, Interval: 20 * time.Minute, Now: clk.Now}
 	r.Members = []tickets.Member{&TokenKeeper{Fetcher: wx, Refresher: r, Now: clk.Now}}
 	return r
 }
