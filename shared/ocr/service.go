@@ -76,8 +76,13 @@ func (s *Service) names() []string {
 func (s *Service) provider(kind, name string) (Provider, error) {
 	if name == "" {
 		name = DefaultProvider
-		if chain := s.Fallback[kind]; len(chain) > 0 {
-			name = chain[0]
+		// The chain's first provider that reads this kind of card (a chain
+		// for both routes may start with one that reads ID cards only).
+		for _, n := range s.Fallback[kind] {
+			if p := s.Providers[n]; p != nil && limit(p.Limits(), kind) > 0 {
+				name = n
+				break
+			}
 		}
 	}
 	p, known := s.Providers[name]

@@ -361,6 +361,17 @@ func TestFallback(t *testing.T) {
 	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Provider: "b"}); domain.ErrorCode(err) != domain.UpstreamError || a.n() != 0 {
 		t.Fatalf("last of the chain: %v, first called %d times", err, a.n())
 	}
+	// The default is the chain's first provider that reads the kind: a chain
+	// starting with an ID-only provider defaults bank cards to the next.
+	idOnly := newStub("idonly")
+	idOnly.limits.BankCardImage = 0
+	s.Providers["idonly"] = idOnly
+	s.Fallback = map[string][]string{KindIDCard: {"idonly", "a"}, KindBankCard: {"idonly", "a"}}
+	a.bank = func(string, BankCardCall) (*BankCardRead, error) { return &BankCardRead{Number: "6222020000000000000"}, nil }
+	if r, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img}); err != nil || r.Provider != "a" {
+		t.Fatalf("bank default with an ID-only first provider: %+v %v", r, err)
+	}
+	s.Fallback = map[string][]string{KindIDCard: {"a", "b"}}
 	// A fallback provider whose limits the image exceeds is skipped.
 	b.limits.IDCardImage = 10
 	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); domain.ErrorCode(err) != domain.UpstreamError || b.n() != 1 {
