@@ -367,7 +367,9 @@ func TestFallback(t *testing.T) {
 	idOnly.limits.BankCardImage = 0
 	s.Providers["idonly"] = idOnly
 	s.Fallback = map[string][]string{KindIDCard: {"idonly", "a"}, KindBankCard: {"idonly", "a"}}
-	a.bank = func(string, BankCardCall) (*BankCardRead, error) { return &BankCardRead{Number: "6222020000000000000"}, nil }
+	a.bank = func(string, BankCardCall) (*BankCardRead, error) {
+		return &BankCardRead{Number: "6222020000000000000"}, nil
+	}
 	if r, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img}); err != nil || r.Provider != "a" {
 		t.Fatalf("bank default with an ID-only first provider: %+v %v", r, err)
 	}
