@@ -87,10 +87,23 @@ func WithDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, 
 // ErrTooLarge is returned by ReadBody for an answer longer than its bound.
 var ErrTooLarge = errors.New("answer too large")
 
-// ReadBody reads at most limit bytes of r; a longer answer is ErrTooLarge
-// (photos make result answers megabytes; nothing unbounded is read).
-func ReadBody(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+// ReadBody reads at most limit bytes of an answer; a longer one is
+// ErrTooLarge (photos make result answers megabytes; nothing unbounded is
+// read). A known Content-Length is read into one buffer of that size:
+// growing one by doubling would hold up to twice the answer.
+func ReadBody(resp *http.Response, limit int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n > limit {
+		return nil, ErrTooLarge
+	}
+	if n >= 0 { // net/http never gives more than Content-Length
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, err
 	}

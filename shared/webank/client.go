@@ -298,7 +298,7 @@ func (c *Client) do(req *http.Request, op string) (*Fields, error) {
 		return nil, toDomain(&APIError{Provider: "webank", Op: op, Err: err, Retryable: true, NotSent: notSent})
 	}
 	defer resp.Body.Close()
-	body, err := upstream.ReadBody(resp.Body, c.maxBody)
+	body, err := upstream.ReadBody(resp, c.maxBody)
 	if err != nil {
 		return nil, toDomain(upstream.ReadError(req.Context(), "webank", op, resp.StatusCode, err))
 	}

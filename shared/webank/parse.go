@@ -16,9 +16,6 @@ import (
 type Fields struct {
 	top    map[string]json.RawMessage
 	result map[string]json.RawMessage
-	// Result is the "result" object as received (or the whole answer when
-	// there is none), for the API's "upstream" field.
-	Result json.RawMessage
 }
 
 var errMalformed = errors.New("malformed JSON answer")
@@ -36,11 +33,10 @@ func ParseFields(body []byte) (*Fields, error) {
 			if err := json.Unmarshal(trimmed, &f.result); err != nil {
 				return nil, errMalformed
 			}
-			f.Result = trimmed
+			// Its members are copies now: the raw object (megabytes of
+			// photos in a query's answer) need not stay alive.
+			f.top["result"] = json.RawMessage("{}")
 		}
-	}
-	if f.Result == nil {
-		f.Result = body
 	}
 	return f, nil
 }

@@ -315,7 +315,7 @@ func (c *Client) do(req *http.Request, op string) (*answer, error) {
 		return nil, toDomain(&APIError{Provider: "wechat", Op: op, Err: err, Retryable: true, NotSent: notSent})
 	}
 	defer resp.Body.Close()
-	body, err := upstream.ReadBody(resp.Body, c.cfg.MaxResponseBytes)
+	body, err := upstream.ReadBody(resp, c.cfg.MaxResponseBytes)
 	if err != nil {
 		return nil, toDomain(upstream.ReadError(req.Context(), "wechat", op, resp.StatusCode, err))
 	}
