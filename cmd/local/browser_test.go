@@ -92,6 +92,30 @@ func TestConsoleAndDocsInABrowser(t *testing.T) {
 	if !strings.Contains(calls, "idcardocrapp × 1") {
 		t.Errorf("upstream calls shown: %q", calls)
 	}
+	// A bank card through Tencent Cloud OCR: WeChat is not offered for it.
+	bank := filepath.Join(dir, "samples", "bankcard.jpg")
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS("#kind"), "bankcard")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('kind').dispatchEvent(new Event('change'))`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#provider"), "tencentcloud"),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{bank}),
+		chromedp.WaitEnabled(chromedp.CSS("#go")),
+		chromedp.Click(chromedp.CSS("#go")),
+		chromedp.WaitVisible(chromedp.CSS(`#card td[data-field="number"]`)),
+	); err != nil {
+		t.Fatalf("console, bank card: %v", err)
+	}
+	wxOff, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#provider option[value="wechat"]').disabled`))
+	if err != nil || !wxOff {
+		t.Errorf("WeChat offered for bank cards (%v)", err)
+	}
+	if n := s.Emulator.Count(emulator.EndpointTencentBankCardOCR); n != 1 {
+		t.Errorf("BankCardOCR calls %d, want 1", n)
+	}
 	if p := os.Getenv("CONSOLE_SCREENSHOT"); p != "" { // scripts/console-screenshot.sh
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
 		if err != nil {

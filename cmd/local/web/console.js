@@ -75,7 +75,8 @@ async function recognize() {
   const form = new FormData()
   form.append('image', file)
   const kind = $('kind').value
-  if (kind === 'idcard') { form.append('side', $('side').value); form.append('provider', $('provider').value) }
+  form.append('provider', $('provider').value)
+  if (kind === 'idcard') form.append('side', $('side').value)
   try {
     const before = await state()
     const r = await fetch('/v1/' + kind + '/ocr', { method: 'POST', body: form, headers: { Authorization: 'Bearer ' + cfg.apiKey } })
@@ -96,7 +97,14 @@ function init() {
     $('file').files = e.dataTransfer.files; $('go').disabled = !$('file').files.length
   })
   $('file').addEventListener('change', () => { $('go').disabled = !$('file').files.length })
-  $('kind').addEventListener('change', () => { const id = $('kind').value === 'idcard'; $('side').disabled = !id; $('provider').disabled = !id })
+  $('kind').addEventListener('change', () => {
+    const id = $('kind').value === 'idcard'
+    $('side').disabled = !id
+    // WeChat reads ID cards only.
+    const wx = $('provider').querySelector('option[value="wechat"]')
+    wx.disabled = !id
+    if (!id && $('provider').value === 'wechat') $('provider').value = 'webank'
+  })
   $('go').addEventListener('click', recognize)
   fetch('/_local/console.json').then(r => r.json()).then(c => {
     cfg = c
