@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/config"
@@ -104,7 +106,16 @@ func Refresher(ctx context.Context, cfg config.Config, log *slog.Logger) (*ticke
 func checkFallback(cfg config.Config, providers map[string]ocr.Provider) error {
 	for kind, chain := range cfg.Fallback {
 		for _, n := range chain {
-			if providers[n] == nil {
+			p, known := providers[n]
+			switch {
+			case !known:
+				names := make([]string, 0, len(providers))
+				for k := range providers {
+					names = append(names, k)
+				}
+				sort.Strings(names)
+				return fmt.Errorf("setup: PROVIDER_FALLBACK for %s names %q; the providers are %s", kind, n, strings.Join(names, ", "))
+			case p == nil:
 				return fmt.Errorf("setup: PROVIDER_FALLBACK for %s names %q, which has no credentials on this deployment", kind, n)
 			}
 		}

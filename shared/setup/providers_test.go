@@ -1,0 +1,43 @@
+package setup
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/cardocr/cardocr/shared/config"
+	"github.com/cardocr/cardocr/shared/tickets"
+)
+
+// The registry builds every provider; those without credentials are known
+// but nil, and PROVIDER_FALLBACK may name only configured ones.
+func TestProvidersAndFallbackCheck(t *testing.T) {
+	cfg, err := config.FromEnv(getenv(map[string]string{"WEBANK_APP_ID": "IDA1", "PROVIDER_FALLBACK": "webank,tencentcloud"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := Providers(cfg, &http.Client{}, &tickets.Reader{}, nil, nil)
+	if ps["webank"] == nil || ps["wechat"] != nil || len(ps) != 3 {
+		t.Fatalf("providers %v", ps)
+	}
+	if _, known := ps["tencentcloud"]; !known {
+		t.Fatal("tencentcloud not registered")
+	}
+	if ps["tencentcloud"] != nil && (cfg.Credentials.TencentCloudSecretID == "") {
+		t.Skip("the environment has SCF role credentials")
+	}
+	if err := checkFallback(cfg, ps); err == nil || !strings.Contains(err.Error(), "no credentials") {
+		t.Errorf("unconfigured: %v", err)
+	}
+	cfg.Credentials.TencentCloudSecretID, cfg.Credentials.TencentCloudSecretKey = "id", "key"
+	if err := checkFallback(cfg, Providers(cfg, &http.Client{}, &tickets.Reader{}, nil, nil)); err != nil {
+		t.Errorf("configured: %v", err)
+	}
+	cfg.Fallback = map[string][]string{"idcard": {"webank", "nosuch"}}
+	if err := checkFallback(cfg, ps); err == nil || !strings.Contains(err.Error(), "the providers are tencentcloud, webank, wechat") {
+		t.Errorf("unknown: %v", err)
+	}
+	if _, err := config.FromEnv(getenv(map[string]string{"PROVIDER_FALLBACK": "webank,webank"})); err == nil {
+		t.Error("a repeated provider accepted")
+	}
+}
