@@ -1,6 +1,7 @@
 package webank
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -183,10 +184,29 @@ func FuzzParseFields(f *testing.F) {
 	f.Add([]byte(`{"code":"0","result":{"name":"x","expire_in":"7200"}}`))
 	f.Add([]byte(`{"code":0,"tickets":[{"value":"v","expire_in":3600}]}`))
 	f.Add([]byte(`{"result":"string"}`))
+	f.Add([]byte(`{"a\u0062":1, "a":[1,{"x":"}"}] ,"a":"\"q\\" , "n" : null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The reference: encoding/json's own reading into raw members.
+		var ref map[string]json.RawMessage
+		refOK := json.Unmarshal(b, &ref) == nil && ref != nil
 		fl, err := ParseFields(b)
+		if (err == nil) != refOK {
+			t.Fatalf("ParseFields error %v, encoding/json ok %v", err, refOK)
+		}
 		if err != nil {
 			return
+		}
+		if len(fl.top) != len(ref) {
+			t.Fatalf("%d members, encoding/json %d", len(fl.top), len(ref))
+		}
+		for k, v := range ref {
+			got := fl.top[k]
+			if k == "result" && fl.result != nil {
+				continue // replaced once parsed
+			}
+			if !bytes.Equal(got, v) {
+				t.Fatalf("member %q: %q, encoding/json %q", k, got, v)
+			}
 		}
 		_ = fl.String("code", "name")
 		_, _ = Seconds(fl.String("expire_in"))

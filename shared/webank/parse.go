@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Fields is a WeBank answer flattened for lenient reading: the documented
@@ -21,24 +22,106 @@ type Fields struct {
 var errMalformed = errors.New("malformed JSON answer")
 
 // ParseFields decodes an answer body. It fails only on bodies that are not a
-// JSON object.
+// JSON object. The members are slices of body, not copies: a result query
+// with photos is megabytes, and the photos pass through to the archive
+// without another copy.
 func ParseFields(body []byte) (*Fields, error) {
+	if !json.Valid(body) {
+		return nil, errMalformed
+	}
 	f := &Fields{}
-	if err := json.Unmarshal(body, &f.top); err != nil || f.top == nil {
+	var ok bool
+	if f.top, ok = members(body); !ok {
 		return nil, errMalformed
 	}
 	if raw, ok := f.top["result"]; ok {
-		trimmed := bytes.TrimSpace(raw)
-		if len(trimmed) > 0 && trimmed[0] == '{' {
-			if err := json.Unmarshal(trimmed, &f.result); err != nil {
-				return nil, errMalformed
-			}
-			// Its members are copies now: the raw object (megabytes of
-			// photos in a query's answer) need not stay alive.
-			f.top["result"] = json.RawMessage("{}")
+		if trimmed := bytes.TrimSpace(raw); len(trimmed) > 0 && trimmed[0] == '{' {
+			f.result, _ = members(trimmed)
 		}
 	}
 	return f, nil
+}
+
+// members returns the members of the JSON object b as slices of b (b is
+// valid JSON: json.Valid said so). A repeated name keeps its last value, as
+// encoding/json does. ok is false when b is not an object.
+func members(b []byte) (m map[string]json.RawMessage, ok bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	m = map[string]json.RawMessage{}
+	i = skipSpace(b, i+1)
+	if b[i] == '}' {
+		return m, true
+	}
+	for {
+		kEnd := skipString(b, i)
+		key := b[i+1 : kEnd-1]
+		name := string(key)
+		if bytes.IndexByte(key, '\\') >= 0 || !utf8.Valid(key) { // as encoding/json decodes names
+			if json.Unmarshal(b[i:kEnd], &name) != nil {
+				return nil, false
+			}
+		}
+		i = skipSpace(b, kEnd) // the colon
+		i = skipSpace(b, i+1)  // the value
+		end := skipValue(b, i)
+		m[name] = b[i:end:end] // capacity capped: nothing appends into the body
+		i = skipSpace(b, end)
+		if b[i] == '}' {
+			return m, true
+		}
+		i = skipSpace(b, i+1) // after the comma
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string that starts at b[i].
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the value that starts at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = skipString(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	return j
 }
 
 func (f *Fields) raw(key string) (json.RawMessage, bool) {
