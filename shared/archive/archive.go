@@ -293,8 +293,9 @@ type Record struct {
 	OrderNo string
 	// Result is written as result.json (it should not carry the photos).
 	Result any
-	// Photos are base64 JPEGs by name, written as {name}.jpg.
-	Photos map[string]string
+	// Photos are base64 JPEGs (the text) by name, written decoded as
+	// {name}.jpg, one at a time.
+	Photos map[string][]byte
 	// Source describes the uploaded object a submission came from.
 	Source *Source
 	// Error is set instead of Result when the order failed for good.
@@ -398,17 +399,18 @@ func safeName(s string) bool {
 	return true
 }
 
-func decodeBase64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if strings.ContainsAny(s, "\r\n") {
-		s = strings.NewReplacer("\r", "", "\n", "").Replace(s)
+func decodeBase64(s []byte) ([]byte, error) {
+	s = bytes.TrimSpace(s)
+	if bytes.ContainsAny(s, "\r\n") { // a copy only when wrapped
+		s = bytes.ReplaceAll(bytes.ReplaceAll(s, []byte("\r"), nil), []byte("\n"), nil)
 	}
-	b, err := base64.StdEncoding.DecodeString(s)
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+	n, err := base64.StdEncoding.Decode(out, s)
 	if err != nil {
-		b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+		n, err = base64.RawStdEncoding.Decode(out, bytes.TrimRight(s, "="))
 	}
 	if err != nil {
 		return nil, errors.New("not valid base64")
 	}
-	return b, nil
+	return out[:n], nil
 }

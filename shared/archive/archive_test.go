@@ -40,8 +40,8 @@ func TestFileArchiveLayoutAndMarkers(t *testing.T) {
 	if p, err := a.Pending(ctx, KindBankCard, "o1"); err != nil || p.State != NotSent {
 		t.Fatalf("Pending after SetPending: %+v %v", p, err)
 	}
-	jpeg := "/9j/4AAQ" // FF D8 FF E0 00 10
-	key, err := a.Save(ctx, Record{Kind: KindBankCard, OrderNo: "o1", Result: map[string]string{"a": "b"}, Photos: map[string]string{"cardPhoto": jpeg}})
+	jpeg := []byte("/9j/4AAQ") // FF D8 FF E0 00 10
+	key, err := a.Save(ctx, Record{Kind: KindBankCard, OrderNo: "o1", Result: map[string]string{"a": "b"}, Photos: map[string][]byte{"cardPhoto": jpeg}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,10 +70,10 @@ func TestFileArchiveLayoutAndMarkers(t *testing.T) {
 	if _, err := a.Save(ctx, Record{Kind: KindIDCard, OrderNo: "../x"}); err == nil {
 		t.Error("bad order number saved")
 	}
-	if _, err := a.Save(ctx, Record{Kind: KindIDCard, OrderNo: "o2", Photos: map[string]string{"../x": jpeg}}); err == nil {
+	if _, err := a.Save(ctx, Record{Kind: KindIDCard, OrderNo: "o2", Photos: map[string][]byte{"../x": jpeg}}); err == nil {
 		t.Error("bad photo name saved")
 	}
-	if _, err := a.Save(ctx, Record{Kind: KindIDCard, OrderNo: "o3", Photos: map[string]string{"x": "!!"}}); err == nil {
+	if _, err := a.Save(ctx, Record{Kind: KindIDCard, OrderNo: "o3", Photos: map[string][]byte{"x": []byte("!!")}}); err == nil {
 		t.Error("bad base64 saved")
 	}
 }

@@ -34,7 +34,7 @@ type BankCardResult struct {
 	Checks   cardcheck.BankCardChecks `json:"checks"`
 	Clarity  *int                     `json:"clarity,omitempty"`
 	Upstream json.RawMessage          `json:"upstream,omitempty"`
-	Files    map[string]string        `json:"files,omitempty"`
+	Files    map[string]Photo         `json:"files,omitempty"`
 	// FallbackFrom, FilesPending, Replayed and OrderTime: as in IDCardResult.
 	FallbackFrom string    `json:"fallbackFrom,omitempty"`
 	FilesPending bool      `json:"filesPending,omitempty"`

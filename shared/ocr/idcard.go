@@ -54,8 +54,8 @@ type IDCardResult struct {
 	Upstream json.RawMessage        `json:"upstream,omitempty"`
 	// FallbackFrom names the providers that failed before Provider
 	// answered (PROVIDER_FALLBACK), comma-separated.
-	FallbackFrom string            `json:"fallbackFrom,omitempty"`
-	Files        map[string]string `json:"files,omitempty"`
+	FallbackFrom string           `json:"fallbackFrom,omitempty"`
+	Files        map[string]Photo `json:"files,omitempty"`
 	// FilesPending: the photos were asked for but have not come yet (the
 	// upstream delivers them late); ask again.
 	FilesPending bool `json:"filesPending,omitempty"`

@@ -2,6 +2,7 @@ package ocr
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -79,5 +80,30 @@ func BenchmarkSubmitNormalize(b *testing.B) {
 		if err != nil || !*r.Checks.IDNumberValid || len(r.Warnings) != 1 {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A photo passes through as received: its base64 is a slice of the answer
+// when the string has no escapes, decoded when it has ("\/" is legal JSON
+// for "/"), and it marshals as the same JSON string.
+func TestPhoto(t *testing.T) {
+	raw := []byte(`"/9j/4AAQ"`)
+	b, err := Photo(raw).Base64()
+	if err != nil || string(b) != "/9j/4AAQ" || &b[0] != &raw[1] {
+		t.Errorf("plain: %q %v (copied: %v)", b, err, err == nil && &b[0] != &raw[1])
+	}
+	if b, err := Photo(`"\/9j\/4AAQ"`).Base64(); err != nil || string(b) != "/9j/4AAQ" {
+		t.Errorf("escaped: %q %v", b, err)
+	}
+	if _, err := Photo(`12`).Base64(); err == nil {
+		t.Error("a number accepted as a photo")
+	}
+	out, err := json.Marshal(map[string]Photo{"frontPhoto": Photo(raw)})
+	if err != nil || string(out) != `{"frontPhoto":"/9j/4AAQ"}` {
+		t.Errorf("marshal: %s %v", out, err)
+	}
+	var back map[string]Photo
+	if err := json.Unmarshal(out, &back); err != nil || string(back["frontPhoto"]) != string(raw) {
+		t.Errorf("unmarshal: %q %v", back["frontPhoto"], err)
 	}
 }

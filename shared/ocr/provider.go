@@ -35,6 +35,36 @@ func BytesImage(b []byte) Image {
 	}}
 }
 
+// Photo is a photo as the upstream sent it: a JSON string holding a base64
+// JPEG, kept as received (it may be a slice of the answer: megabytes are not
+// copied on their way to the archive). It marshals as that string.
+type Photo json.RawMessage
+
+func (p Photo) MarshalJSON() ([]byte, error) {
+	if len(p) == 0 {
+		return []byte(`""`), nil
+	}
+	return p, nil
+}
+
+func (p *Photo) UnmarshalJSON(b []byte) error {
+	*p = append((*p)[:0], b...)
+	return nil
+}
+
+// Base64 returns the base64 text: a slice of p when the string has no
+// escapes (the usual case), else a decoded copy.
+func (p Photo) Base64() ([]byte, error) {
+	if len(p) >= 2 && p[0] == '"' && p[len(p)-1] == '"' && bytes.IndexByte(p, '\\') < 0 {
+		return p[1 : len(p)-1], nil
+	}
+	var s string
+	if err := json.Unmarshal(p, &s); err != nil {
+		return nil, err
+	}
+	return []byte(s), nil
+}
+
 // Limits are a provider's documented input limits, checked before any call.
 type Limits struct {
 	IDCardImage   int64 // largest raw image for ID cards; 0: no ID card OCR
@@ -108,7 +138,7 @@ type IDCardRead struct {
 	Warnings []cardcheck.Warning
 	Clarity  *int
 	Upstream json.RawMessage // the provider's answer without photos
-	Files    map[string]string
+	Files    map[string]Photo
 	// PhotosMissing: photos were asked for and some are not there yet.
 	PhotosMissing bool
 	OrderTime     time.Time // when the upstream processed the order (queries)
@@ -121,7 +151,7 @@ type BankCardRead struct {
 	Warnings      []cardcheck.Warning
 	Clarity       *int
 	Upstream      json.RawMessage
-	Files         map[string]string
+	Files         map[string]Photo
 	PhotosMissing bool
 	OrderTime     time.Time
 }

@@ -359,7 +359,10 @@ func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (
 		if err != nil {
 			return rec, false, at, err
 		}
-		rec.Photos, res.Files = res.Files, nil
+		if rec.Photos, err = photos(res.Files); err != nil {
+			return rec, false, at, err
+		}
+		res.Files = nil
 		pending, at, res.FilesPending = res.FilesPending, res.OrderTime, false
 		rec.Result = res
 		return rec, pending, at, nil
@@ -368,10 +371,30 @@ func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (
 	if err != nil {
 		return rec, false, at, err
 	}
-	rec.Photos, res.Files = res.Files, nil
+	if rec.Photos, err = photos(res.Files); err != nil {
+		return rec, false, at, err
+	}
+	res.Files = nil
 	pending, at, res.FilesPending = res.FilesPending, res.OrderTime, false
 	rec.Result = res
 	return rec, pending, at, nil
+}
+
+// photos hands the archive each photo's base64 text as received (no copy
+// when the string has no escapes: it is megabytes).
+func photos(files map[string]ocr.Photo) (map[string][]byte, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	out := make(map[string][]byte, len(files))
+	for name, p := range files {
+		b, err := p.Base64()
+		if err != nil {
+			return nil, fmt.Errorf("resultfetch: photo %s is not a JSON string: %w", name, err)
+		}
+		out[name] = b
+	}
+	return out, nil
 }
 
 // Upload prefixes and what they hold.

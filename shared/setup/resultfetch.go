@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/debug"
 
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/config"
@@ -17,6 +19,9 @@ import (
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 )
+
+// resultFetchMemoryLimit is resultfetch's soft memory limit.
+const resultFetchMemoryLimit = 48 << 20
 
 // ResultFetch builds the resultfetch handler: the OCR service on the stored
 // tickets and the archive ARCHIVE_URL names (its scheme's backend must be
@@ -50,6 +55,15 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*res
 // ResultFetchFunction serves resultfetch events (SQS, CMQ, S3, COS, or a
 // bare message).
 func ResultFetchFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error) {
+	// The function process only (not make run, which runs everything in
+	// one): resultfetch waits on object storage and the upstream, and holds
+	// at most a query answer and one decoded photo (about 35 MB for the
+	// largest ID card image). A soft memory limit makes the collector keep
+	// the heap near that instead of letting it double before collecting,
+	// so the memory the platform bills stays small. GOMEMLIMIT wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(resultFetchMemoryLimit)
+	}
 	h, err := ResultFetch(ctx, cfg, log)
 	if err != nil {
 		return platform.Function{}, err

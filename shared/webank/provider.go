@@ -183,11 +183,13 @@ func atoiPtr(s string) *int {
 	return &n
 }
 
-func collectFiles(f *Fields, keys ...string) map[string]string {
-	out := map[string]string{}
+// collectFiles returns the photo members as received (slices of the
+// answer): a non-empty JSON string each.
+func collectFiles(f *Fields, keys ...string) map[string]ocr.Photo {
+	out := map[string]ocr.Photo{}
 	for _, k := range keys {
-		if v := f.String(k); v != "" {
-			out[k] = v
+		if v := f.Raw(k); len(v) > 2 && v[0] == '"' {
+			out[k] = ocr.Photo(v)
 		}
 	}
 	return out
