@@ -160,11 +160,18 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			_ = os.Remove(p + ".lease")
 		}
 	}
-	if embeddedWeChat {
-		s.WeChatEmulator = s.Emulator
-		if s.WeChatEmulator == nil {
-			s.WeChatEmulator = emulator.New(o.Emulator)
+	// One emulator instance serves every embedded upstream.
+	embeddedEmulator := func() *emulator.Emulator {
+		if s.Emulator != nil {
+			return s.Emulator
 		}
+		if s.WeChatEmulator != nil {
+			return s.WeChatEmulator
+		}
+		return emulator.New(o.Emulator)
+	}
+	if embeddedWeChat {
+		s.WeChatEmulator = embeddedEmulator()
 		wc := o.Emulator.WeChat
 		if wc.AppID == "" {
 			wc.AppID, wc.Secret = emulator.DefaultWeChatAppID, emulator.DefaultWeChatSecret
@@ -175,10 +182,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 	}
 	if embeddedTencentCloud {
-		s.TencentCloudEmulator = s.Emulator
-		if s.TencentCloudEmulator == nil {
-			s.TencentCloudEmulator = emulator.New(o.Emulator)
-		}
+		s.TencentCloudEmulator = embeddedEmulator()
 		tc := o.Emulator.TencentCloud
 		if tc.SecretID == "" {
 			tc.SecretID, tc.SecretKey = emulator.DefaultTencentCloudSecretID, emulator.DefaultTencentCloudSecretKey
