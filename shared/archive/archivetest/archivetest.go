@@ -98,21 +98,30 @@ type Upstream struct {
 // NewUpstream starts one.
 func NewUpstream(t *testing.T) Upstream {
 	t.Helper()
-	ctx := context.Background()
 	emu := emulator.New(emulator.Config{})
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
+	svc := ServiceOn(t, srv.URL)
+	emu.ResetCounts()
+	return Upstream{Emu: emu, Svc: svc}
+}
+
+// ServiceOn returns the OCR service on the WeBank API at baseURL (an
+// emulator, perhaps behind a wrapper of the test's), with a ticket pair
+// refreshed into a temporary file store.
+func ServiceOn(t *testing.T, baseURL string) *ocr.Service {
+	t.Helper()
+	ctx := context.Background()
 	store, err := secretstore.Open(ctx, "file://"+filepath.Join(t.TempDir(), "tickets.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wb := webank.New(webank.Config{BaseURL: srv.URL, AppID: emulator.DefaultAppID, Secret: emulator.DefaultSecret})
+	wb := webank.New(webank.Config{BaseURL: baseURL, AppID: emulator.DefaultAppID, Secret: emulator.DefaultSecret})
 	quiet := slog.New(slog.DiscardHandler)
 	if _, err := (&tickets.Refresher{Store: store, WeBank: wb, Interval: 20 * time.Minute, Logger: quiet}).Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	emu.ResetCounts()
-	return Upstream{Emu: emu, Svc: &ocr.Service{Providers: ocr.ProvidersOf(&webank.Provider{Client: wb, Tickets: &tickets.Reader{Store: store, TTL: time.Hour}}), Logger: quiet}}
+	return &ocr.Service{Providers: ocr.ProvidersOf(&webank.Provider{Client: wb, Tickets: &tickets.Reader{Store: store, TTL: time.Hour}}), Logger: quiet}
 }
 
 // ConcurrentDeliveriesSubmitOnce uploads a bank card to b (named bucket in

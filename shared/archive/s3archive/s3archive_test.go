@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,8 +24,6 @@ import (
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/resultfetch"
-	"github.com/cardocr/cardocr/shared/secretstore"
-	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 )
 
@@ -151,7 +148,6 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	ctx := context.Background()
 	st := &stack{emu: emulator.New(emulator.Config{})}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/paas/") {
@@ -167,16 +163,8 @@ func newStack(t *testing.T) *stack {
 		st.emu.ServeHTTP(w, r)
 	}))
 	t.Cleanup(up.Close)
-	store, err := secretstore.Open(ctx, "file://"+filepath.Join(t.TempDir(), "tickets.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wb := webank.New(webank.Config{BaseURL: up.URL, AppID: emulator.DefaultAppID, Secret: emulator.DefaultSecret})
 	quiet := slog.New(slog.DiscardHandler)
-	if _, err := (&tickets.Refresher{Store: store, WeBank: wb, Interval: 20 * time.Minute, Logger: quiet}).Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	st.svc = &ocr.Service{Providers: ocr.ProvidersOf(&webank.Provider{Client: wb, Tickets: &tickets.Reader{Store: store, TTL: time.Hour}}), Logger: quiet}
+	st.svc = archivetest.ServiceOn(t, up.URL)
 	st.s3 = startFakeS3(t, "evidence", "uploads-bucket")
 	st.bucket = newBucket(t, st.s3, "evidence")
 	st.h = &resultfetch.Handler{OCR: st.svc, Archive: archive.New(st.bucket, "cardocr"), Logger: quiet}
