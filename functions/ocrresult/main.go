@@ -5,8 +5,10 @@ package main
 import (
 	"github.com/cardocr/cardocr/shared/setup"
 
-	// Secret store backends for CREDENTIALS_URL and TICKET_STORE_URL:
-	// awssm:// and/or tencentssm://, by build tag (see shared/backends).
+	// Cloud backends by build tag (see shared/backends): s3:// and/or
+	// cos:// for ARCHIVE_URL (order records, erasure), awssm:// and/or
+	// tencentssm:// for CREDENTIALS_URL and TICKET_STORE_URL.
+	_ "github.com/cardocr/cardocr/shared/backends/archives"
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )
 

@@ -59,6 +59,11 @@ type Bucket interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error)
 	// Stat describes an object; the error wraps ErrNotExist when it is missing.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
+	// Delete removes an object; a missing one is no error (erasures and
+	// their retries delete what is there).
+	Delete(ctx context.Context, key string) error
+	// List returns the keys that start with prefix, in lexical order.
+	List(ctx context.Context, prefix string) ([]string, error)
 }
 
 // BucketOpener is implemented by buckets that can open a sibling bucket of
@@ -113,6 +118,12 @@ type Archive struct {
 	Bucket Bucket
 	Prefix string           // without leading or trailing slash
 	Now    func() time.Time // default time.Now
+	// AuditSalt keys the order hashes of audit records (AUDIT_SALT); when
+	// empty, a salt made at the first erasure is kept under _audit/salt.
+	AuditSalt []byte
+	// Uploads opens the bucket an uploaded object is in, for an erasure
+	// (nil: BucketOpener, else Bucket itself).
+	Uploads func(ctx context.Context, bucket string) (Bucket, error)
 }
 
 // New returns an Archive over b under prefix.

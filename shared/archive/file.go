@@ -10,7 +10,9 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -142,6 +144,70 @@ func (b *FileBucket) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 		return ObjectInfo{}, fmt.Errorf("archive: %s is not a regular file: %w", key, ErrNotExist)
 	}
 	return info(fi), nil
+}
+
+// Delete removes a file and the directories it leaves empty (up to Dir):
+// an erased order leaves no trace in the tree.
+func (b *FileBucket) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := b.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fileErr(err)
+	}
+	root := filepath.Clean(b.Dir)
+	for d := filepath.Dir(p); d != root && strings.HasPrefix(d, root+string(filepath.Separator)); d = filepath.Dir(d) {
+		if os.Remove(d) != nil { // not empty (or gone): stop
+			break
+		}
+	}
+	return nil
+}
+
+// List walks the directory of prefix and returns the keys of the regular
+// files under prefix (temporary files of unfinished writes left out).
+func (b *FileBucket) List(ctx context.Context, prefix string) ([]string, error) {
+	dir := path.Dir(prefix + "x") // the directory holding prefix's last segment
+	start := b.Dir
+	if dir != "." {
+		p, err := b.path(dir)
+		if err != nil {
+			return nil, err
+		}
+		start = p
+	}
+	var keys []string
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if !d.Type().IsRegular() || strings.Contains(d.Name(), ".tmp-") {
+			return nil
+		}
+		rel, err := filepath.Rel(b.Dir, p)
+		if err != nil {
+			return nil
+		}
+		if k := filepath.ToSlash(rel); strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fileErr(err)
+	}
+	sort.Strings(keys)
+	return keys, nil
 }
 
 // OpenBucket returns the same directory: locally, every "bucket" is the

@@ -22,3 +22,7 @@ func TestFileConcurrentDeliveriesSubmitOnce(t *testing.T) {
 				url.QueryEscape(key), size, etag)
 		})
 }
+
+func TestFileErasure(t *testing.T) {
+	archivetest.Erasure(t, &archive.FileBucket{Dir: t.TempDir()})
+}

@@ -73,6 +73,9 @@ type API struct {
 // Archive configures the evidence archive.
 type Archive struct {
 	ArchiveURL string // ARCHIVE_URL
+	// AuditSalt keys the order hashes in erasure audit records
+	// (AUDIT_SALT); empty: a salt kept in the archive under _audit/salt.
+	AuditSalt string
 }
 
 // Logging configures logs and metrics.
@@ -239,6 +242,7 @@ func (a *API) fromEnv(getenv func(string) string) error {
 
 func (a *Archive) fromEnv(getenv func(string) string) error {
 	a.ArchiveURL = getenv("ARCHIVE_URL")
+	a.AuditSalt = getenv("AUDIT_SALT")
 	return nil
 }
 

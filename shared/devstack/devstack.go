@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/emulator"
@@ -206,7 +207,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s.Config = cfg
 
-	api, reader, err := setup.API(ctx, cfg, log)
+	uploads := &archive.FileBucket{Dir: o.Dir} // .local/uploads/… as object keys
+	api, reader, err := setup.API(ctx, cfg, log, setup.WithUploads(func(context.Context, string) (archive.Bucket, error) { return uploads, nil }))
 	if err != nil {
 		ln.Close()
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,13 +61,17 @@ func TestLocalEvidencePath(t *testing.T) {
 	if err := os.WriteFile(up, front, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	info, err := (&archive.FileBucket{Dir: localDir}).Stat(context.Background(), "uploads/idcard/front/user 909.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, err := s.Evidence.ScanUploads(context.Background(), 0)
 	if err != nil || n != 1 {
 		t.Fatalf("scan: %d %v", n, err)
 	}
-	info, err := (&archive.FileBucket{Dir: localDir}).Stat(context.Background(), "uploads/idcard/front/user 909.jpg")
-	if err != nil {
-		t.Fatal(err)
+	// One copy is kept: the upload is gone once its order is archived.
+	if _, err := os.Stat(up); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the uploaded photo is still in .local/uploads after archiving: %v", err)
 	}
 	orderNo := resultfetch.UploadOrderNo("local", "uploads/idcard/front/user 909.jpg", info.ETag, info.Size)
 	var doc struct {

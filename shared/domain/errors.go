@@ -23,6 +23,8 @@ const (
 	Busy                 Code = "busy"
 	NotFound             Code = "not_found"
 	OrderConflict        Code = "order_conflict"
+	Erased               Code = "erased"
+	StoreUnavailable     Code = "store_unavailable"
 	RecognitionFailed    Code = "recognition_failed"
 	QuotaExceeded        Code = "quota_exceeded"
 	TicketsUnavailable   Code = "tickets_unavailable"

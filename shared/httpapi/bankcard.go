@@ -36,8 +36,12 @@ func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
 
 // bankcardResult is GET /v1/bankcard/results/{orderNo}[?files=1].
 func (s *server) bankcardResult(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodDelete {
+		s.erase(w, r, ocr.KindBankCard)
+		return
+	}
 	if r.Method != http.MethodGet {
-		methodNotAllowed(w, r, http.MethodGet)
+		methodNotAllowed(w, r, resultMethods)
 		return
 	}
 	if s.opt.BankCards == nil {
@@ -51,7 +55,7 @@ func (s *server) bankcardResult(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err, orderNo)
 		return
 	}
-	res, err := s.opt.BankCards.BankCardResult(r.Context(), orderNo, files)
+	res, err := s.opt.BankCards.BankCardResult(r.Context(), ocr.ResultQuery{OrderNo: orderNo, Files: files})
 	if err != nil {
 		fail(w, r, err, orderNo)
 		return

@@ -19,6 +19,8 @@ var status = map[domain.Code]int{
 	domain.Busy:                 http.StatusServiceUnavailable,
 	domain.NotFound:             http.StatusNotFound,
 	domain.OrderConflict:        http.StatusConflict,
+	domain.Erased:               http.StatusGone,
+	domain.StoreUnavailable:     http.StatusServiceUnavailable,
 	domain.RecognitionFailed:    http.StatusUnprocessableEntity,
 	domain.QuotaExceeded:        http.StatusTooManyRequests,
 	domain.TicketsUnavailable:   http.StatusServiceUnavailable,
@@ -58,7 +60,7 @@ func writeError(w http.ResponseWriter, err error, orderNo string) int {
 	st := StatusOf(e)
 	retryable := e.Retryable
 	switch e.Code {
-	case domain.TicketsUnavailable, domain.UpstreamTimeout, domain.RequestTimeout:
+	case domain.TicketsUnavailable, domain.UpstreamTimeout, domain.RequestTimeout, domain.StoreUnavailable:
 		retryable = true
 	case domain.Busy:
 		retryable = true

@@ -17,6 +17,7 @@ type reqNote struct {
 	route   string
 	orderNo string // a valid order number
 	badNo   string // an invalid one, truncated and quoted
+	caller  string // the key id that authenticated (KeyID), or "gateway"
 	err     error
 }
 
@@ -42,6 +43,19 @@ func quoteTruncated(s string, n int) string {
 }
 
 // noteRoute records the route pattern a request matched, for the log.
+func noteCaller(r *http.Request, id string) {
+	if n, ok := r.Context().Value(noteKey{}).(*reqNote); ok {
+		n.caller = id
+	}
+}
+
+func callerOf(r *http.Request) string {
+	if n, ok := r.Context().Value(noteKey{}).(*reqNote); ok && n.caller != "" {
+		return n.caller
+	}
+	return "unknown"
+}
+
 func noteRoute(r *http.Request, pattern string) {
 	if n, ok := r.Context().Value(noteKey{}).(*reqNote); ok {
 		n.route = pattern

@@ -34,12 +34,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	served := map[string]string{ // the routes New registers
-		"/healthz":                       "get",
-		"/v1/idcard/ocr":                 "post",
-		"/v1/idcard/results/{orderNo}":   "get",
-		"/v1/bankcard/ocr":               "post",
-		"/v1/bankcard/results/{orderNo}": "get",
+	served := map[string][]string{ // the routes New registers, and their methods
+		"/healthz":                       {"get"},
+		"/v1/idcard/ocr":                 {"post"},
+		"/v1/idcard/results/{orderNo}":   {"get", "delete"},
+		"/v1/bankcard/ocr":               {"post"},
+		"/v1/bankcard/results/{orderNo}": {"get", "delete"},
 	}
 	var documented []string
 	for p := range doc.Paths {
@@ -51,20 +51,25 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	h := New(Options{APIKeys: []string{"k"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for p, ops := range doc.Paths {
-		method, ok := served[p]
+		methods, ok := served[p]
 		if !ok {
 			t.Errorf("documented path %s is not served", p)
 			continue
 		}
-		if _, ok := ops[method]; !ok || len(ops) != 1 {
-			t.Errorf("%s: documented methods %v, served %s", p, ops, method)
+		if len(ops) != len(methods) {
+			t.Errorf("%s: %d documented methods, served %v", p, len(ops), methods)
 		}
-		// The route exists: an unauthenticated call is 401 (or 200 for
-		// /healthz), never the catch-all's 404.
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(strings.ToUpper(method), strings.ReplaceAll(p, "{orderNo}", "abc123"), nil))
-		if rec.Code == http.StatusNotFound {
-			t.Errorf("%s %s answers 404", method, p)
+		for _, method := range methods {
+			if _, ok := ops[method]; !ok {
+				t.Errorf("%s: %s is served but not documented", p, method)
+			}
+			// The route exists: an unauthenticated call is 401 (or 200
+			// for /healthz), never the catch-all's 404.
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(strings.ToUpper(method), strings.ReplaceAll(p, "{orderNo}", "abc123"), nil))
+			if rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
+				t.Errorf("%s %s answers %d", method, p, rec.Code)
+			}
 		}
 	}
 	// The error codes documented are the ones the API maps.

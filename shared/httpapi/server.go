@@ -23,7 +23,7 @@ import (
 // IDCards is the OCR service as the API uses it.
 type IDCards interface {
 	SubmitIDCard(ctx context.Context, r ocr.IDCardRequest) (*ocr.IDCardResult, error)
-	IDCardResult(ctx context.Context, orderNo string, files bool) (*ocr.IDCardResult, error)
+	IDCardResult(ctx context.Context, q ocr.ResultQuery) (*ocr.IDCardResult, error)
 	// MaxIDCardImage bounds what a request body is read for: the largest
 	// image any configured provider takes.
 	MaxIDCardImage() int64
@@ -32,8 +32,13 @@ type IDCards interface {
 // BankCards is the bank card OCR service as the API uses it.
 type BankCards interface {
 	SubmitBankCard(ctx context.Context, r ocr.BankCardRequest) (*ocr.BankCardResult, error)
-	BankCardResult(ctx context.Context, orderNo string, files bool) (*ocr.BankCardResult, error)
+	BankCardResult(ctx context.Context, q ocr.ResultQuery) (*ocr.BankCardResult, error)
 	MaxBankCardImage() int64
+}
+
+// Eraser erases everything held for an order (DELETE on a result).
+type Eraser interface {
+	Erase(ctx context.Context, e ocr.Erasure) (ocr.Erased, error)
 }
 
 // Health reports the tickets' freshness for /healthz.
@@ -43,8 +48,11 @@ type Health interface {
 
 // Options configure the API.
 type Options struct {
-	IDCards         IDCards
-	BankCards       BankCards
+	IDCards   IDCards
+	BankCards BankCards
+	// Eraser serves DELETE /v1/{kind}/results/{orderNo}; nil: 404 (no
+	// archive configured, so nothing is held but the upstream's copy).
+	Eraser          Eraser
 	Health          Health
 	RefreshInterval time.Duration
 	APIKeys         []string // AUTH_MODE=apikey
@@ -146,6 +154,7 @@ func (s *server) withDeadline(next http.Handler) http.Handler {
 // time (hashing first hides the keys' lengths too).
 func (s *server) authorized(r *http.Request) bool {
 	if s.opt.AuthNone {
+		noteCaller(r, "gateway")
 		return true
 	}
 	h := r.Header.Get("Authorization")
@@ -157,6 +166,9 @@ func (s *server) authorized(r *http.Request) bool {
 	ok := 0
 	for i := range s.keys {
 		ok |= subtle.ConstantTimeCompare(got[:], s.keys[i][:])
+	}
+	if ok == 1 {
+		noteCaller(r, KeyID(got))
 	}
 	return ok == 1
 }
@@ -248,8 +260,12 @@ func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) idcardResult(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodDelete {
+		s.erase(w, r, ocr.KindIDCard)
+		return
+	}
 	if r.Method != http.MethodGet {
-		methodNotAllowed(w, r, http.MethodGet)
+		methodNotAllowed(w, r, resultMethods)
 		return
 	}
 	orderNo := r.PathValue("orderNo")
@@ -259,7 +275,7 @@ func (s *server) idcardResult(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err, orderNo)
 		return
 	}
-	res, err := s.opt.IDCards.IDCardResult(r.Context(), orderNo, files)
+	res, err := s.opt.IDCards.IDCardResult(r.Context(), ocr.ResultQuery{OrderNo: orderNo, Files: files})
 	if err != nil {
 		fail(w, r, err, orderNo)
 		return

@@ -39,7 +39,8 @@ func (s *stubCards) SubmitIDCard(_ context.Context, r ocr.IDCardRequest) (*ocr.I
 	return &ocr.IDCardResult{OrderNo: "o1", Provider: "webank", Side: r.Side, Warnings: nil}, nil
 }
 
-func (s *stubCards) IDCardResult(_ context.Context, orderNo string, files bool) (*ocr.IDCardResult, error) {
+func (s *stubCards) IDCardResult(_ context.Context, q ocr.ResultQuery) (*ocr.IDCardResult, error) {
+	orderNo, files := q.OrderNo, q.Files
 	if !sign.ValidOrderNo(orderNo) {
 		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}

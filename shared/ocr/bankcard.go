@@ -17,6 +17,7 @@ type BankCardRequest struct {
 	OrderNo  string // optional; generated when empty
 	Provider string // "" = the default
 	ImageURL string // for providers that take URLs
+	Owner    string // the tenant making the order ("" before tenants)
 }
 
 // BankCard is the normalized bank card.
@@ -70,10 +71,26 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	if !callerOrder {
 		r.OrderNo = sign.OrderNo("bank")
 	}
+	o, err := s.newOrder(KindBankCard, "", r.OrderNo, r.Image, r.ImageURL)
+	if err != nil {
+		return nil, err
+	}
+	o.Owner = r.Owner
+	prev, err := s.claim(ctx, &o, callerOrder)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil && prev.State == OrderDone {
+		if res := s.replayDoneBankCard(ctx, prev, r); res != nil {
+			return res, nil
+		}
+	}
 	res, from, err := withFallback(ctx, s, KindBankCard, p, func(p Provider) bool { return fits(p, KindBankCard, r.Image, r.ImageURL) },
 		func(ctx context.Context, p Provider) (*BankCardResult, error) {
-			return s.submitBankCard(ctx, p, r, callerOrder)
+			o.Provider = p.Name()
+			return s.submitBankCard(ctx, p, r, callerOrder, &o)
 		})
+	s.settle(ctx, o, o.Provider, err)
 	if err != nil {
 		return nil, err
 	}
@@ -81,15 +98,15 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	return res, nil
 }
 
-func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool) (*BankCardResult, error) {
+func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool, o *Order) (*BankCardResult, error) {
 	call := BankCardCall{OrderNo: r.OrderNo, UserID: r.UserID, Image: r.Image, Format: ImageKind(r.Image.Head)}
 	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*BankCardRead, error) {
 		return p.SubmitBankCard(ctx, cred, call)
 	})
 	s.count(ctx, counter(p, KindBankCard), err)
 	if err != nil {
-		if q, ok := p.(Querier); ok && callerOrder && mayBeRepeat(err) {
-			if res, rerr := s.replayBankCard(ctx, p, q, r, err); res != nil || rerr != nil {
+		if q, ok := p.(Querier); ok && callerOrder && s.Orders != nil && mayBeRepeat(err) {
+			if res, rerr := s.replayBankCard(ctx, p, q, r, o, err); res != nil || rerr != nil {
 				return res, rerr
 			}
 		}
@@ -101,16 +118,21 @@ func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequ
 }
 
 // BankCardResult queries a bank card result by order number; files adds
-// the photos.
-func (s *Service) BankCardResult(ctx context.Context, orderNo string, files bool) (*BankCardResult, error) {
-	if !sign.ValidOrderNo(orderNo) {
+// the photos. As IDCardResult, only the provider that made the order is
+// asked.
+func (s *Service) BankCardResult(ctx context.Context, q ResultQuery) (*BankCardResult, error) {
+	if !sign.ValidOrderNo(q.OrderNo) {
 		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
-	p, q, err := s.querier()
+	o, err := s.lookup(ctx, KindBankCard, q)
 	if err != nil {
 		return nil, err
 	}
-	return s.queryBankCard(ctx, p, q, orderNo, files)
+	p, qr, err := s.querier(o)
+	if err != nil {
+		return nil, err
+	}
+	return s.queryBankCard(ctx, p, qr, q.OrderNo, q.Files)
 }
 
 func (s *Service) queryBankCard(ctx context.Context, p Provider, q Querier, orderNo string, files bool) (*BankCardResult, error) {

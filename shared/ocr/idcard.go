@@ -26,6 +26,14 @@ type IDCardRequest struct {
 	Provider string
 	OrderNo  string // optional; generated when empty
 	ImageURL string // https URL for the provider to download instead of Image (providers that take URLs)
+	Owner    string // the tenant making the order ("" before tenants)
+}
+
+// ResultQuery asks for an order's result.
+type ResultQuery struct {
+	OrderNo string
+	Files   bool   // with the photos
+	Owner   string // the tenant asking ("" before tenants)
 }
 
 // IDCard is the normalized card; fields of the side not read are absent.
@@ -128,10 +136,26 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	if !callerOrder {
 		r.OrderNo = sign.OrderNo("id")
 	}
+	o, err := s.newOrder(KindIDCard, r.Side, r.OrderNo, r.Image, r.ImageURL)
+	if err != nil {
+		return nil, err
+	}
+	o.Owner = r.Owner
+	prev, err := s.claim(ctx, &o, callerOrder)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil && prev.State == OrderDone {
+		if res := s.replayDoneIDCard(ctx, prev, r); res != nil {
+			return res, nil
+		}
+	}
 	res, from, err := withFallback(ctx, s, KindIDCard, p, func(p Provider) bool { return fits(p, KindIDCard, r.Image, r.ImageURL) },
 		func(ctx context.Context, p Provider) (*IDCardResult, error) {
-			return s.submitIDCard(ctx, p, r, callerOrder)
+			o.Provider = p.Name()
+			return s.submitIDCard(ctx, p, r, callerOrder, &o)
 		})
+	s.settle(ctx, o, o.Provider, err)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +163,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	return res, nil
 }
 
-func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest, callerOrder bool) (*IDCardResult, error) {
+func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest, callerOrder bool, o *Order) (*IDCardResult, error) {
 	if r.ImageURL != "" {
 		uc, ok := p.(URLChecker)
 		if !ok {
@@ -161,8 +185,8 @@ func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest,
 	}
 	s.count(ctx, counter(p, KindIDCard), err)
 	if err != nil {
-		if q, ok := p.(Querier); ok && callerOrder && mayBeRepeat(err) {
-			if res, rerr := s.replayIDCard(ctx, p, q, r, err); res != nil || rerr != nil {
+		if q, ok := p.(Querier); ok && callerOrder && s.Orders != nil && mayBeRepeat(err) {
+			if res, rerr := s.replayIDCard(ctx, p, q, r, o, err); res != nil || rerr != nil {
 				return res, rerr
 			}
 		}
@@ -197,16 +221,21 @@ func (s *Service) fromRead(res *IDCardResult, read *IDCardRead) {
 }
 
 // IDCardResult queries a result by order number (both sides if the order
-// has both); files adds the photos.
-func (s *Service) IDCardResult(ctx context.Context, orderNo string, files bool) (*IDCardResult, error) {
-	if !sign.ValidOrderNo(orderNo) {
+// has both); files adds the photos. The order's record, when there is one,
+// says which provider made it; only that provider is asked.
+func (s *Service) IDCardResult(ctx context.Context, q ResultQuery) (*IDCardResult, error) {
+	if !sign.ValidOrderNo(q.OrderNo) {
 		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
-	p, q, err := s.querier()
+	o, err := s.lookup(ctx, KindIDCard, q)
 	if err != nil {
 		return nil, err
 	}
-	return s.queryIDCard(ctx, p, q, orderNo, files)
+	p, qr, err := s.querier(o)
+	if err != nil {
+		return nil, err
+	}
+	return s.queryIDCard(ctx, p, qr, q.OrderNo, q.Files)
 }
 
 func (s *Service) queryIDCard(ctx context.Context, p Provider, q Querier, orderNo string, files bool) (*IDCardResult, error) {
@@ -224,8 +253,18 @@ func (s *Service) queryIDCard(ctx context.Context, p Provider, q Querier, orderN
 	return res, nil
 }
 
-// querier is the configured provider that keeps results by order number.
-func (s *Service) querier() (Provider, Querier, error) {
+// querier is the provider to ask for an order's result: the one its record
+// names, else (orders made before records, or by the upload and queue
+// paths, which are WeBank's) the configured provider that keeps results.
+func (s *Service) querier(o *Order) (Provider, Querier, error) {
+	if o != nil && o.Provider != "" {
+		p := s.Providers[o.Provider]
+		if q, ok := p.(Querier); ok {
+			return p, q, nil
+		}
+		return nil, nil, &domain.Error{Code: domain.NotFound, Err: errNoQuerier,
+			Message: "this order was made by provider " + o.Provider + ", which keeps no results to query"}
+	}
 	for _, n := range s.names() {
 		if q, ok := s.Providers[n].(Querier); ok {
 			return s.Providers[n], q, nil

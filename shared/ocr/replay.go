@@ -83,14 +83,16 @@ func conflict(orderNo, what string) error {
 }
 
 // replayIDCard answers a failed ID card submit under a caller's orderNo
-// from the order's stored result: the same side → that result, replayed;
-// another side or a bank card → order_conflict; nothing → the original
+// whose record matched (or was just made) from the order's stored result:
+// the same side, processed after the order was claimed → that result,
+// replayed; anything else found upstream → order_conflict (the number was
+// used upstream before this service recorded it); nothing → the original
 // error (nil, nil).
-func (s *Service) replayIDCard(ctx context.Context, p Provider, q Querier, r IDCardRequest, cause error) (*IDCardResult, error) {
+func (s *Service) replayIDCard(ctx context.Context, p Provider, q Querier, r IDCardRequest, o *Order, cause error) (*IDCardResult, error) {
 	res, err := s.queryIDCard(ctx, p, q, r.OrderNo, false)
 	if err == nil {
-		if res.Side != r.Side {
-			return nil, conflict(r.OrderNo, "the other side of an ID card")
+		if res.Side != r.Side || !ourResult(o, res.OrderTime) {
+			return nil, conflict(r.OrderNo, "an earlier order upstream")
 		}
 		if !r.Native {
 			res.Card.NativePlace = ""
@@ -109,9 +111,12 @@ func (s *Service) replayIDCard(ctx context.Context, p Provider, q Querier, r IDC
 }
 
 // replayBankCard is replayIDCard for bank cards.
-func (s *Service) replayBankCard(ctx context.Context, p Provider, q Querier, r BankCardRequest, cause error) (*BankCardResult, error) {
+func (s *Service) replayBankCard(ctx context.Context, p Provider, q Querier, r BankCardRequest, o *Order, cause error) (*BankCardResult, error) {
 	res, err := s.queryBankCard(ctx, p, q, r.OrderNo, false)
 	if err == nil {
+		if !ourResult(o, res.OrderTime) {
+			return nil, conflict(r.OrderNo, "an earlier order upstream")
+		}
 		res.Replayed = true
 		s.logger().InfoContext(ctx, "submit under a used orderNo answered from its stored result", "kind", "bankcard", "upstreamCode", domain.AsError(cause).UpstreamCode)
 		return res, nil
@@ -123,6 +128,42 @@ func (s *Service) replayBankCard(ctx context.Context, p Provider, q Querier, r B
 		return nil, conflict(r.OrderNo, "an ID card")
 	}
 	return nil, nil
+}
+
+// replayDoneIDCard answers a retry of a finished order (its record matched
+// kind, side and image) from the result its provider keeps, with no
+// submit; nil when there is none to read (the provider keeps no results,
+// or the query failed): the retry is then submitted again.
+func (s *Service) replayDoneIDCard(ctx context.Context, o *Order, r IDCardRequest) *IDCardResult {
+	p, q, err := s.querier(o)
+	if err != nil {
+		return nil
+	}
+	res, err := s.queryIDCard(ctx, p, q, r.OrderNo, false)
+	if err != nil || res.Side != r.Side {
+		return nil
+	}
+	if !r.Native {
+		res.Card.NativePlace = ""
+	}
+	res.Replayed = true
+	s.logger().InfoContext(ctx, "retry of a finished order answered from its stored result", "kind", "idcard")
+	return res
+}
+
+// replayDoneBankCard is replayDoneIDCard for bank cards.
+func (s *Service) replayDoneBankCard(ctx context.Context, o *Order, r BankCardRequest) *BankCardResult {
+	p, q, err := s.querier(o)
+	if err != nil {
+		return nil
+	}
+	res, err := s.queryBankCard(ctx, p, q, r.OrderNo, false)
+	if err != nil {
+		return nil
+	}
+	res.Replayed = true
+	s.logger().InfoContext(ctx, "retry of a finished order answered from its stored result", "kind", "bankcard")
+	return res
 }
 
 // lookupFoundNothing: the query answered, and there is no usable result of

@@ -40,6 +40,11 @@ type Service struct {
 	// default provider of that kind.
 	Fallback map[string][]string
 	Metrics  *metrics.Recorder // daily call counters in the logs; nil: none
+	// Orders is the shared store of order records (the archive). nil: no
+	// records, and so no replays: a failed submit under a caller's order
+	// number is answered with its error, never from a stored result whose
+	// image cannot be compared.
+	Orders Orders
 	// PhotoWait bounds the re-queries of a result query whose photos are
 	// late [DefaultPhotoWait]; negative: no re-query.
 	PhotoWait time.Duration

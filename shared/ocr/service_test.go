@@ -248,7 +248,7 @@ func TestOrderNoOnErrors(t *testing.T) {
 
 // A repeat under the caller's order number, answered with an unknown code:
 // the stored result of the same side is the answer, marked replayed; the
-// other side is order_conflict.
+// other side is order_conflict, found from the record before any call.
 func TestRepeatIsReplayed(t *testing.T) {
 	img := image()
 	q := &querying{stub: newStub("webank"), query: func(_, orderNo string) (*IDCardRead, error) {
@@ -258,17 +258,25 @@ func TestRepeatIsReplayed(t *testing.T) {
 	}}
 	q.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(domain.UpstreamError, "77770001") }
 	s := svc(q)
+	s.Orders = newMemOrders()
 	r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, OrderNo: "mine2"})
 	if err != nil || !r.Replayed || r.Card.IDNumber != "11010519491231002X" || r.Side != Front || r.Card.BirthDate != "1949-12-31" {
 		t.Fatalf("repeat: %+v %v", r, err)
 	}
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img, OrderNo: "mine2"}); domain.ErrorCode(err) != domain.OrderConflict {
-		t.Fatalf("other side: %v", err)
+	q.calls = nil
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img, OrderNo: "mine2"}); domain.ErrorCode(err) != domain.OrderConflict || q.n() != 0 {
+		t.Fatalf("other side: %v, calls %v", err, q.calls)
 	}
 	// Without a caller's order number nothing is looked up.
 	q.calls = nil
 	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); domain.ErrorCode(err) != domain.UpstreamError || len(q.calls) != 1 {
 		t.Fatalf("%v, calls %v", err, q.calls)
+	}
+	// Without an order store nothing is replayed: the image cannot be
+	// compared, so no stored result is ever handed out.
+	s.Orders, q.calls = nil, nil
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, OrderNo: "mine3"}); domain.ErrorCode(err) != domain.UpstreamError || len(q.calls) != 1 {
+		t.Fatalf("no store: %v, calls %v", err, q.calls)
 	}
 }
 

@@ -23,6 +23,7 @@ func TestLatePhotosAreArchived(t *testing.T) {
 	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 61}.JPEG()
 	key := "uploads/idcard/front/61.jpg"
 	f.upload(t, key, img)
+	info, _ := f.bucket.Stat(context.Background(), key)
 	submitBank(t, f, 62, "bankLate62")
 
 	for _, ev := range []string{s3Event("b", key, len(img)), sqsEvent(map[string]string{"m1": `{"kind":"bankcard","orderNo":"bankLate62"}`})} {
@@ -34,7 +35,6 @@ func TestLatePhotosAreArchived(t *testing.T) {
 			t.Fatalf("failures %v", r.BatchItemFailures)
 		}
 	}
-	info, _ := f.bucket.Stat(context.Background(), key)
 	up := f.archived(t, "idcard", UploadOrderNo("b", key, info.ETag, info.Size))
 	if !has(up.Photos, "frontPhoto.jpg") {
 		t.Errorf("upload archived without its photo: %v", up.Photos)

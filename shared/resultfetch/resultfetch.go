@@ -48,9 +48,9 @@ import (
 // OCR is the OCR service as resultfetch uses it (an *ocr.Service).
 type OCR interface {
 	SubmitIDCard(ctx context.Context, r ocr.IDCardRequest) (*ocr.IDCardResult, error)
-	IDCardResult(ctx context.Context, orderNo string, files bool) (*ocr.IDCardResult, error)
+	IDCardResult(ctx context.Context, q ocr.ResultQuery) (*ocr.IDCardResult, error)
 	SubmitBankCard(ctx context.Context, r ocr.BankCardRequest) (*ocr.BankCardResult, error)
-	BankCardResult(ctx context.Context, orderNo string, files bool) (*ocr.BankCardResult, error)
+	BankCardResult(ctx context.Context, q ocr.ResultQuery) (*ocr.BankCardResult, error)
 	ValidateIDCardRequest(r *ocr.IDCardRequest) error
 	ValidateBankCardRequest(r *ocr.BankCardRequest) error
 }
@@ -107,6 +107,7 @@ const (
 	AlreadyArchived Outcome = "already_archived" // done marker found: no upstream call
 	FailedArchived  Outcome = "failed_archived"  // permanent failure archived as the outcome
 	Ignored         Outcome = "ignored"          // an object outside uploads/…
+	ErasedOrder     Outcome = "erased"           // the order was erased on request: nothing archived
 	Rejected        Outcome = "rejected"         // a message that can never succeed, recorded under _rejected/
 )
 
@@ -281,6 +282,11 @@ func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error)
 		return AlreadyArchived, nil
 	}
 	rec, err := h.fetchWithPhotos(ctx, m.Kind, m.OrderNo)
+	if domain.ErrorCode(err) == domain.Erased {
+		// Erased on request: archiving it again would undo the erasure.
+		h.log().InfoContext(ctx, "message for an erased order acknowledged; nothing archived", "kind", m.Kind)
+		return ErasedOrder, nil
+	}
 	if domain.ErrorCode(err) == domain.NotFound {
 		// The upstream does not know the order (or no longer keeps it):
 		// no redelivery can change that.
@@ -355,7 +361,7 @@ func (h *Handler) fetchWithPhotos(ctx context.Context, kind, orderNo string) (ar
 func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (rec archive.Record, pending bool, at time.Time, err error) {
 	rec = archive.Record{Kind: kind, OrderNo: orderNo}
 	if kind == archive.KindIDCard {
-		res, err := h.OCR.IDCardResult(ctx, orderNo, files)
+		res, err := h.OCR.IDCardResult(ctx, ocr.ResultQuery{OrderNo: orderNo, Files: files})
 		if err != nil {
 			return rec, false, at, err
 		}
@@ -367,7 +373,7 @@ func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (
 		rec.Result = res
 		return rec, pending, at, nil
 	}
-	res, err := h.OCR.BankCardResult(ctx, orderNo, files)
+	res, err := h.OCR.BankCardResult(ctx, ocr.ResultQuery{OrderNo: orderNo, Files: files})
 	if err != nil {
 		return rec, false, at, err
 	}
@@ -444,7 +450,28 @@ func (h *Handler) bucket(ctx context.Context, u Upload) (archive.Bucket, error) 
 // still be in flight (PendingGrace), then archives the order as an error:
 // the upstream answered our submission without keeping a result, and
 // submitting the same order number again could only be refused.
+//
+// Once the order is archived the uploaded object is deleted: the archive
+// holds the upstream's photos, and one copy of a face is enough (the
+// bucket's 1-day rule on uploads/ is the safety net when this fails).
 func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
+	out, err := h.submitUpload(ctx, u)
+	switch {
+	case err != nil:
+		return out, err
+	case out == Archived || out == FailedArchived || out == AlreadyArchived:
+		b, berr := h.bucket(ctx, u)
+		if berr == nil {
+			berr = b.Delete(ctx, u.Key)
+		}
+		if berr != nil {
+			h.log().WarnContext(ctx, "archived upload not deleted; the bucket's lifecycle rule will remove it", "err", berr.Error())
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 	if !plainKey(u.Key) {
 		// uploads/bankcard/../../credentials.json is "under uploads/" as
 		// written but not as a file store resolves it.

@@ -166,6 +166,7 @@ func TestS3UploadEvent(t *testing.T) {
 	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 31}.JPEG()
 	key := "uploads/bankcard/user 7/card+1.jpg"
 	f.upload(t, key, img)
+	info, _ := f.bucket.Stat(context.Background(), key)
 	event := s3Event("evidence-bucket", url.QueryEscape(key), len(img))
 	out, err := f.invoke(t, event)
 	if err != nil {
@@ -174,11 +175,14 @@ func TestS3UploadEvent(t *testing.T) {
 	if s := out.(Summary); s.Outcomes[string(Archived)] != 1 {
 		t.Fatalf("%+v", s)
 	}
-	info, _ := f.bucket.Stat(context.Background(), key)
 	orderNo := UploadOrderNo("evidence-bucket", key, info.ETag, info.Size)
 	doc := f.archived(t, "bankcard", orderNo)
 	if doc.Source == nil || doc.Source.Key != key || doc.Source.Size != int64(len(img)) {
 		t.Errorf("source %+v", doc.Source)
+	}
+	// One copy is kept: the upload goes once its order is archived.
+	if _, err := f.bucket.Stat(context.Background(), key); !errors.Is(err, archive.ErrNotExist) {
+		t.Errorf("the uploaded object is still there after archiving: %v", err)
 	}
 	if !strings.Contains(string(doc.Result), emulator.BankCard(31).Number) {
 		t.Errorf("result: %s", doc.Result)
@@ -206,6 +210,7 @@ func TestCOSUploadEventWithAppIDBucketKey(t *testing.T) {
 	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 41}.JPEG()
 	key := "uploads/idcard/back/u41.jpg"
 	f.upload(t, key, img)
+	info, _ := f.bucket.Stat(context.Background(), key)
 	var gotBucket, gotRegion string
 	f.h.Uploads = func(_ context.Context, bucket, region string) (archive.Bucket, error) {
 		gotBucket, gotRegion = bucket, region
@@ -217,7 +222,6 @@ func TestCOSUploadEventWithAppIDBucketKey(t *testing.T) {
 	if gotBucket != "testpic-1253970026" || gotRegion != "ap-chengdu" {
 		t.Errorf("bucket %q region %q", gotBucket, gotRegion)
 	}
-	info, _ := f.bucket.Stat(context.Background(), key)
 	doc := f.archived(t, "idcard", UploadOrderNo("testpic-1253970026", key, info.ETag, info.Size))
 	if doc.Source.Key != key || !strings.Contains(string(doc.Result), `"side": "back"`) || !strings.Contains(string(doc.Result), emulator.Person(41).Authority) {
 		t.Errorf("doc: %+v %s", doc.Source, doc.Result)
@@ -240,6 +244,7 @@ func TestArchiveFailureIsRetriedWithoutBillingTwice(t *testing.T) {
 	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 51}.JPEG()
 	key := "uploads/bankcard/51.jpg"
 	f.upload(t, key, img)
+	info, _ := f.bucket.Stat(context.Background(), key)
 	event := s3Event("b", key, len(img))
 	if _, err := f.invoke(t, event); !errors.Is(err, ErrItemsFailed) {
 		t.Fatalf("first delivery: err = %v, want ErrItemsFailed", err)
@@ -252,7 +257,6 @@ func TestArchiveFailureIsRetriedWithoutBillingTwice(t *testing.T) {
 	if s, q := f.emu.Count(emulator.EndpointBankCardOCR), f.emu.Count(emulator.EndpointBankCardResult); s != 1 || q != 2 {
 		t.Errorf("submits %d, queries %d; want 1 and 2", s, q)
 	}
-	info, _ := f.bucket.Stat(context.Background(), key)
 	doc := f.archived(t, "bankcard", UploadOrderNo("b", key, info.ETag, info.Size))
 	if !strings.Contains(string(doc.Result), emulator.BankCard(51).Number) {
 		t.Errorf("result: %s", doc.Result)
@@ -273,12 +277,12 @@ func TestPermanentUploadFailuresAreArchived(t *testing.T) {
 	}
 	for key, data := range cases {
 		f.upload(t, key, data)
+		info, _ := f.bucket.Stat(context.Background(), key)
 		out, err := f.invoke(t, s3Event("b", key, len(data)))
 		if err != nil || out.(Summary).Outcomes[string(FailedArchived)] != 1 {
 			t.Errorf("%s: %+v %v", key, out, err)
 			continue
 		}
-		info, _ := f.bucket.Stat(context.Background(), key)
 		kind := "bankcard"
 		if strings.Contains(key, "idcard") {
 			kind = "idcard"

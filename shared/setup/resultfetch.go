@@ -9,7 +9,6 @@ import (
 	"os"
 	"runtime/debug"
 
-	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
@@ -40,14 +39,15 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*res
 	if err != nil {
 		return nil, fmt.Errorf("setup: ticket store: %w", err)
 	}
-	arch, err := archive.Open(ctx, cfg.ArchiveURL)
+	arch, err := OpenArchive(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("setup: archive: %w", err)
+		return nil, err
 	}
 	reader := &tickets.Reader{Store: store, TTL: cfg.CacheTTL, Logger: log}
 	// Uploads are archived from WeBank's stored results (their photos are
 	// the evidence): no other provider, no fallback.
-	svc := &ocr.Service{Providers: map[string]ocr.Provider{webank.Name: &webank.Provider{Client: WeBank(cfg, HTTPClient()), Tickets: reader}}, Logger: log}
+	svc := &ocr.Service{Providers: map[string]ocr.Provider{webank.Name: &webank.Provider{Client: WeBank(cfg, HTTPClient()), Tickets: reader}},
+		Logger: log, Orders: arch}
 	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/httpapi"
 	"github.com/cardocr/cardocr/shared/logging"
@@ -51,8 +52,17 @@ func WeChat(cfg config.Config, hc *http.Client) *wechat.Client {
 	})
 }
 
+// APIOption adjusts what API builds (the local stack's own wiring).
+type APIOption func(*archive.Archive)
+
+// WithUploads opens the buckets of uploaded objects for erasures (the local
+// stack keeps its uploads beside the archive directory, not in it).
+func WithUploads(open func(ctx context.Context, bucket string) (archive.Bucket, error)) APIOption {
+	return func(a *archive.Archive) { a.Uploads = open }
+}
+
 // API builds the HTTP API with its ticket reader.
-func API(ctx context.Context, cfg config.Config, log *slog.Logger) (http.Handler, *tickets.Reader, error) {
+func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOption) (http.Handler, *tickets.Reader, error) {
 	if err := cfg.CheckAPI(); err != nil {
 		return nil, nil, err
 	}
@@ -71,12 +81,35 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger) (http.Handler
 	}
 	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}
+	var eraser httpapi.Eraser
+	if cfg.ArchiveURL != "" {
+		// Order records and erasure live in the archive (no network call
+		// here: the backends connect on first use).
+		arch, err := OpenArchive(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, o := range opts {
+			o(arch)
+		}
+		svc.Orders, eraser = arch, arch
+	}
 	h := httpapi.New(httpapi.Options{
-		IDCards: svc, BankCards: svc, Health: reader, RefreshInterval: cfg.RefreshInterval,
+		IDCards: svc, BankCards: svc, Eraser: eraser, Health: reader, RefreshInterval: cfg.RefreshInterval,
 		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
 		MaxLargeRequests: cfg.MaxLargeRequests,
 	})
 	return h, reader, nil
+}
+
+// OpenArchive opens the archive ARCHIVE_URL names, with the audit salt.
+func OpenArchive(ctx context.Context, cfg config.Config) (*archive.Archive, error) {
+	arch, err := archive.Open(ctx, cfg.ArchiveURL)
+	if err != nil {
+		return nil, fmt.Errorf("setup: archive: %w", err)
+	}
+	arch.AuditSalt = []byte(cfg.AuditSalt)
+	return arch, nil
 }
 
 // Refresher builds the ticket refresher.

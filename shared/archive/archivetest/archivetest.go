@@ -7,12 +7,15 @@ package archivetest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +88,38 @@ func Conformance(t *testing.T, b archive.Bucket) {
 	}
 	if err := b.Create(ctx, "conformance/put.json", data, "application/json"); !errors.Is(err, archive.ErrExists) {
 		t.Errorf("Create over an existing object: %v", err)
+	}
+
+	// List: every key under a prefix, in order, nothing beside it.
+	for _, k := range []string{"conformance/list/b/2.json", "conformance/list/a/1.json", "conformance/list/a/2.jpg", "conformance/listed-not.json"} {
+		if err := b.Put(ctx, k, data, "application/json"); err != nil {
+			t.Fatalf("Put %s: %v", k, err)
+		}
+	}
+	keys, err := b.List(ctx, "conformance/list/")
+	if want := []string{"conformance/list/a/1.json", "conformance/list/a/2.jpg", "conformance/list/b/2.json"}; err != nil || !slices.Equal(keys, want) {
+		t.Errorf("List: %q %v; want %q", keys, err, want)
+	}
+	if keys, err := b.List(ctx, "conformance/nothing-here/"); err != nil || len(keys) != 0 {
+		t.Errorf("List of an empty prefix: %q %v", keys, err)
+	}
+
+	// Delete: gone for Stat, Open and List; a missing key is no error.
+	if err := b.Delete(ctx, "conformance/list/a/1.json"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := b.Stat(ctx, "conformance/list/a/1.json"); !errors.Is(err, archive.ErrNotExist) {
+		t.Errorf("Stat after Delete: %v", err)
+	}
+	if err := b.Delete(ctx, "conformance/list/a/1.json"); err != nil {
+		t.Errorf("Delete of a missing object: %v", err)
+	}
+	if keys, err := b.List(ctx, "conformance/list/a/"); err != nil || !slices.Equal(keys, []string{"conformance/list/a/2.jpg"}) {
+		t.Errorf("List after Delete: %q %v", keys, err)
+	}
+	// A deleted key can be created again.
+	if err := b.Create(ctx, "conformance/list/a/1.json", data, "application/json"); err != nil {
+		t.Errorf("Create after Delete: %v", err)
 	}
 }
 
@@ -165,5 +200,125 @@ func ConcurrentDeliveriesSubmitOnce(t *testing.T, b archive.Bucket, bucket, key 
 	}
 	if n := up.Emu.Count(emulator.EndpointBankCardOCR); n != 1 {
 		t.Errorf("%d submissions in all, want 1", n)
+	}
+}
+
+// Erasure checks an order's erasure on b: every object of the order (result,
+// photos, markers, the upload it came from) goes, another order stays, the
+// order's record becomes a tombstone without content, and each erasure
+// writes one audit record that holds no personal data. A dry run deletes
+// nothing.
+func Erasure(t *testing.T, b archive.Bucket) {
+	t.Helper()
+	ctx := context.Background()
+	a := archive.New(b, "evidence")
+	a.Uploads = func(context.Context, string) (archive.Bucket, error) { return b, nil }
+	const name, idNumber = "某某某", "11010519491231002X" // GB 11643's worked example
+	photo := []byte(base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 9}.JPEG()))
+	upload := "uploads/idcard/front/erase-me.jpg"
+	if err := b.Put(ctx, upload, []byte("image"), "image/jpeg"); err != nil {
+		t.Fatal(err)
+	}
+	for _, no := range []string{"erase1", "keep1"} {
+		if _, err := a.Claim(ctx, ocr.Order{OrderNo: no, Kind: archive.KindIDCard, Side: "front", ImageSHA256: "ab12", State: ocr.OrderDone, CreatedAt: time.Now().UTC()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.ClaimPending(ctx, archive.KindIDCard, no); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Save(ctx, archive.Record{Kind: archive.KindIDCard, OrderNo: no,
+			Result: map[string]any{"card": map[string]string{"name": name, "idNumber": idNumber}},
+			Photos: map[string][]byte{"frontPhoto": photo}, Source: &archive.Source{Key: upload, Size: 5}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := func(no string) []string {
+		keys, err := b.List(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, k := range keys {
+			if strings.Contains(k, "/"+no) || (no == "erase1" && k == upload) {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	before := held("erase1")
+	if len(before) != 6 { // result.json, the photo, done, pending, the order record, the upload
+		t.Fatalf("before: %q", before)
+	}
+
+	e := ocr.Erasure{Kind: archive.KindIDCard, OrderNo: "erase1", Caller: "key:0123456789ab", Reason: "data subject request 2026-12-04"}
+	dry := e
+	dry.DryRun = true
+	plan, err := a.Erase(ctx, dry)
+	if err != nil || len(plan.Keys) != 5 || plan.Objects != 0 {
+		t.Fatalf("dry run: %+v %v", plan, err)
+	}
+	if got := held("erase1"); len(got) != len(before) {
+		t.Fatalf("a dry run deleted %q", before)
+	}
+
+	got, err := a.Erase(ctx, e)
+	if err != nil || got.Objects != 5 || !got.Tombstone || got.AuditKey == "" {
+		t.Fatalf("erase: %+v %v", got, err)
+	}
+	if left := held("erase1"); len(left) != 1 || left[0] != a.OrderKey("erase1") {
+		t.Errorf("left after erasure: %q (want only the tombstone)", left)
+	}
+	rec, err := a.Order(ctx, "erase1")
+	if err != nil || rec == nil || rec.State != ocr.OrderErased || rec.ImageSHA256 != "" || rec.Side != "" {
+		t.Errorf("tombstone: %+v %v", rec, err)
+	}
+	if kept := held("keep1"); len(kept) != 5 {
+		t.Errorf("another order lost objects: %q", kept)
+	}
+	// Again: nothing more to delete, still answered, one more record.
+	again, err := a.Erase(ctx, e)
+	if err != nil || again.Objects != 0 {
+		t.Errorf("repeated erasure: %+v %v", again, err)
+	}
+	audits, err := b.List(ctx, "evidence/_audit/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var records []archive.AuditRecord
+	for _, k := range audits {
+		if strings.HasSuffix(k, "/salt") {
+			continue
+		}
+		rc, _, err := b.Open(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(rc)
+		rc.Close()
+		for _, pii := range []string{name, idNumber, "erase1", string(photo[:40])} {
+			if strings.Contains(string(raw), pii) {
+				t.Errorf("audit record %s holds personal data or the order number: %s", k, raw)
+			}
+		}
+		var r archive.AuditRecord
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		records = append(records, r)
+	}
+	if len(records) != 2 || records[0].Objects+records[1].Objects != 5 || records[0].Caller != e.Caller || records[0].Tenant != "default" ||
+		records[0].OrderHash == "" || records[0].OrderHash != records[1].OrderHash || !strings.Contains(records[0].Reason, "request") {
+		t.Errorf("audit records: %+v", records)
+	}
+	// The audit prefix is append-only: a record is never overwritten.
+	if err := b.Create(ctx, got.AuditKey, []byte("{}"), "application/json"); !errors.Is(err, archive.ErrExists) {
+		t.Errorf("an audit record could be replaced: %v", err)
+	}
+	// A reason with personal data in another script is refused.
+	if _, err := a.Erase(ctx, ocr.Erasure{Kind: archive.KindIDCard, OrderNo: "keep1", Reason: "为" + name + "删除"}); err == nil {
+		t.Errorf("a reason with a name was accepted")
+	}
+	if kept := held("keep1"); len(kept) != 5 {
+		t.Errorf("a refused erasure deleted %q", kept)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -129,8 +130,9 @@ func (e *statusError) Error() string {
 
 // do sends one signed object request. A status of 300 or more is a
 // *statusError (the body is read for its code and closed).
-func (b *Bucket) do(ctx context.Context, method, key string, body []byte, header http.Header) (*http.Response, error) {
+func (b *Bucket) do(ctx context.Context, method, key string, query url.Values, body []byte, header http.Header) (*http.Response, error) {
 	u := *b.base
+	u.RawQuery = query.Encode()
 	u.Path = strings.TrimRight(u.Path, "/") + "/" + key
 	u.RawPath = ""
 	var rd io.Reader
@@ -290,7 +292,7 @@ func (b *Bucket) put(ctx context.Context, key string, data []byte, contentType s
 	if data == nil {
 		data = []byte{}
 	}
-	resp, err := b.do(ctx, http.MethodPut, key, data, h)
+	resp, err := b.do(ctx, http.MethodPut, key, nil, data, h)
 	if err != nil {
 		return err // mapped by the callers
 	}
@@ -300,7 +302,7 @@ func (b *Bucket) put(ctx context.Context, key string, data []byte, contentType s
 
 // Open streams an object: the body is read as the caller reads it.
 func (b *Bucket) Open(ctx context.Context, key string) (io.ReadCloser, archive.ObjectInfo, error) {
-	resp, err := b.do(ctx, http.MethodGet, key, nil, nil)
+	resp, err := b.do(ctx, http.MethodGet, key, nil, nil, nil)
 	if err != nil {
 		return nil, archive.ObjectInfo{}, mapError("GetObject", err)
 	}
@@ -311,12 +313,70 @@ func (b *Bucket) Open(ctx context.Context, key string) (io.ReadCloser, archive.O
 func (b *Bucket) Stat(ctx context.Context, key string) (archive.ObjectInfo, error) {
 	ctx, cancel := b.withTimeout(ctx)
 	defer cancel()
-	resp, err := b.do(ctx, http.MethodHead, key, nil, nil)
+	resp, err := b.do(ctx, http.MethodHead, key, nil, nil, nil)
 	if err != nil {
 		return archive.ObjectInfo{}, mapError("HeadObject", err)
 	}
 	resp.Body.Close()
 	return info(resp), nil
+}
+
+// Delete removes an object (DELETE Object; COS answers 204, also for a
+// missing key).
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	resp, err := b.do(ctx, http.MethodDelete, key, nil, nil, nil)
+	if err != nil {
+		if err := mapError("DeleteObject", err); !errors.Is(err, archive.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// listResult is the part of GET Bucket's ListBucketResult the archive reads.
+type listResult struct {
+	Contents    []struct{ Key string } `xml:"Contents"`
+	IsTruncated bool                   `xml:"IsTruncated"`
+	NextMarker  string                 `xml:"NextMarker"`
+}
+
+// List returns the keys under prefix (GET Bucket with prefix and marker,
+// every page).
+func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	var keys []string
+	marker := ""
+	for {
+		q := url.Values{"prefix": {prefix}, "max-keys": {"1000"}}
+		if marker != "" {
+			q.Set("marker", marker)
+		}
+		resp, err := b.do(ctx, http.MethodGet, "", q, nil, nil)
+		if err != nil {
+			return nil, mapError("GetBucket", err)
+		}
+		var lr listResult
+		err = xml.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&lr)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("archive: cos GetBucket: %w", err)
+		}
+		for _, c := range lr.Contents {
+			keys = append(keys, c.Key)
+		}
+		if !lr.IsTruncated || len(lr.Contents) == 0 {
+			return keys, nil
+		}
+		marker = lr.NextMarker
+		if marker == "" {
+			marker = lr.Contents[len(lr.Contents)-1].Key
+		}
+	}
 }
 
 // OpenBucket returns another bucket of the same account (the bucket a COS

@@ -8,6 +8,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"hash/crc64"
@@ -82,7 +83,60 @@ func (f *fakeCOS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("x-cos-hash-crc64ecma", strconv.FormatUint(crc64.Checksum(data, crcTable), 10))
 		w.Header().Set("x-cos-server-side-encryption", f.sse[key])
 		w.WriteHeader(http.StatusOK)
-	case http.MethodGet, http.MethodHead:
+	case http.MethodDelete:
+		// DELETE Object answers 204 whether or not the key existed.
+		delete(f.objects, key)
+		delete(f.sse, key)
+		w.WriteHeader(http.StatusNoContent)
+	case http.MethodGet:
+		if key != "" {
+			f.getObject(w, r, key)
+			return
+		}
+		// GET Bucket (List Objects): prefix, marker and max-keys; keys in
+		// lexical order; IsTruncated and NextMarker when a page is full.
+		q := r.URL.Query()
+		limit, err := strconv.Atoi(q.Get("max-keys"))
+		if err != nil || limit <= 0 || limit > 1000 {
+			limit = 1000
+		}
+		var keys []string
+		for k := range f.objects {
+			if strings.HasPrefix(k, q.Get("prefix")) && k > q.Get("marker") {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		truncated := len(keys) > limit
+		if truncated {
+			keys = keys[:limit]
+		}
+		var b strings.Builder
+		b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bucket</Name>`)
+		for _, k := range keys {
+			b.WriteString("<Contents><Key>")
+			xml.EscapeText(&b, []byte(k))
+			b.WriteString("</Key></Contents>")
+		}
+		fmt.Fprintf(&b, "<IsTruncated>%t</IsTruncated>", truncated)
+		if truncated {
+			b.WriteString("<NextMarker>")
+			xml.EscapeText(&b, []byte(keys[len(keys)-1]))
+			b.WriteString("</NextMarker>")
+		}
+		b.WriteString("</ListBucketResult>")
+		w.Header().Set("Content-Type", "application/xml")
+		io.WriteString(w, b.String())
+	case http.MethodHead:
+		f.getObject(w, r, key)
+	default:
+		cosError(w, http.StatusMethodNotAllowed, "MethodNotAllowed")
+	}
+}
+
+// getObject answers GET and HEAD Object (the lock is held).
+func (f *fakeCOS) getObject(w http.ResponseWriter, r *http.Request, key string) {
+	{
 		data, ok := f.objects[key]
 		if !ok {
 			if r.Method == http.MethodHead {
@@ -101,8 +155,6 @@ func (f *fakeCOS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.gets++
 			w.Write(data)
 		}
-	default:
-		cosError(w, http.StatusMethodNotAllowed, "MethodNotAllowed")
 	}
 }
 
@@ -348,6 +400,10 @@ func newTestBucket(t *testing.T) *Bucket {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestCOSErasure(t *testing.T) {
+	archivetest.Erasure(t, newTestBucket(t))
 }
 
 func TestCOSBucketConformance(t *testing.T) {

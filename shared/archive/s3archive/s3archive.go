@@ -199,6 +199,39 @@ func (b *Bucket) Stat(ctx context.Context, key string) (archive.ObjectInfo, erro
 	return archive.ObjectInfo{Size: aws.ToInt64(out.ContentLength), ETag: strings.Trim(aws.ToString(out.ETag), `"`)}, nil
 }
 
+// Delete removes an object (DeleteObject; S3 answers 204 for a missing
+// key too).
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(b.cfg.Bucket), Key: aws.String(key)}); err != nil {
+		if err := mapError("DeleteObject", err); errors.Is(err, archive.ErrNotExist) {
+			return nil
+		} else {
+			return err
+		}
+	}
+	return nil
+}
+
+// List returns the keys under prefix (ListObjectsV2, every page).
+func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: aws.String(b.cfg.Bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, mapError("ListObjectsV2", err)
+		}
+		for _, o := range out.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys, nil
+}
+
 // OpenBucket returns another bucket with the same client settings (the
 // bucket an S3 event names).
 func (b *Bucket) OpenBucket(_ context.Context, name, _ string) (archive.Bucket, error) {

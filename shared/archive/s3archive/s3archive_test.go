@@ -323,6 +323,11 @@ func TestUploadEventStreamsFromS3(t *testing.T) {
 	}
 }
 
+func TestS3Erasure(t *testing.T) {
+	f := startFakeS3(t, "erasure")
+	archivetest.Erasure(t, newBucket(t, f, "erasure"))
+}
+
 func TestS3BucketConformance(t *testing.T) {
 	f := startFakeS3(t, "conformance")
 	archivetest.Conformance(t, newBucket(t, f, "conformance"))

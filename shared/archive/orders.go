@@ -1,0 +1,92 @@
+package archive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/sign"
+)
+
+// Order records live beside the evidence, one small JSON object per order
+// number, {prefix}/_orders/{orderNo}.json (ocr.Order: kind, side, the
+// image's SHA-256, the provider, the state; never an image or a result).
+// The archive implements ocr.Orders: every instance of every function
+// decides a repeated order number from the same record.
+
+// OrderKey is where an order number's record lives.
+func (a *Archive) OrderKey(orderNo string) string {
+	return a.key("_orders", orderNo+".json")
+}
+
+// Claim creates the record of o's order number unless one exists (a
+// conditional create: of concurrent claims exactly one wins); prev is the
+// existing record otherwise.
+func (a *Archive) Claim(ctx context.Context, o ocr.Order) (prev *ocr.Order, err error) {
+	if !sign.ValidOrderNo(o.OrderNo) {
+		return nil, errors.New("archive: invalid order number")
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	err = a.Bucket.Create(ctx, a.OrderKey(o.OrderNo), b, "application/json")
+	switch {
+	case err == nil:
+		return nil, nil
+	case !errors.Is(err, ErrExists):
+		return nil, fmt.Errorf("archive: order record: %w", err)
+	}
+	prev, err = a.Order(ctx, o.OrderNo)
+	if err == nil && prev == nil {
+		// Created by another claim and gone again (erased in between):
+		// the caller retries.
+		return nil, errors.New("archive: order record vanished during a claim")
+	}
+	return prev, err
+}
+
+// Order returns an order number's record, or nil when it has none.
+func (a *Archive) Order(ctx context.Context, orderNo string) (*ocr.Order, error) {
+	if !sign.ValidOrderNo(orderNo) {
+		return nil, errors.New("archive: invalid order number")
+	}
+	rc, _, err := a.Bucket.Open(ctx, a.OrderKey(orderNo))
+	if errors.Is(err, ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("archive: order record: %w", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 16<<10))
+	if err != nil {
+		return nil, fmt.Errorf("archive: order record: %w", err)
+	}
+	var o ocr.Order
+	if err := json.Unmarshal(b, &o); err != nil || o.OrderNo != orderNo {
+		// Unreadable: treat it as another order's, never as no record.
+		return &ocr.Order{OrderNo: orderNo, State: ocr.OrderSending, ImageSHA256: "unreadable"}, nil
+	}
+	return &o, nil
+}
+
+// SaveOrder writes an order's record, replacing any.
+func (a *Archive) SaveOrder(ctx context.Context, o ocr.Order) error {
+	if !sign.ValidOrderNo(o.OrderNo) {
+		return errors.New("archive: invalid order number")
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	if err := a.Bucket.Put(ctx, a.OrderKey(o.OrderNo), b, "application/json"); err != nil {
+		return fmt.Errorf("archive: order record: %w", err)
+	}
+	return nil
+}
+
+var _ ocr.Orders = (*Archive)(nil)
