@@ -206,8 +206,14 @@ func TestRepeatedBankOrderNo(t *testing.T) {
 		t.Fatalf("retry: %+v %v, submits %d", r, err, p.n())
 	}
 	for name, err := range map[string]error{
-		"other image": func() error { _, err := s.SubmitBankCard(ctx, BankCardRequest{Image: two, OrderNo: "bank1"}); return err }(),
-		"ID card":     func() error { _, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: two, OrderNo: "bank1"}); return err }(),
+		"other image": func() error {
+			_, err := s.SubmitBankCard(ctx, BankCardRequest{Image: two, OrderNo: "bank1"})
+			return err
+		}(),
+		"ID card": func() error {
+			_, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: two, OrderNo: "bank1"})
+			return err
+		}(),
 	} {
 		if domain.ErrorCode(err) != domain.OrderConflict {
 			t.Errorf("%s: %v", name, err)
