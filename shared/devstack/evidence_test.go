@@ -44,6 +44,10 @@ func TestLocalEvidencePath(t *testing.T) {
 	if orig, _ := os.ReadFile(filepath.Join(dir, "originBankcardPhoto.jpg")); !bytes.Equal(orig, img) {
 		t.Errorf("archived original differs")
 	}
+	// One normalized copy of the card number, not a second raw one.
+	if b, _ := os.ReadFile(filepath.Join(dir, "result.json")); strings.Count(string(b), emulator.BankCard(808).Number) != 1 {
+		t.Errorf("result.json holds the card number %d times: %s", strings.Count(string(b), emulator.BankCard(808).Number), b)
+	}
 	// Again: already archived, no upstream call.
 	s.Emulator.ResetCounts()
 	st, body = do(t, s, "POST", QueuePath, "application/json", strings.NewReader(`{"kind":"bankcard","orderNo":"bankLocal808"}`), "")
@@ -85,6 +89,11 @@ func TestLocalEvidencePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	json.Unmarshal(b, &doc)
+	for _, v := range []string{emulator.Person(909).IDNumber, emulator.Person(909).Name, emulator.Person(909).Address} {
+		if n := strings.Count(string(b), v); n != 1 {
+			t.Errorf("result.json holds a datum %d times (want one normalized copy): %s", n, b)
+		}
+	}
 	if doc.Result.Card.IDNumber != emulator.Person(909).IDNumber || doc.Source.Key != "uploads/idcard/front/user 909.jpg" {
 		t.Errorf("archived: %s", b)
 	}

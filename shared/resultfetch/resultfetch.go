@@ -370,7 +370,7 @@ func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (
 		}
 		res.Files = nil
 		pending, at, res.FilesPending = res.FilesPending, res.OrderTime, false
-		rec.Result = res
+		rec.Result = res.ForArchive()
 		return rec, pending, at, nil
 	}
 	res, err := h.OCR.BankCardResult(ctx, ocr.ResultQuery{OrderNo: orderNo, Files: files})
@@ -382,7 +382,7 @@ func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (
 	}
 	res.Files = nil
 	pending, at, res.FilesPending = res.FilesPending, res.OrderTime, false
-	rec.Result = res
+	rec.Result = res.ForArchive()
 	return rec, pending, at, nil
 }
 
@@ -559,12 +559,12 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 		if kind == archive.KindIDCard {
 			var res *ocr.IDCardResult
 			if res, verr = h.OCR.SubmitIDCard(ctx, idReq); verr == nil {
-				rec.Result = res
+				rec.Result = res.ForArchive()
 			}
 		} else {
 			var res *ocr.BankCardResult
 			if res, verr = h.OCR.SubmitBankCard(ctx, bankReq); verr == nil {
-				rec.Result = res
+				rec.Result = res.ForArchive()
 			}
 		}
 	}
