@@ -45,6 +45,9 @@ var ErrExists = errors.New("archive: object exists")
 type ObjectInfo struct {
 	Size int64
 	ETag string // without quotes; may be empty (file backend: size and mtime)
+	// Modified is when the object was written, where the store says (file
+	// backend; the retention sweep reads it).
+	Modified time.Time
 }
 
 // Bucket is an object store. Keys are slash-separated, without a leading

@@ -215,7 +215,7 @@ func (b *FileBucket) List(ctx context.Context, prefix string) ([]string, error) 
 func (b *FileBucket) OpenBucket(context.Context, string, string) (Bucket, error) { return b, nil }
 
 func info(fi fs.FileInfo) ObjectInfo {
-	return ObjectInfo{Size: fi.Size(), ETag: strconv.FormatInt(fi.ModTime().UnixNano(), 36)}
+	return ObjectInfo{Size: fi.Size(), ETag: strconv.FormatInt(fi.ModTime().UnixNano(), 36), Modified: fi.ModTime()}
 }
 
 func fileErr(err error) error {

@@ -76,6 +76,11 @@ type Archive struct {
 	// AuditSalt keys the order hashes in erasure audit records
 	// (AUDIT_SALT); empty: a salt kept in the archive under _audit/salt.
 	AuditSalt string
+	// RetentionDays is how long evidence is kept (RETENTION_DAYS, default
+	// 180); AuditRetentionDays the erasure records (AUDIT_RETENTION_DAYS,
+	// default 1096). The clouds enforce them by lifecycle rules, the local
+	// stack by a sweep.
+	RetentionDays, AuditRetentionDays int
 }
 
 // Logging configures logs and metrics.
@@ -243,7 +248,24 @@ func (a *API) fromEnv(getenv func(string) string) error {
 func (a *Archive) fromEnv(getenv func(string) string) error {
 	a.ArchiveURL = getenv("ARCHIVE_URL")
 	a.AuditSalt = getenv("AUDIT_SALT")
-	return nil
+	var err error
+	if a.RetentionDays, err = days(getenv, "RETENTION_DAYS", 180); err != nil {
+		return err
+	}
+	a.AuditRetentionDays, err = days(getenv, "AUDIT_RETENTION_DAYS", 1096)
+	return err
+}
+
+func days(getenv func(string) string, key string, def int) (int, error) {
+	v := strings.TrimSpace(getenv(key))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 3650 {
+		return 0, fmt.Errorf("config: %s must be a number of days from 1 to 3650", key)
+	}
+	return n, nil
 }
 
 func (l *Logging) fromEnv(getenv func(string) string) error {

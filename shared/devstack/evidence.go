@@ -35,6 +35,8 @@ type Evidence struct {
 	dir     string
 	log     *slog.Logger
 
+	retention, auditRetention int // days
+
 	scan sync.Mutex // one scan at a time
 	mu   sync.Mutex
 	seen map[string]string // upload key → size/mtime handled
@@ -52,7 +54,8 @@ func newEvidence(ctx context.Context, cfg config.Config, log *slog.Logger, dir s
 			return nil, err
 		}
 	}
-	return &Evidence{Handler: h, dir: dir, log: log.With("component", "resultfetch"), seen: map[string]string{}}, nil
+	return &Evidence{Handler: h, dir: dir, log: log.With("component", "resultfetch"), seen: map[string]string{},
+		retention: cfg.RetentionDays, auditRetention: cfg.AuditRetentionDays}, nil
 }
 
 // ServeHTTP is POST /_local/queue.
@@ -137,11 +140,21 @@ func (e *Evidence) ScanUploads(ctx context.Context, minAge time.Duration) (int, 
 	return n, err
 }
 
-// watch scans the uploads every interval until ctx ends.
+// sweepEvery is how often the local stack applies the retention rules
+// (the clouds' lifecycle rules run daily).
+const sweepEvery = time.Hour
+
+// watch scans the uploads every interval, and applies the retention rules
+// at start and every sweepEvery, until ctx ends.
 func (e *Evidence) watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	lastSweep := time.Time{}
 	for {
+		if time.Since(lastSweep) >= sweepEvery {
+			e.Sweep(ctx)
+			lastSweep = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -150,5 +163,25 @@ func (e *Evidence) watch(ctx context.Context, interval time.Duration) {
 				e.log.WarnContext(ctx, "scanning uploads", "err", err)
 			}
 		}
+	}
+}
+
+// Sweep deletes what the retention rules expire: archived evidence after
+// RETENTION_DAYS, audit records after AUDIT_RETENTION_DAYS, uploads after a
+// day (docs/personal-data.md).
+func (e *Evidence) Sweep(ctx context.Context) {
+	if _, ok := e.Handler.Archive.Bucket.(*archive.FileBucket); !ok {
+		return // a cloud bucket has lifecycle rules of its own
+	}
+	n, err := e.Handler.Archive.Sweep(ctx, e.retention, e.auditRetention)
+	if err == nil {
+		var m int
+		m, err = archive.SweepUploads(ctx, &archive.FileBucket{Dir: e.dir}, time.Now())
+		n += m
+	}
+	if err != nil && ctx.Err() == nil {
+		e.log.WarnContext(ctx, "retention sweep", "err", err)
+	} else if n > 0 {
+		e.log.InfoContext(ctx, "retention sweep", "deleted", n)
 	}
 }
