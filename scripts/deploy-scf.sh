@@ -18,7 +18,12 @@
 #   CARDOCR_CREDENTIALS_SECRET     SSM secret name, default cardocr-<stage>-credentials
 #   CARDOCR_TICKETS_SECRET         SSM secret name, default cardocr-<stage>-tickets
 #   CARDOCR_COS_BUCKET             evidence bucket <name>-<appid>, default cardocr-<stage>-<appid>;
-#                                  must exist (private, encrypted, lifecycle rule: see README)
+#                                  created private if missing; its encryption and retention rules are set
+#                                  at every deploy (cmd/cosbucket; needs TENCENTCLOUD_SECRET_ID/_KEY as tccli)
+#   CARDOCR_RETENTION_DAYS         days evidence is kept, default 180 (docs/personal-data.md)
+#   CARDOCR_AUDIT_RETENTION_DAYS   days erasure audit records are kept, default 1096
+#   CARDOCR_KMS_KEY                KMS key ID: the bucket and every object under SSE-KMS with it
+#                                  (default empty: SSE-COS); create it in KMS first (README)
 #   CARDOCR_CMQ_TOPIC              default cardocr-<stage>-resultfetch
 #   CARDOCR_ROLE_PREFIX            CAM role names <prefix>-api|-refresher|-resultfetch, default cardocr-<stage>
 #   CARDOCR_KYC_BASE_URL           default https://kyc1.qcloud.com
@@ -36,7 +41,7 @@ DRY=0
 for a in "$@"; do
   case "$a" in
     --dry-run) DRY=1 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "deploy-scf: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -73,6 +78,10 @@ export CARDOCR_API_KEYS=${CARDOCR_API_KEYS:-}
 export CARDOCR_CREDENTIALS_SECRET=${CARDOCR_CREDENTIALS_SECRET:-cardocr-$CARDOCR_STAGE-credentials}
 export CARDOCR_TICKETS_SECRET=${CARDOCR_TICKETS_SECRET:-cardocr-$CARDOCR_STAGE-tickets}
 export CARDOCR_COS_BUCKET=${CARDOCR_COS_BUCKET:-cardocr-$CARDOCR_STAGE-$CARDOCR_APPID}
+export CARDOCR_RETENTION_DAYS=${CARDOCR_RETENTION_DAYS:-180}
+export CARDOCR_AUDIT_RETENTION_DAYS=${CARDOCR_AUDIT_RETENTION_DAYS:-1096}
+export CARDOCR_KMS_KEY=${CARDOCR_KMS_KEY:-}
+if [ -n "$CARDOCR_KMS_KEY" ]; then export CARDOCR_COS_SSE="&sse=cos/kms&kmsKeyId=$CARDOCR_KMS_KEY"; else export CARDOCR_COS_SSE=""; fi
 export CARDOCR_CMQ_TOPIC=${CARDOCR_CMQ_TOPIC:-cardocr-$CARDOCR_STAGE-resultfetch}
 export CARDOCR_ROLE_PREFIX=${CARDOCR_ROLE_PREFIX:-cardocr-$CARDOCR_STAGE}
 export CARDOCR_KYC_BASE_URL=${CARDOCR_KYC_BASE_URL:-https://kyc1.qcloud.com}
@@ -97,7 +106,7 @@ fi
 
 step "environment for serverless.yml"
 for v in CARDOCR_SCF_REGION CARDOCR_STAGE CARDOCR_AUTH_MODE CARDOCR_CREDENTIALS_SECRET CARDOCR_TICKETS_SECRET \
-  CARDOCR_COS_BUCKET CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK; do
+  CARDOCR_COS_BUCKET CARDOCR_COS_SSE CARDOCR_RETENTION_DAYS CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK; do
   echo "export $v=${!v}"
 done
 echo "export CARDOCR_API_KEYS=****"
@@ -143,6 +152,17 @@ for kind in api refresher resultfetch; do
   fi
   run tccli cam AttachRolePolicy --AttachRoleName "$role" --PolicyName "$policy"
 done
+if [ -n "$CARDOCR_KMS_KEY" ]; then
+  # SSE-KMS: the roles that write and read the archive use the operator's key.
+  kms_policy=$CARDOCR_ROLE_PREFIX-kms
+  kms_doc='{"version":"2.0","statement":[{"effect":"allow","action":["name/kms:Encrypt","name/kms:Decrypt","name/kms:GenerateDataKey"],"resource":["qcs::kms:'"$R"':uin/'"$CARDOCR_UIN"':key/creatorUin/'"$CARDOCR_UIN"'/'"$CARDOCR_KMS_KEY"'"]}]}'
+  if [ "$DRY" = 1 ] || ! tccli cam GetPolicy --PolicyId "$(tccli cam ListPolicies --Keyword "$kms_policy" --Scope Local --filter "List[?PolicyName=='$kms_policy'].PolicyId | [0]" 2>/dev/null || echo 0)" >/dev/null 2>&1; then
+    run tccli cam CreatePolicy --PolicyName "$kms_policy" --PolicyDocument "$kms_doc"
+  fi
+  for kind in api resultfetch; do
+    run tccli cam AttachRolePolicy --AttachRoleName "$CARDOCR_ROLE_PREFIX-$kind" --PolicyName "$kms_policy"
+  done
+fi
 
 step "SSM secrets (fixed VersionId \"current\"; only ticketrefresh writes the tickets)"
 if ! exists tccli ssm DescribeSecret --region "$R" --SecretName "$CARDOCR_CREDENTIALS_SECRET"; then
@@ -164,7 +184,9 @@ step "CMQ topic for resultfetch (TDMQ CMQ edition)"
 if ! exists tccli tdmq DescribeCmqTopicDetail --region "$R" --TopicName "$CARDOCR_CMQ_TOPIC"; then
   run tccli tdmq CreateCmqTopic --region "$R" --TopicName "$CARDOCR_CMQ_TOPIC"
 fi
-echo "(evidence bucket $CARDOCR_COS_BUCKET must exist: private, SSE-COS, lifecycle expiry; README)"
+step "evidence bucket: private, encrypted, retention rules (docs/personal-data.md)"
+run go run ./cmd/cosbucket -bucket "$CARDOCR_COS_BUCKET" -region "$R" -prefix archive \
+  -retention-days "$CARDOCR_RETENTION_DAYS" -audit-days "$CARDOCR_AUDIT_RETENTION_DAYS" -kms-key "$CARDOCR_KMS_KEY"
 
 step "scf deploy: functions and triggers from serverless.yml"
 run scf deploy

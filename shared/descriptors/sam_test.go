@@ -211,12 +211,15 @@ func TestSAMEnvironment(t *testing.T) {
 				t.Errorf("%s: API_KEYS must be !Ref of a NoEcho parameter", f.id)
 			}
 		}
-		if f.kind != kindFetcher && f.env["ARCHIVE_URL"] != nil {
-			t.Errorf("%s: only resultfetch writes the archive", f.id)
+		// The archive holds the evidence (resultfetch) and the order
+		// records and erasures (the HTTP functions); the refresher has none.
+		if (f.kind == kindFetcher || f.kind == kindHTTP) != (f.env["ARCHIVE_URL"] != nil) {
+			t.Errorf("%s (%s function): ARCHIVE_URL set: %v", f.id, f.kind, f.env["ARCHIVE_URL"] != nil)
 		}
 		if v := f.env["ARCHIVE_URL"]; v != nil {
-			if tag, u := tagged(v); tag != "!Sub" || !strings.HasPrefix(u, "s3://") {
-				t.Errorf("%s: ARCHIVE_URL must be !Sub \"s3://bucket/prefix\", got %s %q", f.id, tag, u)
+			tag, u := tagged(v)
+			if tag != "!Sub" || !strings.HasPrefix(u, "s3://") || !strings.HasSuffix(u, "/archive?sse=aws:kms&kmsKeyId=${EvidenceKey.Arn}") {
+				t.Errorf("%s: ARCHIVE_URL must be !Sub \"s3://bucket/archive?sse=aws:kms&kmsKeyId=${EvidenceKey.Arn}\" (written under the operator's key), got %s %q", f.id, tag, u)
 			}
 		}
 	}
@@ -361,7 +364,11 @@ func TestSAMLeastPrivilege(t *testing.T) {
 				if !mapsEqual(res, map[string]bool{"sub:arn:${AWS::Partition}:s3:::" + bucket: true}) {
 					t.Errorf("%s: s3:ListBucket on %v; only the archive bucket %s", f.id, sortedKeys(res), bucket)
 				}
-			case a == "s3:PutObject" || a == "s3:GetObject":
+			case a == "kms:GenerateDataKey" || a == "kms:Decrypt":
+				if !mapsEqual(res, map[string]bool{"!GetAtt:EvidenceKey.Arn": true}) || f.env["ARCHIVE_URL"] == nil {
+					t.Errorf("%s: %s on %v; only the evidence key, for a function with the archive", f.id, a, sortedKeys(res))
+				}
+			case a == "s3:PutObject" || a == "s3:GetObject" || a == "s3:DeleteObject":
 				_, archive := tagged(f.env["ARCHIVE_URL"])
 				bucket, _, _ := strings.Cut(strings.TrimPrefix(archive, "s3://"), "/")
 				if archive == "" || bucket == "" {
@@ -374,7 +381,7 @@ func TestSAMLeastPrivilege(t *testing.T) {
 					}
 				}
 			default:
-				t.Errorf("%s: action %s is not one the code needs (GetSecretValue, PutSecretValue, s3:PutObject/GetObject/ListBucket)", f.id, a)
+				t.Errorf("%s: action %s is not one the code needs (GetSecretValue, PutSecretValue, s3:PutObject/GetObject/DeleteObject/ListBucket, kms:GenerateDataKey/Decrypt)", f.id, a)
 			}
 		}
 		if len(got["secretsmanager:GetSecretValue"]) == 0 {
@@ -432,6 +439,9 @@ func TestSAMHTTPRoutes(t *testing.T) {
 		"POST /v1/bankcard/ocr":              "bankcardsubmit",
 		"GET /v1/idcard/results/{orderNo}":   "ocrresult",
 		"GET /v1/bankcard/results/{orderNo}": "bankcardresult",
+		// Erasure (docs/personal-data.md) beside each result query.
+		"DELETE /v1/idcard/results/{orderNo}":   "ocrresult",
+		"DELETE /v1/bankcard/results/{orderNo}": "bankcardresult",
 	}
 	for route, fn := range want {
 		if routes[route] != fn {

@@ -163,13 +163,12 @@ func TestSCFEnvironment(t *testing.T) {
 				checkLinked(t, facts, fn, name, registry, v)
 			}
 		}
-		if v, ok := f.env["ARCHIVE_URL"]; ok {
-			if f.kind() != kindFetcher {
-				t.Errorf("%s: only resultfetch writes the archive", fn)
-			}
-			if !regexp.MustCompile(`^cos://[^/?]+\?region=[^&]+&prefix=[^&]+$`).MatchString(v) {
-				t.Errorf("%s: ARCHIVE_URL %q, want cos://<bucket-appid>?region=…&prefix=…", fn, v)
-			}
+		v, ok := f.env["ARCHIVE_URL"]
+		if (f.kind() == kindFetcher || f.kind() == kindHTTP) != ok {
+			t.Errorf("%s (%s function): ARCHIVE_URL set: %v (evidence, order records and erasure need it; the refresher does not)", fn, f.kind(), ok)
+		}
+		if ok && !regexp.MustCompile(`^cos://[^/?]+\?region=[^&]+&prefix=[^&$]+\$\{env:CARDOCR_COS_SSE\}$`).MatchString(v) {
+			t.Errorf("%s: ARCHIVE_URL %q, want cos://<bucket-appid>?region=…&prefix=…${env:CARDOCR_COS_SSE}", fn, v)
 		}
 	}
 	if creds == tickets {
@@ -294,7 +293,7 @@ func TestSCFLeastPrivilege(t *testing.T) {
 	readers := map[string]bool{"name/ssm:GetSecretValue": true}
 	writers := map[string]bool{"name/ssm:PutSecretValue": true, "name/ssm:UpdateSecret": true,
 		"name/ssm:ListSecretVersionIds": true, "name/ssm:DeleteSecretVersion": true}
-	cos := map[string]bool{"name/cos:PutObject": true, "name/cos:GetObject": true, "name/cos:HeadObject": true}
+	cos := map[string]bool{"name/cos:PutObject": true, "name/cos:GetObject": true, "name/cos:HeadObject": true, "name/cos:DeleteObject": true}
 	// Tencent Cloud OCR's actions have no resource-level authorization:
 	// "*" is the only resource they take.
 	ocrActions := map[string]bool{"name/ocr:IDCardOCR": true, "name/ocr:BankCardOCR": true}
@@ -344,11 +343,17 @@ func TestSCFLeastPrivilege(t *testing.T) {
 							t.Errorf("policy-%s: %s on %q: only the tickets secret", kind, a, r)
 						}
 					case cos[a]:
-						if !fetcher {
-							t.Errorf("policy-%s (used by %v): %s: only resultfetch uses COS", kind, fns, a)
+						if !fetcher && kind != "api" {
+							t.Errorf("policy-%s (used by %v): %s: only resultfetch and the API functions use COS", kind, fns, a)
 						}
 						if !strings.HasPrefix(r, cosPrefix) || r == cosPrefix+"*" {
 							t.Errorf("policy-%s: %s on %q, not a prefix inside the evidence bucket", kind, a, r)
+						}
+					case a == "name/cos:GetBucket":
+						// Listing (erasures find an order's objects): a
+						// bucket-level action, on the bucket alone.
+						if kind != "api" || r != cosPrefix+"*" {
+							t.Errorf("policy-%s: %s on %q: only the API role lists, and only the evidence bucket", kind, a, r)
 						}
 					case ocrActions[a]:
 						if kind != "api" {

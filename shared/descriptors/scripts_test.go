@@ -94,12 +94,28 @@ func TestDeploySCFDryRun(t *testing.T) {
 		"+ tccli ssm CreateSecret --region ap-guangzhou --SecretName cardocr-prod-credentials --VersionId current --SecretString ****",
 		"+ tccli ssm CreateSecret --region ap-guangzhou --SecretName cardocr-prod-tickets --VersionId current --SecretString {}",
 		"+ scf deploy",
+		// The evidence bucket: created private if missing, encrypted, the retention rules set.
+		"+ go run ./cmd/cosbucket -bucket cardocr-prod-1250000000 -region ap-guangzhou -prefix archive -retention-days 180 -audit-days 1096 -kms-key ",
 		"+ tccli scf PutReservedConcurrencyConfig --region ap-guangzhou --FunctionName cardocr-prod-ticketrefresh",
 		"+ tccli scf Invoke --region ap-guangzhou --FunctionName cardocr-prod-ticketrefresh",
 		"scripts/smoke.sh <Function URL",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
+	}
+
+	// With a KMS key: SSE-KMS in every ARCHIVE_URL, and the key's use for
+	// the roles that read and write the archive.
+	kmsOut, code := runScript(t, append(env, "CARDOCR_KMS_KEY=kms-0123"), "scripts/deploy-scf.sh", "--dry-run")
+	for _, want := range []string{
+		"export CARDOCR_COS_SSE=&sse=cos/kms&kmsKeyId=kms-0123",
+		"-kms-key kms-0123",
+		"+ tccli cam AttachRolePolicy --AttachRoleName cardocr-prod-api --PolicyName cardocr-prod-kms",
+		"+ tccli cam AttachRolePolicy --AttachRoleName cardocr-prod-resultfetch --PolicyName cardocr-prod-kms",
+	} {
+		if code != 0 || !strings.Contains(kmsOut, want) {
+			t.Errorf("dry run with CARDOCR_KMS_KEY lacks %q (exit %d)", want, code)
 		}
 	}
 

@@ -1,16 +1,19 @@
 // Package cosarchive is the Tencent Cloud COS backend of the evidence
 // archive. Importing it registers the cos:// scheme:
 //
-//	cos://bucket-appid?region=ap-guangzhou&prefix=cardocr&endpoint=…
+//	cos://bucket-appid?region=ap-guangzhou&prefix=cardocr&endpoint=…&sse=cos/kms&kmsKeyId=…
 //
-// Objects are written with x-cos-server-side-encryption: AES256 (SSE-COS).
+// Objects are written with x-cos-server-side-encryption: AES256 (SSE-COS),
+// or with sse=cos/kms under the operator's KMS key (SSE-KMS; kmsKeyId names
+// the key, else COS's default key for the account).
 // region is required; endpoint (tests, private endpoints) replaces the
 // bucket URL https://bucket-appid.cos.region.myqcloud.com for every bucket.
 // Credentials come from the environment SCF sets for the function's role
 // (TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY, TENCENTCLOUD_SESSIONTOKEN).
 //
-// Permissions (CAM): cos:PutObject on prefix/*, cos:GetObject and
-// cos:HeadObject on prefix/_done/*, prefix/_pending/* and on the uploads.
+// Permissions (CAM): cos:PutObject, cos:GetObject, cos:HeadObject and
+// cos:DeleteObject on prefix/* and on the uploads, cos:GetBucket (list, for
+// erasures); with SSE-KMS, kms:Encrypt, kms:Decrypt and kms:GenerateDataKey.
 package cosarchive
 
 import (
@@ -51,6 +54,8 @@ type Config struct {
 	SecretID     string
 	SecretKey    string
 	SessionToken string
+	SSE          string // "AES256" (default) or "cos/kms"
+	KMSKeyID     string // with cos/kms; empty: COS's default key
 	Transport    http.RoundTripper // default http.DefaultTransport
 	Timeout      time.Duration     // per call without a deadline; default 30s
 }
@@ -73,6 +78,8 @@ func open(_ context.Context, u *url.URL) (archive.Bucket, string, error) {
 		SecretID:     os.Getenv("TENCENTCLOUD_SECRETID"),
 		SecretKey:    os.Getenv("TENCENTCLOUD_SECRETKEY"),
 		SessionToken: os.Getenv("TENCENTCLOUD_SESSIONTOKEN"),
+		SSE:          q.Get("sse"),
+		KMSKeyID:     q.Get("kmsKeyId"),
 	}
 	prefix := q.Get("prefix")
 	if prefix == "" {
@@ -95,6 +102,13 @@ func New(cfg Config) (*Bucket, error) {
 	}
 	if cfg.SecretID == "" || cfg.SecretKey == "" {
 		return nil, errors.New("archive: cos: TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY are not set (SCF sets them for the function's role)")
+	}
+	switch cfg.SSE {
+	case "":
+		cfg.SSE = "AES256"
+	case "AES256", "cos/kms":
+	default:
+		return nil, fmt.Errorf("archive: cos: sse must be AES256 or cos/kms, not %q", cfg.SSE)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
@@ -256,7 +270,7 @@ func (b *Bucket) withTimeout(ctx context.Context) (context.Context, context.Canc
 	return context.WithTimeout(ctx, b.cfg.Timeout)
 }
 
-// Put stores data with SSE-COS (AES256).
+// Put stores data with server-side encryption (SSE-COS or SSE-KMS).
 func (b *Bucket) Put(ctx context.Context, key string, data []byte, contentType string) error {
 	if err := b.put(ctx, key, data, contentType, false); err != nil {
 		return mapError("PutObject", err)
@@ -285,7 +299,10 @@ func (b *Bucket) put(ctx context.Context, key string, data []byte, contentType s
 	defer cancel()
 	h := http.Header{}
 	h.Set("Content-Type", contentType)
-	h.Set("x-cos-server-side-encryption", "AES256")
+	h.Set("x-cos-server-side-encryption", b.cfg.SSE)
+	if b.cfg.SSE == "cos/kms" && b.cfg.KMSKeyID != "" {
+		h.Set("x-cos-server-side-encryption-cos-kms-key-id", b.cfg.KMSKeyID)
+	}
 	if create {
 		h.Set("x-cos-forbid-overwrite", "true")
 	}

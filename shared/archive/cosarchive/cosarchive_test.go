@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha1"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -43,8 +44,14 @@ type fakeCOS struct {
 	mu      sync.Mutex
 	objects map[string][]byte
 	sse     map[string]string
+	kmsKeys map[string]string // x-cos-server-side-encryption-cos-kms-key-id per key
 	gets    int
 	denied  int
+	// The bucket itself: whether it exists, its ACL and its configuration
+	// as last PUT (PUT Bucket, PUT Bucket lifecycle and encryption).
+	missing    bool
+	acl        string
+	bucketConf map[string][]byte
 }
 
 const (
@@ -63,6 +70,13 @@ func (f *fakeCOS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if key == "" && f.bucketRequest(w, r) {
+		return
+	}
+	if f.missing {
+		cosError(w, http.StatusNotFound, "NoSuchBucket")
+		return
+	}
 	switch r.Method {
 	case http.MethodPut:
 		data, err := io.ReadAll(r.Body)
@@ -79,6 +93,7 @@ func (f *fakeCOS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.objects[key] = data
 		f.sse[key] = r.Header.Get("x-cos-server-side-encryption")
+		f.kmsKeys[key] = r.Header.Get("x-cos-server-side-encryption-cos-kms-key-id")
 		w.Header().Set("ETag", etag(data))
 		w.Header().Set("x-cos-hash-crc64ecma", strconv.FormatUint(crc64.Checksum(data, crcTable), 10))
 		w.Header().Set("x-cos-server-side-encryption", f.sse[key])
@@ -132,6 +147,51 @@ func (f *fakeCOS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		cosError(w, http.StatusMethodNotAllowed, "MethodNotAllowed")
 	}
+}
+
+// bucketRequest answers the bucket APIs cmd/cosbucket uses (the lock is
+// held): HEAD Bucket, PUT Bucket, PUT Bucket lifecycle and encryption, whose
+// documents require Content-MD5 (checked) and a well-formed XML body. It
+// returns false for GET Bucket (the listing), answered with the objects.
+func (f *fakeCOS) bucketRequest(w http.ResponseWriter, r *http.Request) bool {
+	q := r.URL.Query()
+	switch {
+	case r.Method == http.MethodHead:
+		if f.missing {
+			w.WriteHeader(http.StatusNotFound)
+		} else {
+			w.WriteHeader(http.StatusOK)
+		}
+	case r.Method == http.MethodPut && len(q) == 0:
+		if !f.missing {
+			cosError(w, http.StatusConflict, "BucketAlreadyExists")
+			return true
+		}
+		f.missing, f.acl = false, r.Header.Get("x-cos-acl")
+		w.WriteHeader(http.StatusOK)
+	case r.Method == http.MethodPut && (q.Has("lifecycle") || q.Has("encryption")):
+		body, _ := io.ReadAll(r.Body)
+		sum := md5.Sum(body)
+		if r.Header.Get("Content-MD5") != base64.StdEncoding.EncodeToString(sum[:]) {
+			cosError(w, http.StatusBadRequest, "InvalidDigest")
+			return true
+		}
+		if xml.Unmarshal(body, new(struct{})) != nil {
+			cosError(w, http.StatusBadRequest, "MalformedXML")
+			return true
+		}
+		if f.missing {
+			cosError(w, http.StatusNotFound, "NoSuchBucket")
+			return true
+		}
+		for k := range q {
+			f.bucketConf[k] = body
+		}
+		w.WriteHeader(http.StatusOK)
+	default:
+		return false
+	}
+	return true
 }
 
 // getObject answers GET and HEAD Object (the lock is held).
@@ -201,8 +261,12 @@ func verifySignature(r *http.Request, id, key string, now time.Time) string {
 		if list == "" {
 			return "", true
 		}
+		// "按照 key 的字典序排序": sorted by key, not by the key=value
+		// string (they differ when one key is a prefix of another).
+		names := strings.Split(list, ";")
+		sort.Strings(names)
 		var kv []string
-		for _, name := range strings.Split(list, ";") {
+		for _, name := range names {
 			vs := value(name)
 			if len(vs) == 0 {
 				return "", false // signed but not sent
@@ -211,7 +275,6 @@ func verifySignature(r *http.Request, id, key string, now time.Time) string {
 				kv = append(kv, name+"="+enc(v))
 			}
 		}
-		sort.Strings(kv)
 		return strings.Join(kv, "&"), true
 	}
 	headerList := q.Get("q-header-list")
@@ -268,7 +331,7 @@ func cosError(w http.ResponseWriter, st int, code string) {
 }
 
 func startFakeCOS(t *testing.T) (*fakeCOS, string) {
-	f := &fakeCOS{objects: map[string][]byte{}, sse: map[string]string{}}
+	f := &fakeCOS{objects: map[string][]byte{}, sse: map[string]string{}, kmsKeys: map[string]string{}, bucketConf: map[string][]byte{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv.URL
@@ -469,5 +532,66 @@ func TestWrongKeyRefused(t *testing.T) {
 	err := b.Put(context.Background(), "x/a.json", []byte(`{}`), "application/json")
 	if err == nil || !strings.Contains(err.Error(), "403 SignatureDoesNotMatch") || strings.Contains(err.Error(), "wrong") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// The deploy's bucket setup: created private, default encryption under the
+// operator's KMS key, and the retention rules, each as the documents give
+// them; objects are then written under that key.
+func TestBucketSetupSendsTheDocumentedRules(t *testing.T) {
+	ctx := context.Background()
+	fake, base := startFakeCOS(t)
+	fake.missing = true
+	b, err := New(Config{Bucket: "evidence-1250000000", Region: "ap-chengdu", Endpoint: base, SecretID: testSecretID, SecretKey: testSecretKey,
+		SSE: "cos/kms", KMSKeyID: "kms-key-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Exists(ctx); err != nil || ok {
+		t.Fatalf("exists before: %v %v", ok, err)
+	}
+	if err := b.CreateBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.Exists(ctx); err != nil || !ok || fake.acl != "private" {
+		t.Fatalf("exists after: %v %v, acl %q", ok, err, fake.acl)
+	}
+	if err := b.PutEncryption(ctx, "kms-key-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutLifecycle(ctx, archive.RetentionRules("archive", 180, 1096)); err != nil {
+		t.Fatal(err)
+	}
+	want := `<ServerSideEncryptionConfiguration><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>KMS</SSEAlgorithm>` +
+		`<KMSMasterKeyID>kms-key-1</KMSMasterKeyID></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>`
+	if got := string(fake.bucketConf["encryption"]); got != want {
+		t.Errorf("encryption:\n%s\nwant\n%s", got, want)
+	}
+	var lc struct {
+		Rules []struct {
+			ID     string `xml:"ID"`
+			Prefix string `xml:"Filter>Prefix"`
+			Status string `xml:"Status"`
+			Days   int    `xml:"Expiration>Days"`
+		} `xml:"Rule"`
+	}
+	if err := xml.Unmarshal(fake.bucketConf["lifecycle"], &lc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, r := range lc.Rules {
+		if r.Status != "Enabled" || r.ID == "" {
+			t.Errorf("rule %+v", r)
+		}
+		got[r.Prefix] = r.Days
+	}
+	if got["uploads/"] != 1 || got["archive/idcard/"] != 180 || got["archive/_orders/"] != 180 || got["archive/_audit/"] != 1096 || len(got) != 8 {
+		t.Errorf("lifecycle rules: %s", fake.bucketConf["lifecycle"])
+	}
+	if err := b.Put(ctx, "archive/x.json", []byte("{}"), "application/json"); err != nil {
+		t.Fatal(err)
+	}
+	if fake.sse["archive/x.json"] != "cos/kms" || fake.kmsKeys["archive/x.json"] != "kms-key-1" {
+		t.Errorf("object encryption %q key %q", fake.sse["archive/x.json"], fake.kmsKeys["archive/x.json"])
 	}
 }
