@@ -54,8 +54,8 @@ type Config struct {
 	SecretID     string
 	SecretKey    string
 	SessionToken string
-	SSE          string // "AES256" (default) or "cos/kms"
-	KMSKeyID     string // with cos/kms; empty: COS's default key
+	SSE          string            // "AES256" (default) or "cos/kms"
+	KMSKeyID     string            // with cos/kms; empty: COS's default key
 	Transport    http.RoundTripper // default http.DefaultTransport
 	Timeout      time.Duration     // per call without a deadline; default 30s
 }
