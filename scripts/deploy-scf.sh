@@ -90,6 +90,7 @@ export CARDOCR_TICKET_CACHE_TTL=${CARDOCR_TICKET_CACHE_TTL:-30s}
 export CARDOCR_PROVIDER_FALLBACK=${CARDOCR_PROVIDER_FALLBACK:-}
 R=$CARDOCR_SCF_REGION
 PREFIX=cardocr-$CARDOCR_STAGE
+REFRESHER_FUNCTION=$PREFIX-ticketrefresh # HTTP functions ask it to run on a rejected ticket (REFRESHER_URL)
 FUNCTIONS=(ticketrefresh idcardsubmit bankcardsubmit ocrresult bankcardresult resultfetch)
 HTTP_FUNCTIONS=(idcardsubmit bankcardsubmit ocrresult bankcardresult)
 MEM_REFRESHER=128 # serverless.yml: ticketrefresh memorySize
@@ -131,7 +132,7 @@ step "CAM roles (one per kind of function, scripts/scf/policy-*.json)"
 render() { # render <policy file>: the policy with this account's names filled in
   sed -e "s/\${REGION}/$R/g" -e "s/\${UIN}/$CARDOCR_UIN/g" -e "s/\${APPID}/$CARDOCR_APPID/g" \
     -e "s/\${COS_BUCKET}/$CARDOCR_COS_BUCKET/g" -e "s/\${CREDENTIALS_SECRET}/$CARDOCR_CREDENTIALS_SECRET/g" \
-    -e "s/\${TICKETS_SECRET}/$CARDOCR_TICKETS_SECRET/g" "$1" | tr -d '\n'
+    -e "s/\${TICKETS_SECRET}/$CARDOCR_TICKETS_SECRET/g" -e "s/\${REFRESHER_FUNCTION}/$REFRESHER_FUNCTION/g" "$1" | tr -d '\n'
 }
 for kind in api refresher resultfetch; do
   role=$CARDOCR_ROLE_PREFIX-$kind

@@ -7,8 +7,10 @@ import (
 
 	// Cloud backends by build tag (see shared/backends): s3:// and/or
 	// cos:// for ARCHIVE_URL (order records, erasure), awssm:// and/or
-	// tencentssm:// for CREDENTIALS_URL and TICKET_STORE_URL.
+	// tencentssm:// for CREDENTIALS_URL and TICKET_STORE_URL, lambda:// and/or
+	// scf:// for REFRESHER_URL.
 	_ "github.com/cardocr/cardocr/shared/backends/archives"
+	_ "github.com/cardocr/cardocr/shared/backends/kickers"
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )
 

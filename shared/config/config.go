@@ -51,7 +51,11 @@ type Providers struct {
 // TicketStore configures where the upstream tokens live and how they are
 // refreshed and cached.
 type TicketStore struct {
-	TicketStoreURL  string        // TICKET_STORE_URL
+	TicketStoreURL string // TICKET_STORE_URL
+	// RefresherURL names the refresher function an HTTP function asks to
+	// run when the upstream rejects the stored pair (REFRESHER_URL:
+	// lambda://<name>, scf://<name>?region=…; empty: nobody is asked).
+	RefresherURL    string
 	RefreshInterval time.Duration // TICKET_REFRESH_INTERVAL
 	CacheTTL        time.Duration // TICKET_CACHE_TTL
 }
@@ -211,6 +215,7 @@ func chain(getenv func(string) string, key string) ([]string, error) {
 
 func (t *TicketStore) fromEnv(getenv func(string) string) error {
 	t.TicketStoreURL = getenv("TICKET_STORE_URL")
+	t.RefresherURL = getenv("REFRESHER_URL")
 	var err error
 	if t.RefreshInterval, err = duration(getenv, "TICKET_REFRESH_INTERVAL", 20*time.Minute); err != nil {
 		return err

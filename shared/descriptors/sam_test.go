@@ -364,6 +364,14 @@ func TestSAMLeastPrivilege(t *testing.T) {
 				if !mapsEqual(res, map[string]bool{"sub:arn:${AWS::Partition}:s3:::" + bucket: true}) {
 					t.Errorf("%s: s3:ListBucket on %v; only the archive bucket %s", f.id, sortedKeys(res), bucket)
 				}
+			case a == "lambda:InvokeFunction":
+				// A request that meets a rejected ticket asks the refresher.
+				if f.kind != kindHTTP || !mapsEqual(res, map[string]bool{"!GetAtt:TicketRefreshFunction.Arn": true}) {
+					t.Errorf("%s: lambda:InvokeFunction on %v; only the HTTP functions, on the refresher only", f.id, sortedKeys(res))
+				}
+				if tag, v := tagged(f.env["REFRESHER_URL"]); tag != "!Sub" || v != "lambda://${AWS::StackName}-ticketrefresh" {
+					t.Errorf("%s: REFRESHER_URL %s %q, want !Sub lambda://${AWS::StackName}-ticketrefresh (the refresher's FunctionName)", f.id, tag, v)
+				}
 			case a == "kms:GenerateDataKey" || a == "kms:Decrypt":
 				if !mapsEqual(res, map[string]bool{"!GetAtt:EvidenceKey.Arn": true}) || f.env["ARCHIVE_URL"] == nil {
 					t.Errorf("%s: %s on %v; only the evidence key, for a function with the archive", f.id, a, sortedKeys(res))

@@ -349,6 +349,11 @@ func TestSCFLeastPrivilege(t *testing.T) {
 						if !strings.HasPrefix(r, cosPrefix) || r == cosPrefix+"*" {
 							t.Errorf("policy-%s: %s on %q, not a prefix inside the evidence bucket", kind, a, r)
 						}
+					case a == "name/scf:InvokeFunction":
+						// A request that meets a rejected ticket asks the refresher.
+						if kind != "api" || r != "qcs::scf:${REGION}:uin/${UIN}:namespace/default/function/${REFRESHER_FUNCTION}" {
+							t.Errorf("policy-%s: %s on %q: only the API role, on the refresher only", kind, a, r)
+						}
 					case a == "name/cos:GetBucket":
 						// Listing (erasures find an order's objects): a
 						// bucket-level action, on the bucket alone.

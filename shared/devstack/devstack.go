@@ -65,6 +65,8 @@ type Stack struct {
 
 	devKey string // the generated dev key; empty when API_KEYS was given
 
+	heal chan struct{} // asks of the refresher (Reader.Kick)
+
 	srv    *http.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -214,6 +216,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	s.Reader = reader
+	// The in-process refresher is the one asked to run (no invoke API here).
+	s.heal = make(chan struct{}, 1)
+	reader.Kick = tickets.KickFunc(func(context.Context) error {
+		select {
+		case s.heal <- struct{}{}:
+		default: // one ask is pending already
+		}
+		return nil
+	})
 	if s.Refresher, err = setup.Refresher(ctx, cfg, log.With("component", "ticketrefresh")); err != nil {
 		ln.Close()
 		return nil, err
@@ -343,6 +354,18 @@ func (s *Stack) refreshLoop(ctx context.Context, log *slog.Logger, interval time
 		case <-ctx.Done():
 			t.Stop()
 			return
+		case <-s.heal:
+			// A request met a ticket the upstream rejects (as an HTTP
+			// function's asynchronous invoke of the refresher would).
+			t.Stop()
+			hctx, cancel := context.WithTimeout(ctx, time.Minute)
+			_, err := s.Refresher.Heal(hctx)
+			cancel()
+			if err != nil {
+				log.Error("ticket refresh (asked by a request) failed", "err", err)
+			}
+			ok = err == nil
+			continue
 		case <-t.C:
 		}
 		ok = s.refresh(ctx, log)

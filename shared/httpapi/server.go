@@ -221,6 +221,11 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 // freshness is the tickets' state, computed at most once per healthTTL
 // (concurrent callers wait for the one computation).
 func (s *server) freshness(ctx context.Context) tickets.Freshness {
+	// A pair known rejected is said at once, cache or not: /healthz never
+	// says fresh while requests fail for it (an answer from memory).
+	if k, ok := s.opt.Health.(interface{ PairRejected() bool }); ok && k.PairRejected() {
+		return tickets.Rejected
+	}
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
 	if !s.healthAt.IsZero() && time.Since(s.healthAt) < healthTTL {

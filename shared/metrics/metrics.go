@@ -113,14 +113,17 @@ func (r *Recorder) Call(ctx context.Context, provider, outcome string) {
 // (metric "photos_missing", "selfcheck", …) with its outcome, and writes
 // its line: EMF metric <metric> by Outcome on Lambda, else a JSON line
 // {"metric":<metric>,"outcome":…}. Counts keys it "<metric>:/<outcome>".
-func (r *Recorder) Event(ctx context.Context, metric, outcome string) {
+//
+// attrs are written on the line too (the cause of a selfcheck, say): they
+// describe the occurrence and are never dimensions.
+func (r *Recorder) Event(ctx context.Context, metric, outcome string, attrs ...slog.Attr) {
 	if r == nil {
 		return
 	}
 	now, day, n, log, ns := r.count([2]string{metric + ":", outcome})
 	if r.Format == FormatEMF {
 		log.LogAttrs(ctx, slog.LevelInfo, "metric",
-			slog.Any("_aws", emfMeta{
+			append([]slog.Attr{slog.Any("_aws", emfMeta{
 				Timestamp: now.UnixMilli(),
 				CloudWatchMetrics: []emfDirective{{
 					Namespace:  ns,
@@ -128,18 +131,18 @@ func (r *Recorder) Event(ctx context.Context, metric, outcome string) {
 					Metrics:    []emfMetric{{Name: metric, Unit: "Count"}},
 				}},
 			}),
-			slog.String("Outcome", outcome),
-			slog.Int(metric, 1),
-			slog.String("day", day),
-			slog.Int64("dailyCount", n),
+				slog.String("Outcome", outcome),
+				slog.Int(metric, 1),
+				slog.String("day", day),
+				slog.Int64("dailyCount", n)}, attrs...)...,
 		)
 		return
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "metric",
-		slog.String("metric", metric),
-		slog.String("outcome", outcome),
-		slog.String("day", day),
-		slog.Int64("dailyCount", n),
+		append([]slog.Attr{slog.String("metric", metric),
+			slog.String("outcome", outcome),
+			slog.String("day", day),
+			slog.Int64("dailyCount", n)}, attrs...)...,
 	)
 }
 

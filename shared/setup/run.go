@@ -11,6 +11,7 @@ import (
 
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/platform"
+	"github.com/cardocr/cardocr/shared/tickets"
 )
 
 // Builder makes a function from its configuration.
@@ -62,6 +63,9 @@ func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (
 			// {"wechatForceRefresh":true}: an operator saw 40001 on the
 			// token WeChat still hands out (see wechat.TokenKeeper.Force).
 			WeChatForceRefresh bool `json:"wechatForceRefresh"`
+			// {"cause":"rejected-on-request"}: an HTTP function saw the
+			// upstream reject the stored pair (tickets.Reader.Kick).
+			Cause string `json:"cause"`
 		}
 		_ = json.Unmarshal(ev, &in)
 		if in.WeChatForceRefresh {
@@ -75,8 +79,11 @@ func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (
 			return map[string]string{"outcome": "wechat_force_refreshed"}, nil
 		}
 		refresh := r.Refresh
-		if in.Force {
+		switch {
+		case in.Force:
 			refresh = r.ForceRefresh
+		case in.Cause == tickets.CauseRejectedOnRequest:
+			refresh = r.Heal
 		}
 		out, err := refresh(ctx)
 		if err != nil {

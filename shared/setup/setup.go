@@ -15,6 +15,7 @@ import (
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/httpapi"
+	"github.com/cardocr/cardocr/shared/kick"
 	"github.com/cardocr/cardocr/shared/logging"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
@@ -75,6 +76,16 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 	}
 	reader := &tickets.Reader{Store: store, TTL: cfg.CacheTTL, Logger: log}
 	hc := HTTPClient()
+	if cfg.Credentials.WeBankAppID != "" {
+		// /healthz asks the upstream (an unbilled result query, at most
+		// twice a minute) whether it still accepts the stored pair.
+		reader.Check = WeBank(cfg, hc)
+	}
+	if cfg.RefresherURL != "" {
+		if reader.Kick, err = kick.Open(ctx, cfg.RefresherURL); err != nil {
+			return nil, nil, fmt.Errorf("setup: %w", err)
+		}
+	}
 	providers := Providers(cfg, hc, reader, store, log)
 	if err := checkFallback(cfg, providers); err != nil {
 		return nil, nil, err

@@ -9,16 +9,39 @@ import (
 
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/upstream"
 )
 
 // Reader caches the stored pair in memory for TTL. Concurrent callers share
 // one load; a store outage is ridden out with the cached pair until that
 // pair expires.
+//
+// When the upstream rejects the stored pair and the store has nothing newer
+// (another system fetched a token with the same app id; the secret was
+// rotated), the reader marks the pair rejected, asks the refresher to run now
+// (Kick, at most once per KickEvery), answers tickets_unavailable at once
+// without calling the upstream again with the dead ticket, and rereads the
+// store every second until the refresher has stored a new pair. /healthz
+// reports "rejected" meanwhile; an instance without traffic learns it from a
+// self-check (Check) made for /healthz at most once per CheckEvery.
 type Reader struct {
 	Store  secretstore.Store
 	TTL    time.Duration // TICKET_CACHE_TTL
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Kick asks the refresher to run now (nil: nobody is asked; the
+	// schedule mends it).
+	Kick Kicker
+	// Check asks the upstream, with a call that costs nothing, whether it
+	// accepts a ticket (nil: /healthz does not ask).
+	Check TicketChecker
+	// KickEvery and CheckEvery bound the asks per instance
+	// [DefaultKickEvery, DefaultCheckEvery].
+	KickEvery, CheckEvery time.Duration
+
+	rejected  string // the SIGN ticket the upstream rejected, while stored
+	lastKick  time.Time
+	lastCheck time.Time
 
 	mu       sync.Mutex
 	pair     *Pair
@@ -27,6 +50,26 @@ type Reader struct {
 	loadErr  error
 	degraded bool // the stored document says a refresh was left unfinished
 }
+
+// Kicker asks the refresher to run now: an asynchronous invoke of the
+// refresher function (shared/kick), or the local stack's own refresher.
+type Kicker interface {
+	Kick(ctx context.Context) error
+}
+
+// KickFunc is a Kicker.
+type KickFunc func(ctx context.Context) error
+
+func (f KickFunc) Kick(ctx context.Context) error { return f(ctx) }
+
+// Defaults of the rejection handling.
+const (
+	DefaultKickEvery  = 10 * time.Second
+	DefaultCheckEvery = 30 * time.Second
+	// rejectedReload: while the stored pair is known rejected, the store
+	// is read again at most this often (the new pair shows up within it).
+	rejectedReload = time.Second
+)
 
 // Freshness is what /healthz reports.
 type Freshness string
@@ -38,6 +81,9 @@ const (
 	// Degraded: the last refresh failed, or left a token without its
 	// ticket; the refresher's next attempt mends it (see Refresher).
 	Degraded Freshness = "degraded"
+	// Rejected: the upstream rejects the stored pair; the refresher was
+	// asked to replace it.
+	Rejected Freshness = "rejected"
 )
 
 func (r *Reader) now() time.Time {
@@ -51,7 +97,13 @@ func (r *Reader) now() time.Time {
 func (r *Reader) Get(ctx context.Context) (Pair, error) {
 	r.mu.Lock()
 	now := r.now()
-	if r.pair.Usable(now) && now.Sub(r.loadedAt) < r.TTL {
+	if r.pair.Usable(now) && r.rejected == r.pair.SignTicket && now.Sub(r.loadedAt) < rejectedReload {
+		// Known dead, and the store was read a moment ago: no upstream
+		// call with it, and no store read per request.
+		r.mu.Unlock()
+		return Pair{}, errRejected()
+	}
+	if r.pair.Usable(now) && now.Sub(r.loadedAt) < r.TTL && r.rejected != r.pair.SignTicket {
 		p := *r.pair
 		r.mu.Unlock()
 		return p, nil
@@ -71,6 +123,11 @@ func (r *Reader) Get(ctx context.Context) (Pair, error) {
 		}
 	}
 	r.mu.Lock()
+	if r.pair.Usable(r.now()) && r.rejected == r.pair.SignTicket {
+		r.mu.Unlock()
+		r.kick(ctx) // the refresher may not have heard yet (rate-limited)
+		return Pair{}, errRejected()
+	}
 	defer r.mu.Unlock()
 	if r.pair.Usable(r.now()) {
 		return *r.pair, nil
@@ -79,6 +136,56 @@ func (r *Reader) Get(ctx context.Context) (Pair, error) {
 		return Pair{}, r.loadErr
 	}
 	return Pair{}, domain.Errorf(domain.TicketsUnavailable, "no usable tickets")
+}
+
+func errRejected() error {
+	return &domain.Error{Code: domain.TicketsUnavailable, Retryable: true,
+		Message: "the upstream rejected the stored ticket; the refresher was asked to replace it"}
+}
+
+// markRejected records that the upstream rejected ticket, and asks the
+// refresher to replace it.
+func (r *Reader) markRejected(ctx context.Context, ticket string) {
+	r.mu.Lock()
+	first := r.rejected != ticket
+	r.rejected = ticket
+	r.mu.Unlock()
+	if first && r.Logger != nil {
+		r.Logger.WarnContext(ctx, "the upstream rejects the stored ticket; asking the refresher to replace it")
+	}
+	r.kick(ctx)
+}
+
+// kick asks the refresher to run, at most once per KickEvery per instance.
+// It waits for the ask (an asynchronous invoke answers at once): a
+// function frozen after its answer would never send it.
+func (r *Reader) kick(ctx context.Context) {
+	if r.Kick == nil {
+		return
+	}
+	every := r.KickEvery
+	if every <= 0 {
+		every = DefaultKickEvery
+	}
+	r.mu.Lock()
+	now := r.now()
+	if !r.lastKick.IsZero() && now.Sub(r.lastKick) < every {
+		r.mu.Unlock()
+		return
+	}
+	r.lastKick = now
+	r.mu.Unlock()
+	kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	if err := r.Kick.Kick(kctx); err != nil {
+		if r.Logger != nil {
+			r.Logger.WarnContext(ctx, "could not ask the refresher to run; the schedule will", "err", err)
+		}
+		return
+	}
+	if r.Logger != nil {
+		r.Logger.InfoContext(ctx, "asked the refresher to replace the rejected pair")
+	}
 }
 
 // load reads the store once and publishes the result to every waiter. On a
@@ -152,11 +259,24 @@ func (r *Reader) Invalidate(rejected Pair) {
 // Freshness tells /healthz how the pair looks, loading it if needed.
 // interval is the refresher's cadence: a pair older than twice that is
 // stale (the refresher is not running).
+//
+// A pair the upstream rejects is "rejected": known from requests, or from a
+// self-check made here at most once per CheckEvery.
 func (r *Reader) Freshness(ctx context.Context, interval time.Duration) Freshness {
 	p, err := r.Get(ctx)
 	r.mu.Lock()
 	degraded := r.degraded
+	rejected := r.pair != nil && r.rejected == r.pair.SignTicket && r.pair.Usable(r.now())
 	r.mu.Unlock()
+	if rejected {
+		return Rejected
+	}
+	if err == nil && r.checkNow() {
+		if cerr := r.Check.CheckTicket(ctx, p.SignTicket); errors.Is(cerr, upstream.ErrCredentialsRejected) {
+			r.markRejected(ctx, p.SignTicket)
+			return Rejected
+		}
+	}
 	if degraded {
 		return Degraded
 	}
@@ -172,6 +292,33 @@ func (r *Reader) Freshness(ctx context.Context, interval time.Duration) Freshnes
 		return Stale
 	}
 	return Fresh
+}
+
+// PairRejected reports, from memory, whether the upstream rejects the pair
+// this reader holds (and the store had no newer one when it last looked).
+func (r *Reader) PairRejected() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pair != nil && r.rejected == r.pair.SignTicket && r.pair.Usable(r.now())
+}
+
+// checkNow reports whether a self-check is due (and takes the turn).
+func (r *Reader) checkNow() bool {
+	if r.Check == nil {
+		return false
+	}
+	every := r.CheckEvery
+	if every <= 0 {
+		every = DefaultCheckEvery
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if !r.lastCheck.IsZero() && now.Sub(r.lastCheck) < every {
+		return false
+	}
+	r.lastCheck = now
+	return true
 }
 
 // Current returns the stored SIGN ticket (the reader as the WeBank
@@ -196,8 +343,8 @@ func (r *Reader) Rejected(ctx context.Context, ticket string) (string, error) {
 		return "", err
 	}
 	if p.SignTicket == ticket {
-		return "", &domain.Error{Code: domain.TicketsUnavailable, Retryable: true,
-			Message: "the upstream rejected the stored ticket; the refresher has not replaced it yet"}
+		r.markRejected(ctx, ticket)
+		return "", errRejected()
 	}
 	return p.SignTicket, nil
 }

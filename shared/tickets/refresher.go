@@ -135,7 +135,20 @@ func (r *Refresher) due(doc Document, now time.Time) bool {
 // Refresh runs one scheduled refresh: it skips while the stored pair is
 // fresh (see Due) and accepted upstream.
 func (r *Refresher) Refresh(ctx context.Context) (Outcome, error) {
-	return r.refresh(ctx, false)
+	return r.refresh(ctx, false, "")
+}
+
+// CauseRejectedOnRequest is the cause of a run a request asked for after
+// the upstream rejected the stored pair (Reader.Kick).
+const CauseRejectedOnRequest = "rejected-on-request"
+
+// Heal is the run a request asks for when the upstream rejected the stored
+// pair and the store had nothing newer: a scheduled run (a pair that is
+// fresh is not replaced blindly) whose self-check decides, and whose
+// selfcheck metric line names the cause. However many instances ask, the
+// lease keeps it to one replacement: later runs find the new pair accepted.
+func (r *Refresher) Heal(ctx context.Context) (Outcome, error) {
+	return r.refresh(ctx, false, CauseRejectedOnRequest)
 }
 
 // ForceRefresh replaces the stored pair even if it looks fresh: for an
@@ -145,17 +158,17 @@ func (r *Refresher) Refresh(ctx context.Context) (Outcome, error) {
 // after every run does the same on its own when the upstream rejects the
 // stored pair.)
 func (r *Refresher) ForceRefresh(ctx context.Context) (Outcome, error) {
-	return r.refresh(ctx, true)
+	return r.refresh(ctx, true, "")
 }
 
-func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
+func (r *Refresher) refresh(ctx context.Context, force bool, cause string) (Outcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out, p, err := r.run(ctx, force)
 	if err != nil || out == Leased {
 		return out, err
 	}
-	return r.selfCheck(ctx, out, p)
+	return r.selfCheck(ctx, out, p, cause)
 }
 
 // selfCheck asks the upstream whether it accepts the stored pair, after
@@ -164,37 +177,41 @@ func (r *Refresher) refresh(ctx context.Context, force bool) (Outcome, error) {
 // id). A rejected pair is replaced at once, unless this run just fetched
 // it (then only the next run tries again). Writes the selfcheck metric.
 // Caller holds r.mu.
-func (r *Refresher) selfCheck(ctx context.Context, out Outcome, p *Pair) (Outcome, error) {
+func (r *Refresher) selfCheck(ctx context.Context, out Outcome, p *Pair, cause string) (Outcome, error) {
 	c, ok := r.WeBank.(TicketChecker)
 	if !ok || p == nil || !p.Usable(r.now()) {
 		return out, nil
 	}
 	log := r.logger()
+	var attrs []slog.Attr
+	if cause != "" {
+		attrs = append(attrs, slog.String("cause", cause))
+	}
 	err := c.CheckTicket(ctx, p.SignTicket)
 	switch {
 	case err == nil:
-		r.Metrics.Event(ctx, "selfcheck", "ok")
+		r.Metrics.Event(ctx, "selfcheck", "ok", attrs...)
 		return out, nil
 	case !errors.Is(err, upstream.ErrCredentialsRejected):
 		log.WarnContext(ctx, "ticket self-check could not tell; stored pair kept", "err", err)
-		r.Metrics.Event(ctx, "selfcheck", "failed")
+		r.Metrics.Event(ctx, "selfcheck", "failed", attrs...)
 		return out, nil
 	case out == Refreshed:
 		log.ErrorContext(ctx, "the upstream rejects the pair just fetched; the next run tries again", "err", err)
-		r.Metrics.Event(ctx, "selfcheck", "failed")
+		r.Metrics.Event(ctx, "selfcheck", "failed", attrs...)
 		return out, fmt.Errorf("tickets: self-check of the new pair: %w", err)
 	}
 	log.WarnContext(ctx, "the upstream rejects the stored pair; replacing it", "err", err)
 	rout, _, rerr := r.run(ctx, true)
 	switch {
 	case rerr != nil:
-		r.Metrics.Event(ctx, "selfcheck", "failed")
+		r.Metrics.Event(ctx, "selfcheck", "failed", attrs...)
 		return "", fmt.Errorf("tickets: replacing a rejected pair: %w", rerr)
 	case rout == Leased:
-		r.Metrics.Event(ctx, "selfcheck", "failed")
+		r.Metrics.Event(ctx, "selfcheck", "failed", attrs...)
 		return Leased, fmt.Errorf("tickets: replacing a rejected pair: %w", ErrNoUsablePair)
 	}
-	r.Metrics.Event(ctx, "selfcheck", "replaced")
+	r.Metrics.Event(ctx, "selfcheck", "replaced", attrs...)
 	return Replaced, nil
 }
 

@@ -1,0 +1,5 @@
+//go:build !cardocr_scf
+
+package kickers
+
+import _ "github.com/cardocr/cardocr/shared/kick/lambdakick" // lambda://

@@ -1,0 +1,128 @@
+// Package scfkick asks the refresher function to run through SCF's Invoke
+// API 3.0 action with InvocationType Event (asynchronous;
+// https://cloud.tencent.com/document/api/583/17243). Importing it
+// registers scf://<function-name>?region=…[&namespace=default&endpoint=…].
+//
+// The request is signed with TC3-HMAC-SHA256 (package tc3, which is tested
+// against tencentcloud-sdk-go's signer); credentials are SCF's environment
+// (TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY,
+// TENCENTCLOUD_SESSIONTOKEN), read at every call. Permission:
+// scf:InvokeFunction on the refresher.
+package scfkick
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/kick"
+	"github.com/cardocr/cardocr/shared/tc3"
+	"github.com/cardocr/cardocr/shared/tickets"
+)
+
+func init() { kick.Register("scf", open) }
+
+// Kicker invokes an SCF function asynchronously.
+type Kicker struct {
+	Function, Region, Namespace string
+	Endpoint                    string // base URL; default https://scf.tencentcloudapi.com
+	HTTPClient                  *http.Client
+	// Credentials returns (id, key, token) for each call (default: the
+	// environment SCF sets).
+	Credentials func() (id, key, token string, err error)
+}
+
+func open(u *url.URL) (tickets.Kicker, error) {
+	q := u.Query()
+	k := &Kicker{Function: u.Host, Region: q.Get("region"), Namespace: q.Get("namespace"), Endpoint: q.Get("endpoint")}
+	if k.Region == "" {
+		k.Region = os.Getenv("TENCENTCLOUD_REGION")
+	}
+	if k.Region == "" {
+		return nil, errors.New("kick: scf: no region (?region=)")
+	}
+	return k, nil
+}
+
+func envCredentials() (string, string, string, error) {
+	id, key := os.Getenv("TENCENTCLOUD_SECRETID"), os.Getenv("TENCENTCLOUD_SECRETKEY")
+	if id == "" || key == "" {
+		return "", "", "", errors.New("kick: scf: TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY are not set")
+	}
+	return id, key, os.Getenv("TENCENTCLOUD_SESSIONTOKEN"), nil
+}
+
+// Kick sends the Invoke action; an answer with Response.Error is an error
+// that names its code.
+func (k *Kicker) Kick(ctx context.Context) error {
+	creds := k.Credentials
+	if creds == nil {
+		creds = envCredentials
+	}
+	id, key, token, err := creds()
+	if err != nil {
+		return err
+	}
+	ns := k.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	body, _ := json.Marshal(map[string]string{"FunctionName": k.Function, "InvocationType": "Event",
+		"ClientContext": string(kick.Payload), "Namespace": ns})
+	base := k.Endpoint
+	if base == "" {
+		base = "https://scf.tencentcloudapi.com"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("kick: scf: %w", err)
+	}
+	ts := time.Now().Unix()
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("X-TC-Action", "Invoke")
+	req.Header.Set("X-TC-Version", "2018-04-16")
+	req.Header.Set("X-TC-Region", k.Region)
+	req.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
+	if token != "" {
+		req.Header.Set("X-TC-Token", token)
+	}
+	signed := []string{"content-type", "host"}
+	date := time.Unix(ts, 0).UTC().Format("2006-01-02")
+	req.Header.Set("Authorization", "TC3-HMAC-SHA256 Credential="+id+"/"+date+"/scf/tc3_request, SignedHeaders="+
+		strings.Join(signed, ";")+", Signature="+tc3.Signature(req, body, signed, ts, "scf", key))
+	hc := k.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("kick: scf Invoke: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Response struct {
+			Error *struct{ Code string } `json:"Error"`
+		} `json:"Response"`
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("kick: scf Invoke: HTTP %d, unreadable answer", resp.StatusCode)
+	}
+	if out.Response.Error != nil {
+		return fmt.Errorf("kick: scf Invoke: %s", out.Response.Error.Code)
+	}
+	return nil
+}
