@@ -90,3 +90,35 @@ func (a *Archive) SaveOrder(ctx context.Context, o ocr.Order) error {
 }
 
 var _ ocr.Orders = (*Archive)(nil)
+
+// SaveResult archives a result at submit time (EVIDENCE=on, for providers
+// that keep no results): result.json and the done marker, as resultfetch
+// archives a queried one.
+func (a *Archive) SaveResult(ctx context.Context, kind, orderNo string, result any) error {
+	_, err := a.Save(ctx, Record{Kind: kind, OrderNo: orderNo, Result: result})
+	return err
+}
+
+// ArchivedResult returns the result object of an archived order, or nil
+// when the order is not archived (or was archived as an error).
+func (a *Archive) ArchivedResult(ctx context.Context, kind, orderNo string) (json.RawMessage, error) {
+	if err := checkOrder(kind, orderNo); err != nil {
+		return nil, err
+	}
+	var m Marker
+	if v, err := a.readJSON(ctx, a.DoneKey(kind, orderNo), &m); err != nil || v == nil {
+		return nil, err
+	}
+	var doc struct {
+		Result json.RawMessage `json:"result"`
+	}
+	if v, err := a.readJSON(ctx, m.Result, &doc); err != nil || v == nil {
+		return nil, err
+	}
+	if len(doc.Result) == 0 || string(doc.Result) == "null" {
+		return nil, nil
+	}
+	return doc.Result, nil
+}
+
+var _ ocr.Evidence = (*Archive)(nil)

@@ -85,6 +85,10 @@ type Archive struct {
 	// default 1096). The clouds enforce them by lifecycle rules, the local
 	// stack by a sweep.
 	RetentionDays, AuditRetentionDays int
+	// Evidence (EVIDENCE=on) archives, at submit, the results of providers
+	// that keep none (wechat, tencentcloud), so that their orders can be
+	// queried; off (the default outside make run): such a query is a 404.
+	Evidence bool
 }
 
 // Logging configures logs and metrics.
@@ -253,6 +257,13 @@ func (a *API) fromEnv(getenv func(string) string) error {
 func (a *Archive) fromEnv(getenv func(string) string) error {
 	a.ArchiveURL = getenv("ARCHIVE_URL")
 	a.AuditSalt = getenv("AUDIT_SALT")
+	switch strings.ToLower(strings.TrimSpace(getenv("EVIDENCE"))) {
+	case "", "off", "false", "0":
+	case "on", "true", "1":
+		a.Evidence = true
+	default:
+		return fmt.Errorf("config: EVIDENCE must be on or off")
+	}
 	var err error
 	if a.RetentionDays, err = days(getenv, "RETENTION_DAYS", 180); err != nil {
 		return err

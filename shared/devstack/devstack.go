@@ -103,6 +103,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		"CREDENTIALS_URL":  local("credentials.json"),
 		"TICKET_STORE_URL": local("tickets.json"),
 		"ARCHIVE_URL":      local("archive"),
+		"EVIDENCE":         "on", // every order can be queried, whatever its provider
 		"PORT":             "8080",
 		"LOG_FORMAT":       "text", // a person reads these
 	}

@@ -95,6 +95,9 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 		return nil, err
 	}
 	res.FallbackFrom = from
+	if !res.Replayed {
+		s.keepEvidence(ctx, s.Providers[res.Provider], KindBankCard, res.OrderNo, res.ForArchive())
+	}
 	return res, nil
 }
 
@@ -127,6 +130,14 @@ func (s *Service) BankCardResult(ctx context.Context, q ResultQuery) (*BankCardR
 	o, err := s.lookup(ctx, KindBankCard, q)
 	if err != nil {
 		return nil, err
+	}
+	if o != nil && o.Provider != "" && s.Providers[o.Provider] != nil && !keepsResults(s.Providers[o.Provider]) {
+		res := &BankCardResult{}
+		if err := s.archived(ctx, KindBankCard, o, res); err != nil {
+			return nil, err
+		}
+		res.OrderNo, res.Provider, res.FallbackFrom, res.Replayed = q.OrderNo, o.Provider, "", false
+		return res, nil
 	}
 	p, qr, err := s.querier(o)
 	if err != nil {

@@ -160,6 +160,9 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 		return nil, err
 	}
 	res.FallbackFrom = from
+	if !res.Replayed {
+		s.keepEvidence(ctx, s.Providers[res.Provider], KindIDCard, res.OrderNo, res.ForArchive())
+	}
 	return res, nil
 }
 
@@ -230,6 +233,14 @@ func (s *Service) IDCardResult(ctx context.Context, q ResultQuery) (*IDCardResul
 	o, err := s.lookup(ctx, KindIDCard, q)
 	if err != nil {
 		return nil, err
+	}
+	if o != nil && o.Provider != "" && s.Providers[o.Provider] != nil && !keepsResults(s.Providers[o.Provider]) {
+		res := &IDCardResult{}
+		if err := s.archived(ctx, KindIDCard, o, res); err != nil {
+			return nil, err
+		}
+		res.OrderNo, res.Provider, res.FallbackFrom, res.Replayed = q.OrderNo, o.Provider, "", false
+		return res, nil
 	}
 	p, qr, err := s.querier(o)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"time"
@@ -230,4 +231,52 @@ type Erased struct {
 	Keys      []string // their keys (for a dry run's listing; never logged)
 	AuditKey  string   // the audit record written
 	Tombstone bool     // the order's record now says erased
+}
+
+// Evidence keeps the results of providers that keep none themselves
+// (WeChat, Tencent Cloud), so that their orders can be queried like
+// WeBank's (EVIDENCE=on; the archive).
+type Evidence interface {
+	SaveResult(ctx context.Context, kind, orderNo string, result any) error
+	// ArchivedResult returns an order's archived result, or nil.
+	ArchivedResult(ctx context.Context, kind, orderNo string) (json.RawMessage, error)
+}
+
+// keepsResults reports whether p answers result queries itself.
+func keepsResults(p Provider) bool {
+	_, ok := p.(Querier)
+	return ok
+}
+
+// keepEvidence archives the result of a provider that keeps none, when
+// evidence is on. A failure is logged: the answer is the caller's already.
+func (s *Service) keepEvidence(ctx context.Context, p Provider, kind, orderNo string, result any) {
+	if s.Evidence == nil || p == nil || keepsResults(p) {
+		return
+	}
+	if err := s.Evidence.SaveResult(context.WithoutCancel(ctx), kind, orderNo, result); err != nil {
+		s.logger().ErrorContext(ctx, "result not archived; a later query of this order will not find it",
+			"kind", kind, "provider", p.Name(), "err", err.Error())
+	}
+}
+
+// archived answers a query of an order made by a provider that keeps no
+// results: from the archive when evidence is on, else a 404 that says so.
+func (s *Service) archived(ctx context.Context, kind string, o *Order, into any) error {
+	if s.Evidence == nil {
+		return &domain.Error{Code: domain.NotFound, Err: errNoQuerier,
+			Message: "this order was made by provider " + o.Provider + ", which keeps no results, and this deployment archives none (EVIDENCE is off)"}
+	}
+	raw, err := s.Evidence.ArchivedResult(ctx, kind, o.OrderNo)
+	if err != nil {
+		return storeError(err)
+	}
+	if raw == nil {
+		return &domain.Error{Code: domain.NotFound, Err: errNoQuerier,
+			Message: "this order was made by provider " + o.Provider + ", which keeps no results, and its result was not archived"}
+	}
+	if err := json.Unmarshal(raw, into); err != nil {
+		return domain.Wrap(domain.Internal, err, "the archived result is unreadable")
+	}
+	return nil
 }

@@ -135,12 +135,23 @@ func (s *Service) replayBankCard(ctx context.Context, p Provider, q Querier, r B
 // submit; nil when there is none to read (the provider keeps no results,
 // or the query failed): the retry is then submitted again.
 func (s *Service) replayDoneIDCard(ctx context.Context, o *Order, r IDCardRequest) *IDCardResult {
-	p, q, err := s.querier(o)
-	if err != nil {
-		return nil
+	var res *IDCardResult
+	if p := s.Providers[o.Provider]; p != nil && !keepsResults(p) {
+		res = &IDCardResult{} // the archive's copy, when evidence is on
+		if s.archived(ctx, KindIDCard, o, res) != nil {
+			return nil
+		}
+		res.OrderNo, res.Provider, res.FallbackFrom = r.OrderNo, o.Provider, ""
+	} else {
+		p, q, err := s.querier(o)
+		if err != nil {
+			return nil
+		}
+		if res, err = s.queryIDCard(ctx, p, q, r.OrderNo, false); err != nil {
+			return nil
+		}
 	}
-	res, err := s.queryIDCard(ctx, p, q, r.OrderNo, false)
-	if err != nil || res.Side != r.Side {
+	if res.Side != r.Side {
 		return nil
 	}
 	if !r.Native {
@@ -153,13 +164,22 @@ func (s *Service) replayDoneIDCard(ctx context.Context, o *Order, r IDCardReques
 
 // replayDoneBankCard is replayDoneIDCard for bank cards.
 func (s *Service) replayDoneBankCard(ctx context.Context, o *Order, r BankCardRequest) *BankCardResult {
-	p, q, err := s.querier(o)
-	if err != nil {
-		return nil
-	}
-	res, err := s.queryBankCard(ctx, p, q, r.OrderNo, false)
-	if err != nil {
-		return nil
+	var res *BankCardResult
+	if p := s.Providers[o.Provider]; p != nil && !keepsResults(p) {
+		res = &BankCardResult{}
+		if s.archived(ctx, KindBankCard, o, res) != nil {
+			return nil
+		}
+		res.OrderNo, res.Provider, res.FallbackFrom = r.OrderNo, o.Provider, ""
+	} else {
+		p, q, err := s.querier(o)
+		if err != nil {
+			return nil
+		}
+		var qerr error
+		if res, qerr = s.queryBankCard(ctx, p, q, r.OrderNo, false); qerr != nil {
+			return nil
+		}
 	}
 	res.Replayed = true
 	s.logger().InfoContext(ctx, "retry of a finished order answered from its stored result", "kind", "bankcard")

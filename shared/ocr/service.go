@@ -45,6 +45,9 @@ type Service struct {
 	// number is answered with its error, never from a stored result whose
 	// image cannot be compared.
 	Orders Orders
+	// Evidence archives, at submit, the results of providers that keep
+	// none, and answers their queries (EVIDENCE=on); nil: off.
+	Evidence Evidence
 	// PhotoWait bounds the re-queries of a result query whose photos are
 	// late [DefaultPhotoWait]; negative: no re-query.
 	PhotoWait time.Duration

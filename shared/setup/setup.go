@@ -104,6 +104,9 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 			o(arch)
 		}
 		svc.Orders, eraser = arch, arch
+		if cfg.Evidence {
+			svc.Evidence = arch
+		}
 	}
 	h := httpapi.New(httpapi.Options{
 		IDCards: svc, BankCards: svc, Eraser: eraser, Health: reader, RefreshInterval: cfg.RefreshInterval,
