@@ -196,10 +196,10 @@ func (s *Service) lookup(ctx context.Context, kind string, q ResultQuery) (*Orde
 	case o.Owner != q.Owner:
 		// Another tenant's order is answered as no order at all.
 		return nil, domain.Errorf(domain.NotFound, "no %s result under this orderNo", kindNoun(kind))
-	case o.State == OrderErased:
-		return nil, &domain.Error{Code: domain.Erased, Message: "this order was erased on request"}
 	case o.Kind != "" && o.Kind != kind:
 		return nil, domain.Errorf(domain.NotFound, "no %s result under this orderNo", kindNoun(kind))
+	case o.State == OrderErased:
+		return nil, &domain.Error{Code: domain.Erased, Message: "this order was erased on request"}
 	}
 	return o, nil
 }

@@ -97,7 +97,7 @@ func (r *Reader) now() time.Time {
 func (r *Reader) Get(ctx context.Context) (Pair, error) {
 	r.mu.Lock()
 	now := r.now()
-	if r.pair.Usable(now) && r.rejected == r.pair.SignTicket && now.Sub(r.loadedAt) < rejectedReload {
+	if r.pair.Usable(now) && r.rejected == r.pair.SignTicket && now.Sub(r.loadedAt) < min(r.TTL, rejectedReload) {
 		// Known dead, and the store was read a moment ago: no upstream
 		// call with it, and no store read per request.
 		r.mu.Unlock()
