@@ -110,3 +110,29 @@ func TestProviderFallback(t *testing.T) {
 		t.Error("no fallback metric in the logs")
 	}
 }
+
+// Tencent Cloud OCR read literally: the other side than asked for is
+// "FailedOperation.CardSideError", a wrong side (422, exactly one call, no
+// fallback even with a provider after it); an image whose Base64 is 9 MB is
+// taken ("要求图片经Base64编码后不超过 10M").
+func TestTencentCloudWrongSideAndLargeImage(t *testing.T) {
+	s, _ := startStack(t, env{"PROVIDER_FALLBACK": "tencentcloud,webank"})
+	back := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 23}.JPEG()
+	s.TencentCloudEmulator.ResetCounts()
+	code, a := submitJSON(t, s, "/v1/idcard/ocr", map[string]any{"side": "front", "image": back})
+	errObj, _ := a["error"].(map[string]any)
+	if code != http.StatusUnprocessableEntity || errObj["code"] != "recognition_failed" || errObj["upstreamCode"] != "FailedOperation.CardSideError" {
+		t.Fatalf("wrong side: %d %v", code, a)
+	}
+	if n := s.TencentCloudEmulator.Count(emulator.EndpointTencentIDCardOCR); n != 1 {
+		t.Errorf("IDCardOCR calls %d, want 1", n)
+	}
+	if n := s.Emulator.Count(emulator.EndpointIDCardOCR); n != 0 {
+		t.Errorf("fell back to WeBank for a wrong side: %d calls", n)
+	}
+	big := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 23, MinSize: 9 << 20 / 4 * 3}.JPEG()
+	code, a = submitJSON(t, s, "/v1/idcard/ocr", map[string]any{"side": "front", "provider": "tencentcloud", "image": big})
+	if code != http.StatusOK || a["provider"] != "tencentcloud" {
+		t.Fatalf("a 9 MiB Base64 image: %d %v", code, a["error"])
+	}
+}

@@ -46,8 +46,14 @@ type TencentCloudConfig struct {
 	// a role); when empty any token is accepted.
 	Token string
 	// MaxBase64 is the longest ImageBase64 accepted: "要求图片经Base64编码后
-	// 不超过 7M" [7 MiB]; longer ones get LimitExceeded.TooLargeFileError.
+	// 不超过 10M" (the current IDCardOCR and BankCardOCR pages,
+	// https://cloud.tencent.com/document/api/866/33524 and 866/36216, and
+	// the SDK's models.go; older copies said 7M) [10 MiB]; longer ones get
+	// LimitExceeded.TooLargeFileError.
 	MaxBase64 int64
+	// InvalidDateCode is the WarnInfos code of an invalid validity date:
+	// -9109 in the current models.go, -9100 on older pages [-9109].
+	InvalidDateCode int
 }
 
 const tcVersion = "2018-11-19"
@@ -63,7 +69,10 @@ func (e *Emulator) registerTencentCloud() {
 		c.SecretID, c.SecretKey = DefaultTencentCloudSecretID, DefaultTencentCloudSecretKey
 	}
 	if c.MaxBase64 <= 0 {
-		c.MaxBase64 = 7 << 20
+		c.MaxBase64 = 10 << 20
+	}
+	if c.InvalidDateCode == 0 {
+		c.InvalidDateCode = -9109
 	}
 	e.mux.HandleFunc("POST /{$}", e.tencentCloud)
 }
@@ -190,7 +199,7 @@ var tcIDWarnings = [6]struct {
 }{
 	{-9101, func(c tcIDConfig) bool { return c.BorderCheckWarn }}, // border incomplete
 	{-9102, func(c tcIDConfig) bool { return c.CopyWarn }},        // photocopy
-	{-9100, func(c tcIDConfig) bool { return c.InvalidDateWarn }}, // invalid date
+	{0, func(c tcIDConfig) bool { return c.InvalidDateWarn }}, // invalid date: InvalidDateCode
 	{-9103, func(c tcIDConfig) bool { return c.ReshootWarn }},     // recaptured
 	{-9104, func(c tcIDConfig) bool { return c.TempIdWarn }},      // temporary card
 	{-9105, func(c tcIDConfig) bool { return c.BorderCheckWarn }}, // occluded inside the frame
@@ -215,7 +224,7 @@ func (e *Emulator) tcIDCard(w http.ResponseWriter, name string, body []byte) {
 	case "BACK":
 		side = SideBack
 	default:
-		e.tcFail(w, name, "bad_side", "FailedOperation.CardSideError", "CardSide must be FRONT or BACK")
+		e.tcFail(w, name, "bad_side", "InvalidParameterValue.InvalidParameterValueLimit", "CardSide must be FRONT or BACK")
 		return
 	}
 	spec, hasMarker, ok := e.tcImage(w, name, req.ImageBase64, req.ImageUrl, KindIDCard, side)
@@ -238,6 +247,13 @@ func (e *Emulator) tcIDCard(w http.ResponseWriter, name string, body []byte) {
 		e.tcFail(w, name, rec.reason, code, "recognition failed")
 		return
 	}
+	// "FailedOperation.CardSideError: 身份证正反面识别错误" (the error
+	// codes of IDCardOCR): the image shows the other side than CardSide
+	// asked for. Without CardSide the side is detected and answered.
+	if req.CardSide != "" && rec.side != side {
+		e.tcFail(w, name, "wrong_side", "FailedOperation.CardSideError", "card side error")
+		return
+	}
 	out := map[string]any{"Name": "", "Sex": "", "Nation": "", "Birth": "", "Address": "", "IdNum": "", "Authority": "", "ValidDate": ""}
 	if rec.side == SideFront {
 		out["Name"], out["Sex"], out["Nation"], out["Address"], out["IdNum"] = rec.name, rec.sex, rec.nation, rec.address, rec.idcard
@@ -250,7 +266,11 @@ func (e *Emulator) tcIDCard(w http.ResponseWriter, name string, body []byte) {
 	var warn []int
 	for i, wn := range tcIDWarnings {
 		if i < len(rec.warning) && rec.warning[i] == '1' && wn.wanted(cfg) {
-			warn = append(warn, wn.code)
+			code := wn.code
+			if code == 0 {
+				code = e.cfg.TencentCloud.InvalidDateCode
+			}
+			warn = append(warn, code)
 		}
 	}
 	if len(warn) > 0 {

@@ -75,7 +75,10 @@ func TestTencentCloudProtocol(t *testing.T) {
 		{"timestamp 6 min off", "IDCardOCR", id, key, 6 * time.Minute, ok, "AuthFailure.SignatureExpire"},
 		{"unknown action", "GeneralBasicOCR", id, key, 0, ok, "InvalidAction"},
 		{"unknown member", "IDCardOCR", id, key, 0, map[string]any{"ImageBase64": img, "Foo": 1}, "UnknownParameter"},
-		{"bad CardSide", "IDCardOCR", id, key, 0, map[string]any{"ImageBase64": img, "CardSide": "LEFT"}, "FailedOperation.CardSideError"},
+		{"bad CardSide", "IDCardOCR", id, key, 0, map[string]any{"ImageBase64": img, "CardSide": "LEFT"}, "InvalidParameterValue.InvalidParameterValueLimit"},
+		// "FailedOperation.CardSideError: 身份证正反面识别错误": the front asked
+		// for, the back sent.
+		{"wrong side", "IDCardOCR", id, key, 0, map[string]any{"ImageBase64": base64.StdEncoding.EncodeToString(CardSpec{Kind: KindIDCard, Side: SideBack, Seed: 3}.JPEG()), "CardSide": "FRONT"}, "FailedOperation.CardSideError"},
 		{"Config not JSON", "IDCardOCR", id, key, 0, map[string]any{"ImageBase64": img, "Config": "{"}, "InvalidParameter.ConfigFormatError"},
 		{"not base64", "IDCardOCR", id, key, 0, map[string]any{"ImageBase64": "!!"}, "FailedOperation.ImageDecodeFailed"},
 		{"no image", "IDCardOCR", id, key, 0, map[string]any{}, "InvalidParameterValue.InvalidParameterValueLimit"},
@@ -92,15 +95,16 @@ func TestTencentCloudProtocol(t *testing.T) {
 	}
 }
 
-// "要求图片经Base64编码后不超过 7M" (IDCardOCR and BankCardOCR, ImageBase64):
-// 7 MiB of Base64 is taken, one character more is not.
+// "要求图片经Base64编码后不超过 10M" (the current IDCardOCR and BankCardOCR
+// pages, ImageBase64; older copies said 7M): 10 MiB of Base64 is taken by
+// default, and a configured limit is taken to the character.
 func TestTencentCloudBase64Limit(t *testing.T) {
 	clk := newClock()
 	e := New(Config{Now: clk.Now, TencentCloud: TencentCloudConfig{MaxBase64: 4096}})
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	if New(Config{}).cfg.TencentCloud.MaxBase64 != 7<<20 {
-		t.Fatal("default limit is not 7 MiB")
+	if New(Config{}).cfg.TencentCloud.MaxBase64 != 10<<20 {
+		t.Fatal("default limit is not 10 MiB")
 	}
 	big := CardSpec{Kind: KindIDCard, Side: SideFront, Seed: 2, MinSize: 3072}.JPEG()
 	b64 := base64.StdEncoding.EncodeToString(big[:3072])
@@ -186,5 +190,25 @@ func TestTencentCloudWarningsFollowConfig(t *testing.T) {
 	}
 	if got := call(``); got != "" {
 		t.Errorf("none asked: %q", got)
+	}
+}
+
+// WarnInfos: "-9109 身份证有效日期不合法告警" in the current models.go;
+// older pages list the same warning as -9100. The emulator answers the
+// current code by default and the older one on request.
+func TestTencentCloudInvalidDateWarningCode(t *testing.T) {
+	clk := newClock()
+	img := base64.StdEncoding.EncodeToString(CardSpec{Kind: KindIDCard, Side: SideBack, Seed: 4, Warning: "00100000"}.JPEG())
+	for _, tc := range []struct {
+		cfg  TencentCloudConfig
+		want string
+	}{{TencentCloudConfig{}, "-9109"}, {TencentCloudConfig{InvalidDateCode: -9100}, "-9100"}} {
+		srv := httptest.NewServer(New(Config{Now: clk.Now, TencentCloud: tc.cfg}))
+		r := tcCall(t, srv.URL, "IDCardOCR", DefaultTencentCloudSecretID, DefaultTencentCloudSecretKey, clk.Now(),
+			map[string]any{"ImageBase64": img, "CardSide": "BACK", "Config": `{"InvalidDateWarn":true}`})
+		srv.Close()
+		if adv, _ := r["AdvancedInfo"].(string); !strings.Contains(adv, tc.want) {
+			t.Errorf("want WarnInfos %s: %v", tc.want, r)
+		}
 	}
 }

@@ -40,11 +40,14 @@ import (
 // Name is the provider's name in requests and answers.
 const Name = "tencentcloud"
 
-// Limits: "要求图片经Base64编码后不超过 7M" (both actions' ImageBase64), read
-// as 7 MiB of Base64, so images of at most 3/4 of that.
+// Limits: "要求图片经Base64编码后不超过 10M" (both actions' ImageBase64 on the
+// current pages, https://cloud.tencent.com/document/api/866/33524 and
+// https://cloud.tencent.com/document/api/866/36216, and the SDK's current
+// models.go; older copies said 7M), read as 10 MiB of Base64, so images of
+// at most 3/4 of that.
 const (
-	MaxBase64 = 7 << 20
-	MaxImage  = MaxBase64 / 4 * 3 // 5505024
+	MaxBase64 = 10 << 20
+	MaxImage  = MaxBase64 / 4 * 3 // 7864320
 )
 
 // DefaultEndpoint is the public endpoint (any region's serves the API).
@@ -184,7 +187,7 @@ func (p *Provider) SubmitIDCard(ctx context.Context, _ string, c ocr.IDCardCall)
 // idWarning maps IDCardOCR's WarnInfos codes to the API's warnings.
 func idWarning(code int64) cardcheck.Warning {
 	switch code {
-	case -9100:
+	case -9109, -9100: // the current models.go says -9109; older pages and the README -9100
 		return cardcheck.WarnInvalidDate
 	case -9101:
 		return cardcheck.WarnBorderIncomplete
@@ -390,6 +393,7 @@ type kind int
 const (
 	kindOther kind = iota
 	kindNotRecognized
+	kindWrongSide
 	kindBadImage
 	kindTooLarge
 	kindQuota
@@ -413,6 +417,10 @@ func kindOf(code string) kind {
 		return kindBadImage
 	case "LimitExceeded.TooLargeFileError", "FailedOperation.ImageSizeTooLarge":
 		return kindTooLarge
+	case "FailedOperation.CardSideError":
+		// "身份证正反面识别错误": the image is the other side than asked
+		// for: the caller's image, which no other provider can fix.
+		return kindWrongSide
 	case "ResourceUnavailable.InArrears", "ResourceUnavailable.ResourcePackageRunOut", "FailedOperation.ArrearsError",
 		"FailedOperation.CountLimitError", "ResourcesSoldOut.ChargeStatusException", "FailedOperation.UnOpenError":
 		return kindQuota
@@ -450,6 +458,8 @@ func toDomain(e *upstream.Error) *domain.Error {
 	switch kindOf(e.Code) {
 	case kindNotRecognized:
 		de.Code, de.Message = domain.RecognitionFailed, "the card could not be recognized; retake the photo"
+	case kindWrongSide:
+		de.Code, de.Message = domain.RecognitionFailed, "the image shows the other side of the ID card than the side requested"
 	case kindBadImage:
 		de.Code, de.Message = domain.InvalidImage, "the image could not be decoded"
 	case kindTooLarge:

@@ -50,10 +50,12 @@ func TestIDCardBothSides(t *testing.T) {
 		strings.ReplaceAll(v.From, "-", "") != want.ValidFrom || r.Card.IDNumber != "" {
 		t.Errorf("back: %+v", r)
 	}
-	// The back sent as the front: the side read is reported (the service
-	// refuses the mismatch).
-	if r, err := p.SubmitIDCard(context.Background(), "", idCall(back, ocr.Front)); err != nil || r.Side != ocr.Back {
-		t.Errorf("wrong side: %+v %v", r, err)
+	// The back sent as the front: "FailedOperation.CardSideError" is a
+	// wrong side, the caller's image: recognition_failed with the code,
+	// never a reason to try another provider.
+	_, err = p.SubmitIDCard(context.Background(), "", idCall(back, ocr.Front))
+	if domain.ErrorCode(err) != domain.RecognitionFailed || domain.AsError(err).UpstreamCode != "FailedOperation.CardSideError" {
+		t.Errorf("wrong side: %v", err)
 	}
 }
 
@@ -171,7 +173,7 @@ func TestRoleCredentials(t *testing.T) {
 }
 
 func TestIDWarningCodes(t *testing.T) {
-	for code, want := range map[int64]string{-9100: "invalid_date", -9101: "border_incomplete", -9102: "photocopy", -9103: "recaptured",
+	for code, want := range map[int64]string{-9109: "invalid_date", -9100: "invalid_date", -9101: "border_incomplete", -9102: "photocopy", -9103: "recaptured",
 		-9104: "temporary_card", -9105: "occluded", -9106: "tampered", -9107: "reflection", -9199: "id_warning_-9199"} {
 		if got := idWarning(code).Code; got != want {
 			t.Errorf("%d: %s, want %s", code, got, want)
