@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -104,4 +105,34 @@ func TestLocalEvidencePath(t *testing.T) {
 		t.Errorf("ID submits = %d", c)
 	}
 	assertNoPII(t, logs.String(), s, emulator.Person(909).IDNumber, emulator.Person(909).Name, emulator.BankCard(808).Number)
+}
+
+// The documented queue message is {"orderNo":"…"}: bare, at /_local/queue
+// and as a direct invoke, it is archived when the number says its kind (a
+// generated one) or the order's record does (a caller's own number this
+// service made); otherwise the answer says that kind is needed.
+func TestBareOrderNoMessages(t *testing.T) {
+	s, _ := startStack(t, nil)
+	img := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 61}.JPEG())
+	_, body := do(t, s, "POST", "/v1/bankcard/ocr", "application/json", jsonBody(t, map[string]any{"image": img}), s.APIKey)
+	generated := orderNoOf(string(body))
+	if st, _ := do(t, s, "POST", "/v1/bankcard/ocr", "application/json", jsonBody(t, map[string]any{"image": img, "orderNo": "myOwn61"}), s.APIKey); st != 200 {
+		t.Fatal(st)
+	}
+	for _, no := range []string{generated, "myOwn61"} {
+		st, b := do(t, s, "POST", QueuePath, "application/json", strings.NewReader(`{"orderNo":"`+no+`"}`), "")
+		if st != 200 || !strings.Contains(string(b), `"archived":1`) {
+			t.Errorf("bare message for %s at the local queue: %d %s", no, st, b)
+		}
+	}
+	// A direct invoke of the function (the handler itself), archived again: already.
+	out, err := s.Evidence.Handler.Handle(context.Background(), json.RawMessage(`{"orderNo":"`+generated+`"}`))
+	if err != nil || !strings.Contains(fmt.Sprint(out), "already_archived") {
+		t.Errorf("direct invoke: %v %v", out, err)
+	}
+	// An order number this service never saw, without kind: 422 naming kind.
+	st, b := do(t, s, "POST", QueuePath, "application/json", strings.NewReader(`{"orderNo":"strangerNo1"}`), "")
+	if st != 422 || !strings.Contains(string(b), "kind") {
+		t.Errorf("unknown number without kind: %d %s", st, b)
+	}
 }

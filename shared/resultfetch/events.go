@@ -83,12 +83,15 @@ func parseEvent(event []byte) ([]item, error) {
 	var top struct {
 		Records *[]json.RawMessage `json:"Records"`
 		Kind    *string            `json:"kind"`
+		OrderNo *string            `json:"orderNo"`
 	}
 	if err := json.Unmarshal(event, &top); err != nil {
 		return nil, errUnsupported
 	}
 	if top.Records == nil {
-		if top.Kind != nil {
+		// A bare message (a manual invoke, the local queue): the
+		// documented {"orderNo":"…"}, with or without kind.
+		if top.Kind != nil || top.OrderNo != nil {
 			return []item{{id: "message", source: "message", message: bytes.TrimSpace(event)}}, nil
 		}
 		return nil, errUnsupported

@@ -263,13 +263,24 @@ func CheckMessage(m Message) (Message, error) {
 		m.Kind = KindOf(m.OrderNo)
 	}
 	if m.Kind != archive.KindIDCard && m.Kind != archive.KindBankCard {
-		return m, &rejection{`message kind must be "idcard" or "bankcard" (it may be left out only for order numbers this API made)`}
+		return m, &rejection{`message kind must be "idcard" or "bankcard": send {"kind":"idcard"|"bankcard","orderNo":"…"} (kind may be left out for an order number this API generated or recorded)`}
 	}
 	return m, nil
 }
 
 // handleMessage queries an order's result with its photos and archives it.
 func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error) {
+	if m.Kind == "" && KindOf(m.OrderNo) == "" && sign.ValidOrderNo(m.OrderNo) {
+		// A caller's own order number: its record, when this service
+		// made the order, says the kind.
+		o, err := h.Archive.Order(ctx, m.OrderNo)
+		if err != nil {
+			return "", err
+		}
+		if o != nil {
+			m.Kind = o.Kind
+		}
+	}
 	m, err := CheckMessage(m)
 	if err != nil {
 		return "", err
