@@ -48,16 +48,10 @@ done
 
 die() { echo "deploy-scf: $*" >&2; exit 1; }
 step() { echo "== $*"; }
-MASK=$'\x01secret\x01'
-run() { # prints the command (secret arguments masked); runs it unless dry-run
-  local shown=() real=() a
-  for a in "$@"; do
-    case "$a" in *"$MASK"*) shown+=("${a%%"$MASK"*}****") ;; *) shown+=("$a") ;; esac
-    real+=("${a//"$MASK"/}")
-  done
-  echo "+ ${shown[*]}"
+run() { # prints the command (no secret is ever an argument); runs it unless dry-run
+  echo "+ $*"
   [ "$DRY" = 1 ] && return 0
-  "${real[@]}"
+  "$@"
 }
 exists() { # exists <command…>: true when the (read-only) command succeeds; false in dry-run
   echo "? $*"
@@ -166,16 +160,15 @@ if [ -n "$CARDOCR_KMS_KEY" ]; then
 fi
 
 step "SSM secrets (fixed VersionId \"current\"; only ticketrefresh writes the tickets)"
+# The credentials never go on a command line (ps shows those): the secret is
+# created empty, and its value written from the file through standard input.
 if ! exists tccli ssm DescribeSecret --region "$R" --SecretName "$CARDOCR_CREDENTIALS_SECRET"; then
-  if [ -n "${CARDOCR_CREDENTIALS_FILE:-}" ]; then
-    run tccli ssm CreateSecret --region "$R" --SecretName "$CARDOCR_CREDENTIALS_SECRET" --VersionId current \
-      --SecretString "${MASK}$( [ "$DRY" = 1 ] || cat "$CARDOCR_CREDENTIALS_FILE")"
-  else
-    echo "(CARDOCR_CREDENTIALS_FILE not set: create $CARDOCR_CREDENTIALS_SECRET before the functions can start)"
-  fi
-elif [ -n "${CARDOCR_CREDENTIALS_FILE:-}" ]; then
-  run tccli ssm UpdateSecret --region "$R" --SecretName "$CARDOCR_CREDENTIALS_SECRET" --VersionId current \
-    --SecretString "${MASK}$(cat "$CARDOCR_CREDENTIALS_FILE")"
+  run tccli ssm CreateSecret --region "$R" --SecretName "$CARDOCR_CREDENTIALS_SECRET" --VersionId current --SecretString '{}'
+  [ -n "${CARDOCR_CREDENTIALS_FILE:-}" ] || echo "(CARDOCR_CREDENTIALS_FILE not set: write $CARDOCR_CREDENTIALS_SECRET before the functions can start)"
+fi
+if [ -n "${CARDOCR_CREDENTIALS_FILE:-}" ]; then
+  echo "+ go run ./cmd/putsecret tencentssm://$CARDOCR_CREDENTIALS_SECRET?region=$R < $CARDOCR_CREDENTIALS_FILE"
+  [ "$DRY" = 1 ] || go run ./cmd/putsecret "tencentssm://$CARDOCR_CREDENTIALS_SECRET?region=$R" <"$CARDOCR_CREDENTIALS_FILE"
 fi
 if ! exists tccli ssm DescribeSecret --region "$R" --SecretName "$CARDOCR_TICKETS_SECRET"; then
   run tccli ssm CreateSecret --region "$R" --SecretName "$CARDOCR_TICKETS_SECRET" --VersionId current --SecretString '{}'

@@ -77,8 +77,11 @@ func TestDeployAWSRefusesBadInput(t *testing.T) {
 }
 
 func TestDeploySCFDryRun(t *testing.T) {
+	creds := filepath.Join(t.TempDir(), "credentials.json")
+	const secret = "webank-secret-5b7e"
+	os.WriteFile(creds, []byte(`{"webankAppId":"IDA1","webankSecret":"`+secret+`"}`), 0o600)
 	env := cleanEnv("CARDOCR_API_KEYS="+testAPIKey, "CARDOCR_UIN=100000000001", "CARDOCR_APPID=1250000000",
-		"CARDOCR_CREDENTIALS_FILE=/nonexistent/credentials.json")
+		"CARDOCR_CREDENTIALS_FILE="+creds)
 	out, code := runScript(t, env, "scripts/deploy-scf.sh", "--dry-run")
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
@@ -86,12 +89,26 @@ func TestDeploySCFDryRun(t *testing.T) {
 	if strings.Contains(out, testAPIKey) {
 		t.Errorf("the dry run printed the API key:\n%s", out)
 	}
+	// No command line carries a secret (ps shows command lines): the
+	// credentials reach the store through standard input.
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "+ ") {
+			continue
+		}
+		if strings.Contains(line, secret) || strings.Contains(line, testAPIKey) {
+			t.Errorf("a command line carries a secret: %s", line)
+		}
+		if i := strings.Index(line, "--SecretString "); i >= 0 && !strings.HasPrefix(line[i+len("--SecretString "):], "{}") {
+			t.Errorf("a secret value on a command line: %s", line)
+		}
+	}
 	for _, want := range []string{
 		"+ make build",
 		"+ assemble dist/scf/bundle",
 		"+ tccli cam CreateRole --RoleName cardocr-prod-refresher",
 		"+ tccli cam AttachRolePolicy --AttachRoleName cardocr-prod-resultfetch --PolicyName cardocr-prod-resultfetch-policy",
-		"+ tccli ssm CreateSecret --region ap-guangzhou --SecretName cardocr-prod-credentials --VersionId current --SecretString ****",
+		"+ tccli ssm CreateSecret --region ap-guangzhou --SecretName cardocr-prod-credentials --VersionId current --SecretString {}",
+		"+ go run ./cmd/putsecret tencentssm://cardocr-prod-credentials?region=ap-guangzhou < ",
 		"+ tccli ssm CreateSecret --region ap-guangzhou --SecretName cardocr-prod-tickets --VersionId current --SecretString {}",
 		"+ scf deploy",
 		// The evidence bucket: created private if missing, encrypted, the retention rules set.
