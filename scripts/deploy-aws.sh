@@ -135,4 +135,4 @@ api=$(output ApiUrl)
 echo "API:    $api"
 echo "Queue:  $(output ResultFetchQueueUrl)"
 echo "Bucket: $(output EvidenceBucketName)"
-echo "Smoke:  scripts/smoke.sh $api <one of CARDOCR_API_KEYS>"
+echo "Smoke:  scripts/smoke.sh $api \"\$CARDOCR_API_KEYS\"   (bills nothing; SMOKE_SUBMIT=1 sends a card)"

@@ -207,4 +207,4 @@ fi
 
 step "done"
 echo "Function URLs: tccli scf ListTriggers --region $R --FunctionName $PREFIX-idcardsubmit (TriggerDesc url)"
-echo "Smoke:         scripts/smoke.sh <Function URL of $PREFIX-idcardsubmit> <one of CARDOCR_API_KEYS>"
+echo "Smoke:         scripts/smoke.sh <Function URL of $PREFIX-idcardsubmit> \"\$CARDOCR_API_KEYS\"   (bills nothing; SMOKE_SUBMIT=1 sends a card)"

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -190,6 +191,8 @@ type fakeAPI struct {
 	tickets   string
 	ocrStatus int
 	resStatus int
+	sentinel  int // status of the sentinel result query [404 with 66660020]
+	submits   *atomic.Int32
 }
 
 func (f fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -197,17 +200,28 @@ func (f fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	authed := r.Header.Get("Authorization") == "Bearer "+testAPIKey
 	switch {
 	case r.Method == "GET" && r.URL.Path == "/healthz":
-		fmt.Fprintf(w, `{"status":"ok","tickets":%q}`, f.tickets)
+		fmt.Fprintf(w, `{"status":"ok","tickets":%q,"version":"0.1.0"}`, f.tickets)
 	case !authed:
 		w.WriteHeader(401)
-		fmt.Fprint(w, `{"error":{"code":"unauthorized","message":"no"}}`)
+		fmt.Fprint(w, `{"error":{"code":"unauthorized","message":"no","retryable":false}}`)
+	case r.Method == "POST" && r.Header.Get("Content-Type") == "application/json":
+		w.WriteHeader(400) // the smoke's bad input
+		fmt.Fprint(w, `{"error":{"code":"invalid_request","message":"bad","retryable":false}}`)
 	case r.Method == "POST" && r.URL.Path == "/v1/idcard/ocr":
 		if err := r.ParseMultipartForm(1 << 20); err != nil || r.FormValue("side") != "front" {
 			w.WriteHeader(400)
 			return
 		}
+		f.submits.Add(1)
 		w.WriteHeader(f.ocrStatus)
 		fmt.Fprint(w, `{"orderNo":"id123ABC","provider":"webank","side":"front","card":{"name":"x"}}`)
+	case r.Method == "GET" && r.URL.Path == "/v1/idcard/results/cardocrSelfCheck0":
+		st := f.sentinel
+		if st == 0 {
+			st = 404
+		}
+		w.WriteHeader(st)
+		fmt.Fprint(w, `{"error":{"code":"not_found","message":"none","retryable":false,"upstreamCode":"66660020"}}`)
 	case r.Method == "GET" && r.URL.Path == "/v1/idcard/results/id123ABC":
 		w.WriteHeader(f.resStatus)
 		fmt.Fprint(w, `{"orderNo":"id123ABC","card":{}}`)
@@ -222,21 +236,27 @@ func TestSmokeScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := fakeAPI{tickets: "fresh", ocrStatus: 200, resStatus: 200}
+	submit := []string{"SMOKE_SUBMIT=1"}
 	for _, tc := range []struct {
-		name  string
-		api   fakeAPI
-		env   []string
-		want  int
-		lines []string
+		name    string
+		api     fakeAPI
+		env     []string
+		want    int
+		submits int32
+		lines   []string
 	}{
-		{"happy path", ok, nil, 0, []string{"GET /healthz -> 200", "POST /v1/idcard/ocr -> 401", "orderNo: id123ABC", "GET /v1/idcard/results/id123ABC -> 200", "smoke: OK"}},
-		{"no tickets", fakeAPI{tickets: "missing", ocrStatus: 200, resStatus: 200}, nil, 1, []string{"invoke the ticketrefresh function"}},
-		{"OCR fails", fakeAPI{tickets: "fresh", ocrStatus: 503, resStatus: 200}, nil, 1, []string{"ID card OCR answered 503"}},
-		{"result missing", fakeAPI{tickets: "stale", ocrStatus: 200, resStatus: 404}, nil, 1, []string{"result query answered 404"}},
-		{"unrecognized accepted", fakeAPI{tickets: "fresh", ocrStatus: 422, resStatus: 500}, []string{"SMOKE_ALLOW_UNRECOGNIZED=1"}, 0, []string{"422 recognition_failed accepted"}},
-		{"unrecognized refused", fakeAPI{tickets: "fresh", ocrStatus: 422, resStatus: 200}, nil, 1, []string{"answered 422"}},
+		{"no billable call by default", ok, nil, 0, 0, []string{"GET /healthz -> 200", "DELETE /v1/bankcard/results/smoke0 -> 401", "not billed", "smoke: OK (no billable call"}},
+		{"with a card", ok, submit, 0, 1, []string{"orderNo: id123ABC", "GET /v1/idcard/results/id123ABC -> 200", "smoke: OK"}},
+		{"no tickets", fakeAPI{tickets: "missing", ocrStatus: 200, resStatus: 200}, nil, 1, 0, []string{"invoke the ticketrefresh function"}},
+		{"rejected tickets", fakeAPI{tickets: "rejected", ocrStatus: 200, resStatus: 200}, nil, 1, 0, []string{"rejects the stored tickets"}},
+		{"sentinel refused", fakeAPI{tickets: "fresh", sentinel: 503}, nil, 1, 0, []string{"tickets unavailable"}},
+		{"OCR fails", fakeAPI{tickets: "fresh", ocrStatus: 503, resStatus: 200}, submit, 1, 1, []string{"ID card OCR answered 503"}},
+		{"result missing", fakeAPI{tickets: "stale", ocrStatus: 200, resStatus: 404}, submit, 1, 1, []string{"result query answered 404"}},
+		{"unrecognized accepted", fakeAPI{tickets: "fresh", ocrStatus: 422, resStatus: 500}, append(submit, "SMOKE_ALLOW_UNRECOGNIZED=1"), 0, 1, []string{"422 recognition_failed accepted"}},
+		{"unrecognized refused", fakeAPI{tickets: "fresh", ocrStatus: 422, resStatus: 200}, submit, 1, 1, []string{"answered 422"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			tc.api.submits = &atomic.Int32{}
 			srv := httptest.NewServer(tc.api)
 			defer srv.Close()
 			env := cleanEnv(append([]string{"SMOKE_IMAGE=" + img, "SMOKE_TIMEOUT=10"}, tc.env...)...)
@@ -244,12 +264,22 @@ func TestSmokeScript(t *testing.T) {
 			if code != tc.want {
 				t.Errorf("exit %d, want %d:\n%s", code, tc.want, out)
 			}
+			if n := tc.api.submits.Load(); n != tc.submits {
+				t.Errorf("%d billable submits, want %d", n, tc.submits)
+			}
 			for _, l := range tc.lines {
 				if !strings.Contains(out, l) {
 					t.Errorf("output lacks %q:\n%s", l, out)
 				}
 			}
 		})
+	}
+	// The rolling form of CARDOCR_API_KEYS ("new,old", as the deploy
+	// documents it): the first key is used.
+	srv := httptest.NewServer(fakeAPI{tickets: "fresh", submits: &atomic.Int32{}})
+	defer srv.Close()
+	if out, code := runScript(t, cleanEnv("SMOKE_TIMEOUT=10"), "scripts/smoke.sh", srv.URL, testAPIKey+",older-key"); code != 0 {
+		t.Errorf("rolling keys: exit %d:\n%s", code, out)
 	}
 	if out, code := runScript(t, cleanEnv(), "scripts/smoke.sh", "http://127.0.0.1:1"); code != 2 {
 		t.Errorf("missing KEY: exit %d, want 2:\n%s", code, out)
