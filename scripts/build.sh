@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 DIST=${DIST:-dist}
 AWS_ARCH=${AWS_ARCH:-arm64}
 GO=${GO:-go}
-# The version every binary reports (logs at start, /healthz): VERSION, else
-# the git description of this checkout, else "dev".
-VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null </dev/null || echo dev)}
+# The version every binary reports (logs at start, -version, /healthz): the
+# release in shared/buildinfo/VERSION (VERSION overrides it).
+VERSION=${VERSION:-$(tr -d '[:space:]' <shared/buildinfo/VERSION)}
 
 fns=${FUNCTIONS:-}
 if [ -z "$fns" ]; then

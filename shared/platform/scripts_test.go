@@ -3,11 +3,15 @@ package platform_test
 import (
 	"archive/zip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"github.com/cardocr/cardocr/shared/buildinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,9 +39,25 @@ func TestPackageScriptKeepsExecBit(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("package.sh: %v\n%s", err, out)
 	}
+	v := buildinfo.Release()
+	sums, err := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, plat := range []string{"aws", "scf"} {
+		name := plat + "/cardocr-" + v + "-" + plat + "-fn.zip"
+		b, err := os.ReadFile(filepath.Join(dist, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		if !strings.Contains(string(sums), hex.EncodeToString(sum[:])+"  "+name+"\n") {
+			t.Errorf("SHA256SUMS lacks %s:\n%s", name, sums)
+		}
+	}
 	for zipPath, want := range map[string][]string{
-		"aws/fn.zip": {"bootstrap"},
-		"scf/fn.zip": {"bootstrap", "scf_bootstrap"},
+		"aws/cardocr-" + v + "-aws-fn.zip": {"bootstrap"},
+		"scf/cardocr-" + v + "-scf-fn.zip": {"bootstrap", "scf_bootstrap"},
 	} {
 		zr, err := zip.OpenReader(filepath.Join(dist, zipPath))
 		if err != nil {

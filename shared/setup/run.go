@@ -2,6 +2,7 @@ package setup
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/platform"
 	"github.com/cardocr/cardocr/shared/tickets"
@@ -21,6 +23,10 @@ type Builder func(ctx context.Context, cfg config.Config, log *slog.Logger) (pla
 // function, and serve it on whatever platform the environment names. A
 // configuration error exits non-zero with one log line (no values).
 func Main(name string, build Builder) {
+	if len(os.Args) == 2 && (os.Args[1] == "-version" || os.Args[1] == "--version") {
+		fmt.Println(name, buildinfo.String())
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	cfg, err := config.FromEnv(os.Getenv)
