@@ -2,7 +2,10 @@ package ocr
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+
+	"github.com/cardocr/cardocr/shared/sign"
 )
 
 func TestPruneUpstream(t *testing.T) {
@@ -23,5 +26,24 @@ func TestPruneUpstream(t *testing.T) {
 		if string(got) != tc.want {
 			t.Errorf("%s: got %s, want %s", tc.raw, got, tc.want)
 		}
+	}
+}
+
+// A WeChat openid ("o6_bmjrPTlm6_2sgVt7hMZOPfL2M": letters, '_' and '-')
+// is a valid userId; upstream it is a deterministic 32-character form.
+func TestUserIDs(t *testing.T) {
+	openid := "o6_bmjrPTlm6_2sgVt7hMZOPfL2M"
+	for id, ok := range map[string]bool{openid: true, "user123": true, "a-b": true, "": true, "bad id": false, "x/y": false,
+		"0123456789012345678901234567890123456789012345678901234567890123456789": false} {
+		if err := checkIDs("", id); (err == nil) != ok {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+	up := UpstreamUserID(openid)
+	if len(up) != 32 || up != UpstreamUserID(openid) || !sign.ValidOrderNo(up) || strings.Contains(up, "bmjr") {
+		t.Errorf("upstream userId %q", up)
+	}
+	if UpstreamUserID("user123") != "user123" {
+		t.Error("a valid upstream userId was changed")
 	}
 }

@@ -102,7 +102,7 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 }
 
 func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool, o *Order) (*BankCardResult, error) {
-	call := BankCardCall{OrderNo: r.OrderNo, UserID: r.UserID, Image: r.Image, Format: ImageKind(r.Image.Head)}
+	call := BankCardCall{OrderNo: r.OrderNo, UserID: UpstreamUserID(r.UserID), Image: r.Image, Format: ImageKind(r.Image.Head)}
 	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*BankCardRead, error) {
 		return p.SubmitBankCard(ctx, cred, call)
 	})

@@ -2,6 +2,8 @@ package ocr
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"time"
 
@@ -100,10 +102,37 @@ func checkIDs(orderNo, userID string) error {
 	if orderNo != "" && !sign.ValidOrderNo(orderNo) {
 		return domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
-	if userID != "" && !sign.ValidOrderNo(userID) {
-		return domain.Errorf(domain.InvalidRequest, "userId must be 1 to 32 letters or digits")
+	if userID != "" && !validUserID(userID) {
+		return domain.Errorf(domain.InvalidRequest, "userId must be 1 to 64 letters, digits, '_' or '-' (a WeChat openid is fine)")
 	}
 	return nil
+}
+
+// validUserID accepts the upstream's form (1–32 letters or digits) and a
+// WeChat openid's (letters, digits, '_' and '-', 28 characters today).
+func validUserID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// UpstreamUserID is the userId sent upstream, which takes 1–32 letters or
+// digits: a userId of that form as it is; any other (a WeChat openid, with
+// '_' and '-') as "u" and 31 hex digits of its SHA-256: the same user always
+// maps to the same upstream userId, and the openid itself is not sent.
+func UpstreamUserID(userID string) string {
+	if userID == "" || sign.ValidOrderNo(userID) {
+		return userID
+	}
+	sum := sha256.Sum256([]byte(userID))
+	return "u" + hex.EncodeToString(sum[:])[:31]
 }
 
 // checkInput checks the image (or URL) against p's limits for kind.
@@ -176,7 +205,7 @@ func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest,
 			return nil, err
 		}
 	}
-	call := IDCardCall{OrderNo: r.OrderNo, UserID: r.UserID, Side: r.Side, Native: r.Native, Image: r.Image,
+	call := IDCardCall{OrderNo: r.OrderNo, UserID: UpstreamUserID(r.UserID), Side: r.Side, Native: r.Native, Image: r.Image,
 		Format: ImageKind(r.Image.Head), ImageURL: r.ImageURL}
 	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*IDCardRead, error) {
 		return p.SubmitIDCard(ctx, cred, call)
