@@ -38,6 +38,10 @@ type Providers struct {
 
 	Credentials    Credentials
 	CredentialsURL string // CREDENTIALS_URL: the secret Credentials come from
+	// CredentialsTTL is how long a warm instance trusts the credentials it
+	// read before reading the secret again (CREDENTIALS_TTL, default and
+	// at most 5m): a rotated secret needs no cold start.
+	CredentialsTTL time.Duration
 
 	// DailyQuotaWeChat is DAILY_QUOTA_WECHAT: WeChat OCR calls allowed per
 	// day and instance before quota_exceeded (0: no local limit).
@@ -162,6 +166,13 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 	p.TencentCloudOCREndpoint = getenv("TENCENTCLOUD_OCR_ENDPOINT")
 	p.TencentCloudRegion = or(getenv("TENCENTCLOUD_OCR_REGION"), DefaultTencentCloudRegion)
 	p.CredentialsURL = getenv("CREDENTIALS_URL")
+	var err error
+	if p.CredentialsTTL, err = duration(getenv, "CREDENTIALS_TTL", 5*time.Minute); err != nil {
+		return err
+	}
+	if p.CredentialsTTL > 5*time.Minute {
+		return fmt.Errorf("config: CREDENTIALS_TTL is at most 5m")
+	}
 	p.Credentials = Credentials{
 		WeBankAppID:           getenv("WEBANK_APP_ID"),
 		WeBankSecret:          getenv("WEBANK_SECRET"),

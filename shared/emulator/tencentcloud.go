@@ -130,9 +130,20 @@ func (e *Emulator) tencentCloud(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// RotateTencentCloudKey replaces the key pair the endpoint accepts (an
+// operator disabled the old key in the console): calls signed with the old
+// one get AuthFailure.SecretIdNotFound or AuthFailure.SignatureFailure.
+func (e *Emulator) RotateTencentCloudKey(id, key string) {
+	e.mu.Lock()
+	e.cfg.TencentCloud.SecretID, e.cfg.TencentCloud.SecretKey = id, key
+	e.mu.Unlock()
+}
+
 // tcCheckProtocol returns the API 3.0 error a request gets, or "".
 func (e *Emulator) tcCheckProtocol(r *http.Request, body []byte) (code, msg string) {
+	e.mu.Lock()
 	c := e.cfg.TencentCloud
+	e.mu.Unlock()
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return "InvalidParameter", "Content-Type must be application/json"
 	}

@@ -1,8 +1,10 @@
 package setup
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/metrics"
@@ -21,6 +23,7 @@ type deps struct {
 	reader *tickets.Reader   // the WeBank pair
 	store  secretstore.Store // the tickets document (other members)
 	log    *slog.Logger
+	creds  *CredentialSource // the credentials secret, read again when due; nil: the startup values
 }
 
 // registry lists the providers this build knows, by name. build returns nil
@@ -38,7 +41,10 @@ var registry = []struct {
 
 // Providers builds every registered provider for cfg.
 func Providers(cfg config.Config, hc *http.Client, reader *tickets.Reader, store secretstore.Store, log *slog.Logger) map[string]ocr.Provider {
-	d := deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log}
+	return providers(deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log})
+}
+
+func providers(d deps) map[string]ocr.Provider {
 	out := make(map[string]ocr.Provider, len(registry))
 	for _, r := range registry {
 		out[r.name] = r.build(d)
@@ -78,8 +84,23 @@ func WeChatKeeper(r *tickets.Refresher) *wechat.TokenKeeper {
 // (tencentcloudSecretId/Key) or an SCF role's temporary credentials.
 func tencentCloudProvider(d deps) ocr.Provider {
 	cr := d.cfg.Credentials
-	p := tencentcloud.New(tencentcloud.Config{Endpoint: d.cfg.TencentCloudOCREndpoint, Region: d.cfg.TencentCloudRegion,
-		SecretID: cr.TencentCloudSecretID, SecretKey: cr.TencentCloudSecretKey, Transport: d.hc.Transport})
+	c := tencentcloud.Config{Endpoint: d.cfg.TencentCloudOCREndpoint, Region: d.cfg.TencentCloudRegion,
+		SecretID: cr.TencentCloudSecretID, SecretKey: cr.TencentCloudSecretKey, Transport: d.hc.Transport}
+	if d.creds != nil && cr.TencentCloudSecretID != "" {
+		// The key pair from the credentials secret, read again when due
+		// and after a rejection: a rotated key needs no cold start.
+		c.KeyPair = func() (string, string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			got, err := d.creds.Get(ctx)
+			if err != nil || got.TencentCloudSecretID == "" {
+				return cr.TencentCloudSecretID, cr.TencentCloudSecretKey
+			}
+			return got.TencentCloudSecretID, got.TencentCloudSecretKey
+		}
+		c.KeyRejected = d.creds.Invalidate
+	}
+	p := tencentcloud.New(c)
 	if !p.Configured() {
 		return nil
 	}

@@ -2,9 +2,9 @@ package setup
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -56,12 +56,41 @@ func APIFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (plat
 
 // RefreshFunction runs one refresh per event, whatever the event (an
 // EventBridge rule or Scheduler event, or an SCF timer).
+//
+// The credentials are read again when older than CREDENTIALS_TTL and after
+// a failed run (a rotated WeBank or WeChat secret is used without a cold
+// start); the clients are rebuilt only when they changed.
 func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error) {
+	src := NewCredentialSource(cfg)
+	creds, err := src.Get(ctx)
+	if err != nil {
+		return platform.Function{}, err
+	}
+	cfg.Credentials = creds
 	r, err := Refresher(ctx, cfg, log)
 	if err != nil {
 		return platform.Function{}, err
 	}
-	return platform.Function{Event: func(ctx context.Context, ev json.RawMessage) (any, error) {
+	rotate := func(ctx context.Context) {
+		c, err := src.Get(ctx)
+		if err != nil || c == cfg.Credentials || c.WeBankAppID == "" || c.WeBankSecret == "" {
+			return
+		}
+		cfg.Credentials = c
+		hc := HTTPClient()
+		r.WeBank = WeBank(cfg, hc)
+		if k := WeChatKeeper(r); k != nil && c.WeChatAppID != "" && c.WeChatAppSecret != "" {
+			k.Fetcher = WeChat(cfg, hc)
+		}
+		log.InfoContext(ctx, "credentials changed in the store; the refresher uses the new ones")
+	}
+	return platform.Function{Event: func(ctx context.Context, ev json.RawMessage) (_ any, err error) {
+		rotate(ctx)
+		defer func() {
+			if err != nil {
+				src.Invalidate() // a rejected secret is read again at once
+			}
+		}()
 		// {"force":true} (a manual invoke after rotating the WeBank
 		// secret) replaces a pair that still looks fresh.
 		var in struct {
@@ -91,10 +120,10 @@ func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		case in.Cause == tickets.CauseRejectedOnRequest:
 			refresh = r.Heal
 		}
-		out, err := refresh(ctx)
+		outcome, err := refresh(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return map[string]string{"outcome": string(out)}, nil
+		return map[string]string{"outcome": string(outcome)}, nil
 	}}, nil
 }

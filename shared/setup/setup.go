@@ -67,9 +67,11 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 	if err := cfg.CheckAPI(); err != nil {
 		return nil, nil, err
 	}
+	creds := NewCredentialSource(cfg) // the environment's values, before the secret fills them in
 	if err := LoadCredentials(ctx, &cfg, false); err != nil {
 		return nil, nil, err
 	}
+	creds.seed(cfg.Credentials) // read again when due
 	store, err := secretstore.Open(ctx, cfg.TicketStoreURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("setup: ticket store: %w", err)
@@ -86,7 +88,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 			return nil, nil, fmt.Errorf("setup: %w", err)
 		}
 	}
-	providers := Providers(cfg, hc, reader, store, log)
+	providers := providers(deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log, creds: creds})
 	if err := checkFallback(cfg, providers); err != nil {
 		return nil, nil, err
 	}

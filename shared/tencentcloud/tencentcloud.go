@@ -63,7 +63,14 @@ type Config struct {
 	// SCF role's TENCENTCLOUD_SECRETID, TENCENTCLOUD_SECRETKEY and
 	// TENCENTCLOUD_SESSIONTOKEN are read at every call.
 	SecretID, SecretKey string
-	Transport           http.RoundTripper // [a clone of http.DefaultTransport]
+	// KeyPair, when set, gives the key pair of each call instead of
+	// SecretID and SecretKey (a credentials secret read again when due: a
+	// rotated key needs no cold start); empty: the role's, as above.
+	KeyPair func() (id, key string)
+	// KeyRejected is told when the upstream refuses the key pair
+	// (AuthFailure…), so that the next call reads it again.
+	KeyRejected func()
+	Transport   http.RoundTripper // [a clone of http.DefaultTransport]
 	// Timeout bounds a call whose context has no deadline [20 s].
 	Timeout time.Duration
 	// MaxResponseBytes bounds what is read of an answer [16 MiB].
@@ -118,10 +125,14 @@ func (p *Provider) Limits() ocr.Limits {
 }
 
 func (p *Provider) credential() (*common.Credential, error) {
-	if p.cfg.SecretID != "" && p.cfg.SecretKey != "" {
-		return common.NewCredential(p.cfg.SecretID, p.cfg.SecretKey), nil
+	id, key := p.cfg.SecretID, p.cfg.SecretKey
+	if p.cfg.KeyPair != nil {
+		id, key = p.cfg.KeyPair()
 	}
-	id, key := p.cfg.Getenv("TENCENTCLOUD_SECRETID"), p.cfg.Getenv("TENCENTCLOUD_SECRETKEY")
+	if id != "" && key != "" {
+		return common.NewCredential(id, key), nil
+	}
+	id, key = p.cfg.Getenv("TENCENTCLOUD_SECRETID"), p.cfg.Getenv("TENCENTCLOUD_SECRETKEY")
 	if id == "" || key == "" {
 		return nil, errors.New("no Tencent Cloud credentials (tencentcloudSecretId/Key in the credentials secret, or an SCF role)")
 	}
@@ -305,6 +316,9 @@ func (p *Provider) call(ctx context.Context, op string, send func(*ocrapi.Client
 			Retryable: bt.status >= 500 || bt.status == http.StatusTooManyRequests})
 	case "ClientError.ParseJsonError":
 		return toDomain(&upstream.Error{Provider: Name, Op: op, HTTPStatus: bt.status, Msg: "malformed answer", Retryable: true})
+	}
+	if kindOf(sdk.Code) == kindAuth && p.cfg.KeyRejected != nil {
+		p.cfg.KeyRejected()
 	}
 	return toDomain(apiError(op, sdk))
 }
