@@ -4,7 +4,7 @@
 // leaving a tombstone per order and one audit record per erasure, as
 // DELETE /v1/{kind}/results/{orderNo} does. See docs/personal-data.md.
 //
-//	erase -order NO [-kind idcard|bankcard] [-reason TEXT] [-dry-run]
+//	erase -order NO [-tenant ID] [-kind idcard|bankcard] [-reason TEXT] [-dry-run]
 //	erase -kind idcard|bankcard -from 2026-01-01 [-to 2026-01-31] [-reason TEXT] [-dry-run]
 //	erase -tenant default [-reason TEXT] [-dry-run]
 //
@@ -59,14 +59,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return err
 	}
 	modes := 0
-	for _, set := range []bool{*orderNo != "", *from != "", *tenant != ""} {
+	for _, set := range []bool{*orderNo != "", *from != ""} {
 		if set {
 			modes++
 		}
 	}
-	if modes != 1 || fs.NArg() != 0 {
+	if (modes == 0 && *tenant == "") || modes > 1 || fs.NArg() != 0 {
 		fs.Usage()
-		return errors.New("give exactly one of -order, -from or -tenant")
+		return errors.New("give -order (with -tenant for a tenant's order), -from, or -tenant alone")
 	}
 	if *archiveURL == "" {
 		return errors.New("no archive: set ARCHIVE_URL or -archive")
@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	case *orderNo != "":
 		k := *kind
 		if k == "" {
-			if rec, err := a.Order(ctx, *orderNo); err != nil {
+			if rec, err := a.Order(ctx, ocr.OwnerOf(*tenant), *orderNo); err != nil {
 				return err
 			} else if rec != nil && rec.Kind != "" {
 				k = rec.Kind
@@ -119,10 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			targets = append(targets, target{*kind, n})
 		}
 	default:
-		owner := *tenant
-		if owner == "default" {
-			owner = ""
-		}
+		owner := ocr.OwnerOf(*tenant)
 		recs, err := a.RecordedOrders(ctx)
 		if err != nil {
 			return err
@@ -137,9 +134,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	objects := 0
 	for _, tg := range targets {
 		e := ocr.Erasure{Kind: tg.kind, OrderNo: tg.orderNo, Caller: "operator", Reason: *reason, DryRun: *dry}
-		if *tenant != "" && *tenant != "default" {
-			e.Owner = *tenant
-		}
+		e.Owner = ocr.OwnerOf(*tenant)
 		res, err := a.Erase(ctx, e)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", tg.kind, tg.orderNo, err)

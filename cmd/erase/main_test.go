@@ -84,7 +84,7 @@ func TestEraseByOrderDateAndTenant(t *testing.T) {
 		t.Fatalf("by tenant: %s", out.String())
 	}
 	for _, no := range []string{"bankA1", "bankB2", "bankC3", "bankD4"} {
-		if rec, err := a.Order(ctx, no); err != nil || rec == nil || rec.State != ocr.OrderErased {
+		if rec, err := a.Order(ctx, "", no); err != nil || rec == nil || rec.State != ocr.OrderErased {
 			t.Errorf("%s: %+v %v", no, rec, err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestEraseByOrderDateAndTenant(t *testing.T) {
 		t.Errorf("audit file names carry order numbers")
 	}
 	// Usage errors.
-	for _, args := range [][]string{{}, {"-order", "x1", "-tenant", "default"}, {"-from", "2026-11-02"}, {"-kind", "bankcard", "-from", "2026-11-05", "-to", "2026-11-01"}} {
+	for _, args := range [][]string{{}, {"-from", "2026-11-02"}, {"-kind", "bankcard", "-from", "2026-11-05", "-to", "2026-11-01"}} {
 		if err := run(ctx, args, env, &out); err == nil {
 			t.Errorf("%q: no error", args)
 		}

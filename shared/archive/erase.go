@@ -62,16 +62,23 @@ func (a *Archive) Erase(ctx context.Context, e ocr.Erasure) (ocr.Erased, error) 
 	if !ok {
 		return out, domain.Wrap(domain.InvalidRequest, ErrBadReason, ErrBadReason.Error()[len("archive: "):])
 	}
-	rec, err := a.Order(ctx, e.OrderNo)
+	owner := ocr.OwnerOf(e.Owner)
+	rec, err := a.Order(ctx, owner, e.OrderNo)
 	if err != nil {
 		return out, storeErr(err)
 	}
-	if rec != nil && (rec.Owner != e.Owner || (rec.Kind != "" && rec.Kind != e.Kind)) {
+	if rec == nil && owner != "" {
+		// A tenant's orders all have records: nothing of theirs is here.
+		return out, domain.Errorf(domain.NotFound, "no %s order under this orderNo", kindWords(e.Kind))
+	}
+	if rec != nil && (rec.Owner != owner || (rec.Kind != "" && rec.Kind != e.Kind)) {
 		// Another tenant's order, or one of the other kind: nothing of
 		// the caller's is there, and it is not the caller's to erase.
 		return out, domain.Errorf(domain.NotFound, "no %s order under this orderNo", kindWords(e.Kind))
 	}
-	keys, uploads, err := a.eraseKeys(ctx, e.Kind, e.OrderNo, rec)
+	// The archive keeps an order under the number sent upstream (unique
+	// across tenants).
+	keys, uploads, err := a.eraseKeys(ctx, e.Kind, ocr.UpstreamOrderNo(owner, e.OrderNo), rec)
 	if err != nil {
 		return out, storeErr(err)
 	}
@@ -96,7 +103,7 @@ func (a *Archive) Erase(ctx context.Context, e ocr.Erasure) (ocr.Erased, error) 
 		out.Objects++
 	}
 	now := a.now().UTC()
-	tomb := ocr.Order{OrderNo: e.OrderNo, Kind: e.Kind, Owner: e.Owner, State: ocr.OrderErased, CreatedAt: now, UpdatedAt: now}
+	tomb := ocr.Order{OrderNo: e.OrderNo, Kind: e.Kind, Owner: owner, State: ocr.OrderErased, CreatedAt: now, UpdatedAt: now}
 	if rec != nil {
 		tomb.CreatedAt = rec.CreatedAt
 	}
@@ -323,16 +330,22 @@ func (a *Archive) OrdersOn(ctx context.Context, kind string, from, to time.Time)
 	return out, nil
 }
 
-// RecordedOrders lists the order numbers that have a record, with it.
+// RecordedOrders lists the orders that have a record, with it (the owner
+// from where the record lives).
 func (a *Archive) RecordedOrders(ctx context.Context) ([]ocr.Order, error) {
-	keys, err := a.Bucket.List(ctx, a.key("_orders")+"/")
+	root := a.key("_orders") + "/"
+	keys, err := a.Bucket.List(ctx, root)
 	if err != nil {
 		return nil, err
 	}
 	var out []ocr.Order
 	for _, k := range keys {
-		no := strings.TrimSuffix(path.Base(k), ".json")
-		if o, err := a.Order(ctx, no); err != nil {
+		rest := strings.TrimSuffix(strings.TrimPrefix(k, root), ".json")
+		owner, no, ok := strings.Cut(rest, "/")
+		if !ok {
+			owner, no = "", rest
+		}
+		if o, err := a.Order(ctx, owner, no); err != nil {
 			return nil, err
 		} else if o != nil {
 			out = append(out, *o)

@@ -17,8 +17,13 @@ import (
 // The archive implements ocr.Orders: every instance of every function
 // decides a repeated order number from the same record.
 
-// OrderKey is where an order number's record lives.
-func (a *Archive) OrderKey(orderNo string) string {
+// OrderKey is where an owner's order number's record lives: the default
+// tenant's at _orders/{orderNo}.json, another tenant's at
+// _orders/{tenant}/{orderNo}.json (two tenants may use one number).
+func (a *Archive) OrderKey(owner, orderNo string) string {
+	if owner = ocr.OwnerOf(owner); owner != "" {
+		return a.key("_orders", owner, orderNo+".json")
+	}
 	return a.key("_orders", orderNo+".json")
 }
 
@@ -33,14 +38,14 @@ func (a *Archive) Claim(ctx context.Context, o ocr.Order) (prev *ocr.Order, err 
 	if err != nil {
 		return nil, err
 	}
-	err = a.Bucket.Create(ctx, a.OrderKey(o.OrderNo), b, "application/json")
+	err = a.Bucket.Create(ctx, a.OrderKey(o.Owner, o.OrderNo), b, "application/json")
 	switch {
 	case err == nil:
 		return nil, nil
 	case !errors.Is(err, ErrExists):
 		return nil, fmt.Errorf("archive: order record: %w", err)
 	}
-	prev, err = a.Order(ctx, o.OrderNo)
+	prev, err = a.Order(ctx, o.Owner, o.OrderNo)
 	if err == nil && prev == nil {
 		// Created by another claim and gone again (erased in between):
 		// the caller retries.
@@ -49,12 +54,12 @@ func (a *Archive) Claim(ctx context.Context, o ocr.Order) (prev *ocr.Order, err 
 	return prev, err
 }
 
-// Order returns an order number's record, or nil when it has none.
-func (a *Archive) Order(ctx context.Context, orderNo string) (*ocr.Order, error) {
+// Order returns an owner's order number's record, or nil when it has none.
+func (a *Archive) Order(ctx context.Context, owner, orderNo string) (*ocr.Order, error) {
 	if !sign.ValidOrderNo(orderNo) {
 		return nil, errors.New("archive: invalid order number")
 	}
-	rc, _, err := a.Bucket.Open(ctx, a.OrderKey(orderNo))
+	rc, _, err := a.Bucket.Open(ctx, a.OrderKey(owner, orderNo))
 	if errors.Is(err, ErrNotExist) {
 		return nil, nil
 	}
@@ -69,7 +74,7 @@ func (a *Archive) Order(ctx context.Context, orderNo string) (*ocr.Order, error)
 	var o ocr.Order
 	if err := json.Unmarshal(b, &o); err != nil || o.OrderNo != orderNo {
 		// Unreadable: treat it as another order's, never as no record.
-		return &ocr.Order{OrderNo: orderNo, State: ocr.OrderSending, ImageSHA256: "unreadable"}, nil
+		return &ocr.Order{OrderNo: orderNo, Owner: ocr.OwnerOf(owner), State: ocr.OrderSending, ImageSHA256: "unreadable"}, nil
 	}
 	return &o, nil
 }
@@ -83,7 +88,7 @@ func (a *Archive) SaveOrder(ctx context.Context, o ocr.Order) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Bucket.Put(ctx, a.OrderKey(o.OrderNo), b, "application/json"); err != nil {
+	if err := a.Bucket.Put(ctx, a.OrderKey(o.Owner, o.OrderNo), b, "application/json"); err != nil {
 		return fmt.Errorf("archive: order record: %w", err)
 	}
 	return nil

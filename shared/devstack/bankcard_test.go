@@ -162,7 +162,7 @@ func TestBankCardBadInputCostsNoUpstreamCall(t *testing.T) {
 		{"2.5 MiB, JSON", "POST", "/v1/bankcard/ocr", "application/json", `{"image":"` + base64.StdEncoding.EncodeToString(big) + `"}`, "", 413, "image_too_large"},
 		{"2.5 MiB, multipart", "POST", "/v1/bankcard/ocr", mct, "", "", 413, "image_too_large"},
 		{"bad orderNo", "POST", "/v1/bankcard/ocr", "application/json", `{"orderNo":"a-b","image":"` + b64 + `"}`, "", 400, "invalid_request"},
-		{"bad userId", "POST", "/v1/bankcard/ocr", "application/json", `{"userId":"` + strings.Repeat("u", 33) + `","image":"` + b64 + `"}`, "", 400, "invalid_request"},
+		{"bad userId", "POST", "/v1/bankcard/ocr", "application/json", `{"userId":"` + strings.Repeat("u", 65) + `","image":"` + b64 + `"}`, "", 400, "invalid_request"},
 		{"unsupported media type", "POST", "/v1/bankcard/ocr", "text/plain", "x", "", 415, "unsupported_media_type"},
 		{"wrong method", "GET", "/v1/bankcard/ocr", "", "", "", 405, "invalid_request"},
 		{"bad orderNo in path", "GET", "/v1/bankcard/results/a_b", "", "", "", 400, "invalid_request"},

@@ -75,8 +75,8 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	if err != nil {
 		return nil, err
 	}
-	o.Owner = r.Owner
-	prev, err := s.claim(ctx, &o, callerOrder)
+	o.Owner = OwnerOf(r.Owner)
+	prev, err := s.claim(ctx, &o, callerOrder || o.Owner != "")
 	if err != nil {
 		return nil, err
 	}
@@ -96,13 +96,13 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	}
 	res.FallbackFrom = from
 	if !res.Replayed {
-		s.keepEvidence(ctx, s.Providers[res.Provider], KindBankCard, res.OrderNo, res.ForArchive())
+		s.keepEvidence(ctx, s.Providers[res.Provider], KindBankCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
 	}
 	return res, nil
 }
 
 func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool, o *Order) (*BankCardResult, error) {
-	call := BankCardCall{OrderNo: r.OrderNo, UserID: UpstreamUserID(r.UserID), Image: r.Image, Format: ImageKind(r.Image.Head)}
+	call := BankCardCall{OrderNo: UpstreamOrderNo(r.Owner, r.OrderNo), UserID: UpstreamUserID(r.UserID), Image: r.Image, Format: ImageKind(r.Image.Head)}
 	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*BankCardRead, error) {
 		return p.SubmitBankCard(ctx, cred, call)
 	})
@@ -143,7 +143,12 @@ func (s *Service) BankCardResult(ctx context.Context, q ResultQuery) (*BankCardR
 	if err != nil {
 		return nil, err
 	}
-	return s.queryBankCard(ctx, p, qr, q.OrderNo, q.Files)
+	res, err := s.queryBankCard(ctx, p, qr, UpstreamOrderNo(q.Owner, q.OrderNo), q.Files)
+	if err != nil {
+		return nil, err
+	}
+	res.OrderNo = q.OrderNo
+	return res, nil
 }
 
 func (s *Service) queryBankCard(ctx context.Context, p Provider, q Querier, orderNo string, files bool) (*BankCardResult, error) {

@@ -169,8 +169,8 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	if err != nil {
 		return nil, err
 	}
-	o.Owner = r.Owner
-	prev, err := s.claim(ctx, &o, callerOrder)
+	o.Owner = OwnerOf(r.Owner)
+	prev, err := s.claim(ctx, &o, callerOrder || o.Owner != "")
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	}
 	res.FallbackFrom = from
 	if !res.Replayed {
-		s.keepEvidence(ctx, s.Providers[res.Provider], KindIDCard, res.OrderNo, res.ForArchive())
+		s.keepEvidence(ctx, s.Providers[res.Provider], KindIDCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
 	}
 	return res, nil
 }
@@ -205,7 +205,7 @@ func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest,
 			return nil, err
 		}
 	}
-	call := IDCardCall{OrderNo: r.OrderNo, UserID: UpstreamUserID(r.UserID), Side: r.Side, Native: r.Native, Image: r.Image,
+	call := IDCardCall{OrderNo: UpstreamOrderNo(r.Owner, r.OrderNo), UserID: UpstreamUserID(r.UserID), Side: r.Side, Native: r.Native, Image: r.Image,
 		Format: ImageKind(r.Image.Head), ImageURL: r.ImageURL}
 	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*IDCardRead, error) {
 		return p.SubmitIDCard(ctx, cred, call)
@@ -275,7 +275,12 @@ func (s *Service) IDCardResult(ctx context.Context, q ResultQuery) (*IDCardResul
 	if err != nil {
 		return nil, err
 	}
-	return s.queryIDCard(ctx, p, qr, q.OrderNo, q.Files)
+	res, err := s.queryIDCard(ctx, p, qr, UpstreamOrderNo(q.Owner, q.OrderNo), q.Files)
+	if err != nil {
+		return nil, err
+	}
+	res.OrderNo = q.OrderNo
+	return res, nil
 }
 
 func (s *Service) queryIDCard(ctx context.Context, p Provider, q Querier, orderNo string, files bool) (*IDCardResult, error) {

@@ -56,10 +56,33 @@ type Orders interface {
 	// concurrent claims exactly one succeeds (prev == nil); the others get
 	// the existing record.
 	Claim(ctx context.Context, o Order) (prev *Order, err error)
-	// Order returns the record of an order number, or nil.
-	Order(ctx context.Context, orderNo string) (*Order, error)
+	// Order returns the record of an owner's order number, or nil.
+	Order(ctx context.Context, owner, orderNo string) (*Order, error)
 	// SaveOrder writes a record, replacing any.
 	SaveOrder(ctx context.Context, o Order) error
+}
+
+// OwnerOf is how an owner is recorded: the default tenant (API_KEYS, and
+// every order made before tenants) as "".
+func OwnerOf(tenant string) string {
+	if tenant == "default" {
+		return ""
+	}
+	return tenant
+}
+
+// UpstreamOrderNo is the order number sent upstream for an owner's order
+// number: the number itself for the default tenant; for another tenant "t"
+// and 31 hex digits of SHA-256(owner, NUL, orderNo), so that two tenants
+// may use the same number without colliding upstream (32 letters and
+// digits, as the upstream takes them; docs/architecture.md, "Tenants").
+func UpstreamOrderNo(owner, orderNo string) string {
+	owner = OwnerOf(owner)
+	if owner == "" || orderNo == "" {
+		return orderNo
+	}
+	sum := sha256.Sum256([]byte(owner + "\x00" + orderNo))
+	return "t" + hex.EncodeToString(sum[:])[:31]
 }
 
 // clockSkew is how far an upstream's clock may be behind ours when a
@@ -186,14 +209,18 @@ func (s *Service) lookup(ctx context.Context, kind string, q ResultQuery) (*Orde
 	if s.Orders == nil {
 		return nil, nil
 	}
-	o, err := s.Orders.Order(ctx, q.OrderNo)
+	o, err := s.Orders.Order(ctx, OwnerOf(q.Owner), q.OrderNo)
 	if err != nil {
 		return nil, storeError(err)
 	}
 	switch {
+	case o == nil && OwnerOf(q.Owner) != "":
+		// A tenant's orders all have records: no record, no order (the
+		// upstream is not asked, whoever else used the number).
+		return nil, domain.Errorf(domain.NotFound, "no %s result under this orderNo", kindNoun(kind))
 	case o == nil:
 		return nil, nil
-	case o.Owner != q.Owner:
+	case o.Owner != OwnerOf(q.Owner):
 		// Another tenant's order is answered as no order at all.
 		return nil, domain.Errorf(domain.NotFound, "no %s result under this orderNo", kindNoun(kind))
 	case o.Kind != "" && o.Kind != kind:
@@ -267,7 +294,7 @@ func (s *Service) archived(ctx context.Context, kind string, o *Order, into any)
 		return &domain.Error{Code: domain.NotFound, Err: errNoQuerier,
 			Message: "this order was made by provider " + o.Provider + ", which keeps no results, and this deployment archives none (EVIDENCE is off)"}
 	}
-	raw, err := s.Evidence.ArchivedResult(ctx, kind, o.OrderNo)
+	raw, err := s.Evidence.ArchivedResult(ctx, kind, UpstreamOrderNo(o.Owner, o.OrderNo))
 	if err != nil {
 		return storeError(err)
 	}

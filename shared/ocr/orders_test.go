@@ -30,20 +30,20 @@ func (s *memOrders) Claim(_ context.Context, o Order) (*Order, error) {
 	if s.fail != nil {
 		return nil, s.fail
 	}
-	if prev, ok := s.m[o.OrderNo]; ok {
+	if prev, ok := s.m[o.Owner+"/"+o.OrderNo]; ok {
 		return &prev, nil
 	}
-	s.m[o.OrderNo] = o
+	s.m[o.Owner+"/"+o.OrderNo] = o
 	return nil, nil
 }
 
-func (s *memOrders) Order(_ context.Context, no string) (*Order, error) {
+func (s *memOrders) Order(_ context.Context, owner, no string) (*Order, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
 		return nil, s.fail
 	}
-	if o, ok := s.m[no]; ok {
+	if o, ok := s.m[owner+"/"+no]; ok {
 		return &o, nil
 	}
 	return nil, nil
@@ -55,7 +55,7 @@ func (s *memOrders) SaveOrder(_ context.Context, o Order) error {
 	if s.fail != nil {
 		return s.fail
 	}
-	s.m[o.OrderNo] = o
+	s.m[o.Owner+"/"+o.OrderNo] = o
 	return nil
 }
 

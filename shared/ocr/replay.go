@@ -89,8 +89,9 @@ func conflict(orderNo, what string) error {
 // used upstream before this service recorded it); nothing → the original
 // error (nil, nil).
 func (s *Service) replayIDCard(ctx context.Context, p Provider, q Querier, r IDCardRequest, o *Order, cause error) (*IDCardResult, error) {
-	res, err := s.queryIDCard(ctx, p, q, r.OrderNo, false)
+	res, err := s.queryIDCard(ctx, p, q, UpstreamOrderNo(r.Owner, r.OrderNo), false)
 	if err == nil {
+		res.OrderNo = r.OrderNo
 		if res.Side != r.Side || !ourResult(o, res.OrderTime) {
 			return nil, conflict(r.OrderNo, "an earlier order upstream")
 		}
@@ -104,7 +105,7 @@ func (s *Service) replayIDCard(ctx context.Context, p Provider, q Querier, r IDC
 	if ctx.Err() != nil || !lookupFoundNothing(err) {
 		return nil, nil
 	}
-	if _, err := s.queryBankCard(ctx, p, q, r.OrderNo, false); err == nil {
+	if _, err := s.queryBankCard(ctx, p, q, UpstreamOrderNo(r.Owner, r.OrderNo), false); err == nil {
 		return nil, conflict(r.OrderNo, "a bank card")
 	}
 	return nil, nil
@@ -112,8 +113,9 @@ func (s *Service) replayIDCard(ctx context.Context, p Provider, q Querier, r IDC
 
 // replayBankCard is replayIDCard for bank cards.
 func (s *Service) replayBankCard(ctx context.Context, p Provider, q Querier, r BankCardRequest, o *Order, cause error) (*BankCardResult, error) {
-	res, err := s.queryBankCard(ctx, p, q, r.OrderNo, false)
+	res, err := s.queryBankCard(ctx, p, q, UpstreamOrderNo(r.Owner, r.OrderNo), false)
 	if err == nil {
+		res.OrderNo = r.OrderNo
 		if !ourResult(o, res.OrderTime) {
 			return nil, conflict(r.OrderNo, "an earlier order upstream")
 		}
@@ -124,7 +126,7 @@ func (s *Service) replayBankCard(ctx context.Context, p Provider, q Querier, r B
 	if ctx.Err() != nil || !lookupFoundNothing(err) {
 		return nil, nil
 	}
-	if _, err := s.queryIDCard(ctx, p, q, r.OrderNo, false); err == nil {
+	if _, err := s.queryIDCard(ctx, p, q, UpstreamOrderNo(r.Owner, r.OrderNo), false); err == nil {
 		return nil, conflict(r.OrderNo, "an ID card")
 	}
 	return nil, nil
@@ -147,9 +149,10 @@ func (s *Service) replayDoneIDCard(ctx context.Context, o *Order, r IDCardReques
 		if err != nil {
 			return nil
 		}
-		if res, err = s.queryIDCard(ctx, p, q, r.OrderNo, false); err != nil {
+		if res, err = s.queryIDCard(ctx, p, q, UpstreamOrderNo(r.Owner, r.OrderNo), false); err != nil {
 			return nil
 		}
+		res.OrderNo = r.OrderNo
 	}
 	if res.Side != r.Side {
 		return nil
@@ -177,9 +180,10 @@ func (s *Service) replayDoneBankCard(ctx context.Context, o *Order, r BankCardRe
 			return nil
 		}
 		var qerr error
-		if res, qerr = s.queryBankCard(ctx, p, q, r.OrderNo, false); qerr != nil {
+		if res, qerr = s.queryBankCard(ctx, p, q, UpstreamOrderNo(r.Owner, r.OrderNo), false); qerr != nil {
 			return nil
 		}
+		res.OrderNo = r.OrderNo
 	}
 	res.Replayed = true
 	s.logger().InfoContext(ctx, "retry of a finished order answered from its stored result", "kind", "bankcard")

@@ -273,7 +273,7 @@ func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error)
 	if m.Kind == "" && KindOf(m.OrderNo) == "" && sign.ValidOrderNo(m.OrderNo) {
 		// A caller's own order number: its record, when this service
 		// made the order, says the kind.
-		o, err := h.Archive.Order(ctx, m.OrderNo)
+		o, err := h.Archive.Order(ctx, "", m.OrderNo)
 		if err != nil {
 			return "", err
 		}

@@ -265,10 +265,10 @@ func Erasure(t *testing.T, b archive.Bucket) {
 	if err != nil || got.Objects != 5 || !got.Tombstone || got.AuditKey == "" {
 		t.Fatalf("erase: %+v %v", got, err)
 	}
-	if left := held("erase1"); len(left) != 1 || left[0] != a.OrderKey("erase1") {
+	if left := held("erase1"); len(left) != 1 || left[0] != a.OrderKey("", "erase1") {
 		t.Errorf("left after erasure: %q (want only the tombstone)", left)
 	}
-	rec, err := a.Order(ctx, "erase1")
+	rec, err := a.Order(ctx, "", "erase1")
 	if err != nil || rec == nil || rec.State != ocr.OrderErased || rec.ImageSHA256 != "" || rec.Side != "" {
 		t.Errorf("tombstone: %+v %v", rec, err)
 	}

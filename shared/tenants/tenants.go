@@ -1,0 +1,202 @@
+// Package tenants is who may call the API: a tenants document kept in the
+// secret store the deployment already uses (TENANTS_URL: awssm://,
+// tencentssm://, file://), each tenant with the SHA-256 of its keys (never
+// the keys), the card kinds it may use and its limits. API_KEYS stays as the
+// one-tenant shortcut (tenant "default").
+//
+//	{"tenants":[{"id":"acme","keys":[{"id":"k1a2b3c4d5e6","sha256":"…"}],"kinds":["idcard","bankcard"],
+//	             "dailyQuota":1000,"rate":{"perSecond":5,"burst":10}}]}
+//
+// Every instance reads the document at most once per TTL (60 s): a revoked
+// key stops working within a minute, and authentication costs no store
+// read.
+package tenants
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/secretstore"
+)
+
+// Default is the tenant of API_KEYS and of orders made before tenants.
+const Default = "default"
+
+// Kinds of card a tenant may use.
+var Kinds = []string{"idcard", "bankcard"}
+
+// Key is a stored key: its id (shown in logs and audit records) and the
+// SHA-256 of the key, hex.
+type Key struct {
+	ID     string `json:"id"`
+	SHA256 string `json:"sha256"`
+}
+
+// Rate is a tenant's request rate.
+type Rate struct {
+	PerSecond float64 `json:"perSecond,omitempty"`
+	Burst     int     `json:"burst,omitempty"`
+}
+
+// Tenant is one caller of the API.
+type Tenant struct {
+	ID         string   `json:"id"`
+	Keys       []Key    `json:"keys"`
+	Kinds      []string `json:"kinds"`
+	DailyQuota int      `json:"dailyQuota,omitempty"` // billable calls per China day; 0: none
+	Rate       Rate     `json:"rate,omitzero"`
+	// Callback settings (results pushed back) are kept for the callback
+	// feature; the API does not read them yet.
+	Callback json.RawMessage `json:"callback,omitempty"`
+}
+
+// May reports whether the tenant may use kind.
+func (t *Tenant) May(kind string) bool { return slices.Contains(t.Kinds, kind) }
+
+// Doc is the tenants document.
+type Doc struct {
+	Tenants []Tenant `json:"tenants"`
+}
+
+var idRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// ValidID reports whether s is a tenant id: 1–32 lower-case letters,
+// digits and '-', as archive prefixes take them.
+func ValidID(s string) bool { return idRe.MatchString(s) }
+
+// Parse reads and checks a document.
+func Parse(b []byte) (Doc, error) {
+	var d Doc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return d, errors.New("tenants: the document is not valid JSON") // never echo it
+	}
+	seen := map[string]bool{}
+	for _, t := range d.Tenants {
+		if !ValidID(t.ID) || seen[t.ID] {
+			return d, fmt.Errorf("tenants: bad or repeated tenant id %q", t.ID)
+		}
+		seen[t.ID] = true
+		for _, k := range t.Keys {
+			if len(k.SHA256) != 64 {
+				return d, fmt.Errorf("tenants: tenant %s: a key hash is not a hex SHA-256", t.ID)
+			}
+		}
+		for _, k := range t.Kinds {
+			if !slices.Contains(Kinds, k) {
+				return d, fmt.Errorf("tenants: tenant %s: unknown kind %q", t.ID, k)
+			}
+		}
+	}
+	return d, nil
+}
+
+// Hash is the stored form of a key.
+func Hash(key string) Key {
+	sum := sha256.Sum256([]byte(key))
+	h := hex.EncodeToString(sum[:])
+	return Key{ID: "key:" + h[:12], SHA256: h}
+}
+
+// NewKey makes a random key (shown once; only its hash is stored).
+func NewKey() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "ck_" + hex.EncodeToString(b[:])
+}
+
+// Static is the one-tenant shortcut: API_KEYS as tenant "default", every
+// kind, no limits.
+func Static(keys []string) Doc {
+	t := Tenant{ID: Default, Kinds: slices.Clone(Kinds)}
+	for _, k := range keys {
+		t.Keys = append(t.Keys, Hash(k))
+	}
+	return Doc{Tenants: []Tenant{t}}
+}
+
+// DefaultTTL is how long an instance trusts the document it read.
+const DefaultTTL = time.Minute
+
+// Directory answers "which tenant holds this key", from a document read at
+// most once per TTL (a store outage is ridden out with the last one).
+type Directory struct {
+	Store secretstore.Store // nil: Doc only
+	Doc   Doc               // used when Store is nil (API_KEYS)
+	TTL   time.Duration
+	Now   func() time.Time
+
+	mu     sync.Mutex
+	cached *Doc
+	at     time.Time
+}
+
+func (d *Directory) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// ErrUnavailable: the document could not be read and none is cached.
+var ErrUnavailable = errors.New("tenants: the tenants document is unavailable")
+
+func (d *Directory) doc(ctx context.Context) (*Doc, error) {
+	if d.Store == nil {
+		return &d.Doc, nil
+	}
+	ttl := d.TTL
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cached != nil && d.now().Sub(d.at) < ttl {
+		return d.cached, nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	b, err := d.Store.Get(rctx)
+	if err == nil {
+		var doc Doc
+		if doc, err = Parse(b); err == nil {
+			d.cached, d.at = &doc, d.now()
+			return d.cached, nil
+		}
+	}
+	if d.cached != nil {
+		d.at = d.now().Add(-ttl).Add(5 * time.Second) // try again soon
+		return d.cached, nil
+	}
+	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// Lookup returns the tenant holding key and the key's id, or nil. Every
+// stored hash is compared, in constant time.
+func (d *Directory) Lookup(ctx context.Context, key string) (*Tenant, string, error) {
+	doc, err := d.doc(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256([]byte(key))
+	got := hex.EncodeToString(sum[:])
+	var found *Tenant
+	var keyID string
+	for i := range doc.Tenants {
+		for _, k := range doc.Tenants[i].Keys {
+			if subtle.ConstantTimeCompare([]byte(got), []byte(k.SHA256)) == 1 {
+				found, keyID = &doc.Tenants[i], k.ID
+			}
+		}
+	}
+	return found, keyID, nil
+}
