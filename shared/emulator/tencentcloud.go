@@ -210,7 +210,7 @@ var tcIDWarnings = [6]struct {
 }{
 	{-9101, func(c tcIDConfig) bool { return c.BorderCheckWarn }}, // border incomplete
 	{-9102, func(c tcIDConfig) bool { return c.CopyWarn }},        // photocopy
-	{0, func(c tcIDConfig) bool { return c.InvalidDateWarn }}, // invalid date: InvalidDateCode
+	{0, func(c tcIDConfig) bool { return c.InvalidDateWarn }},     // invalid date: InvalidDateCode
 	{-9103, func(c tcIDConfig) bool { return c.ReshootWarn }},     // recaptured
 	{-9104, func(c tcIDConfig) bool { return c.TempIdWarn }},      // temporary card
 	{-9105, func(c tcIDConfig) bool { return c.BorderCheckWarn }}, // occluded inside the frame
