@@ -66,9 +66,15 @@ type TicketStore struct {
 
 // API configures the HTTP API.
 type API struct {
-	APIKeys  []string // API_KEYS
-	AuthMode string   // AUTH_MODE: apikey | none
-	Port     string   // PORT
+	// TenantsURL is the tenants document's store (TENANTS_URL: awssm://,
+	// tencentssm://, file://); empty: API_KEYS is tenant "default".
+	TenantsURL string
+	// TenantsTTL is how long an instance trusts the document it read
+	// (TENANTS_CACHE_TTL, at most and by default 60s).
+	TenantsTTL time.Duration
+	APIKeys    []string // API_KEYS
+	AuthMode   string   // AUTH_MODE: apikey | none
+	Port       string   // PORT
 	// RequestTimeout bounds each HTTP request where the platform gives no
 	// deadline of its own (HTTP mode, the local stack).
 	RequestTimeout time.Duration // REQUEST_TIMEOUT
@@ -241,6 +247,14 @@ func (t *TicketStore) fromEnv(getenv func(string) string) error {
 
 func (a *API) fromEnv(getenv func(string) string) error {
 	a.AuthMode = strings.ToLower(or(getenv("AUTH_MODE"), "apikey"))
+	a.TenantsURL = getenv("TENANTS_URL")
+	var terr error
+	if a.TenantsTTL, terr = duration(getenv, "TENANTS_CACHE_TTL", time.Minute); terr != nil {
+		return terr
+	}
+	if a.TenantsTTL > time.Minute {
+		return fmt.Errorf("config: TENANTS_CACHE_TTL is at most 60s (a revoked key must stop working within a minute)")
+	}
 	a.Port = getenv("PORT")
 	for _, k := range strings.Split(getenv("API_KEYS"), ",") {
 		if k = strings.TrimSpace(k); k != "" {
@@ -316,8 +330,8 @@ func (l *Logging) fromEnv(getenv func(string) string) error {
 
 // CheckAPI verifies what an HTTP function needs.
 func (c *Config) CheckAPI() error {
-	if c.AuthMode == "apikey" && len(c.APIKeys) == 0 {
-		return errors.New("config: API_KEYS is empty and AUTH_MODE is apikey: no request could be authorized")
+	if c.AuthMode == "apikey" && len(c.APIKeys) == 0 && c.TenantsURL == "" {
+		return errors.New("config: neither TENANTS_URL nor API_KEYS is set and AUTH_MODE is apikey: no request could be authorized")
 	}
 	if c.TicketStoreURL == "" {
 		return errors.New("config: TICKET_STORE_URL is not set")

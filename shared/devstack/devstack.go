@@ -196,7 +196,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			return nil, err
 		}
 	}
-	if len(cfg.APIKeys) == 0 && cfg.AuthMode == "apikey" {
+	if len(cfg.APIKeys) == 0 && cfg.AuthMode == "apikey" && cfg.TenantsURL == "" {
 		key, err := devKey(filepath.Join(o.Dir, "dev-api-key"))
 		if err != nil {
 			ln.Close()

@@ -15,6 +15,7 @@ type Code string
 
 const (
 	Unauthorized         Code = "unauthorized"
+	Forbidden            Code = "forbidden"
 	InvalidRequest       Code = "invalid_request"
 	InvalidImage         Code = "invalid_image"
 	ImageTooLarge        Code = "image_too_large"

@@ -18,13 +18,16 @@ func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, domain.Errorf(domain.NotFound, "bank card OCR is not served here"), "")
 		return
 	}
+	if !mayUse(w, r, ocr.KindBankCard) {
+		return
+	}
 	sub, err := decodeSubmission(w, r, s.opt.BankCards.MaxBankCardImage())
 	if err != nil {
 		fail(w, r, err, "")
 		return
 	}
 	req := ocr.BankCardRequest{Image: ocr.BytesImage(sub.Image), UserID: sub.UserID, OrderNo: sub.OrderNo,
-		Provider: sub.Provider, ImageURL: sub.ImageURL}
+		Provider: sub.Provider, ImageURL: sub.ImageURL, Owner: tenantOf(r).ID}
 	res, err := s.opt.BankCards.SubmitBankCard(r.Context(), req)
 	if err != nil {
 		fail(w, r, err, sub.OrderNo)
@@ -48,6 +51,9 @@ func (s *server) bankcardResult(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, domain.Errorf(domain.NotFound, "bank card OCR is not served here"), "")
 		return
 	}
+	if !mayUse(w, r, ocr.KindBankCard) {
+		return
+	}
 	orderNo := r.PathValue("orderNo")
 	noteOrder(r, orderNo)
 	files, err := boolQuery(r, "files")
@@ -55,7 +61,7 @@ func (s *server) bankcardResult(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err, orderNo)
 		return
 	}
-	res, err := s.opt.BankCards.BankCardResult(r.Context(), ocr.ResultQuery{OrderNo: orderNo, Files: files})
+	res, err := s.opt.BankCards.BankCardResult(r.Context(), ocr.ResultQuery{OrderNo: orderNo, Files: files, Owner: tenantOf(r).ID})
 	if err != nil {
 		fail(w, r, err, orderNo)
 		return

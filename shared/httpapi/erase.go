@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -14,16 +12,14 @@ import (
 // resultMethods are the methods of /v1/{kind}/results/{orderNo}.
 const resultMethods = "GET, DELETE"
 
-// KeyID names an API key in logs and audit records without revealing it:
-// the first 12 hex digits of its SHA-256 (a key cannot be recovered from it,
-// and an operator holding the key can compute it).
-func KeyID(sum [sha256.Size]byte) string { return "key:" + hex.EncodeToString(sum[:6]) }
-
 // erase is DELETE /v1/{kind}/results/{orderNo}: everything this service
 // holds for the order goes, a tombstone stays (a later GET answers 410 and
 // the upstream's copy is never served again), and one audit record is
 // written. 204, also when repeated.
 func (s *server) erase(w http.ResponseWriter, r *http.Request, kind string) {
+	if !mayUse(w, r, kind) {
+		return
+	}
 	orderNo := r.PathValue("orderNo")
 	noteOrder(r, orderNo)
 	if s.opt.Eraser == nil {
@@ -42,7 +38,7 @@ func (s *server) erase(w http.ResponseWriter, r *http.Request, kind string) {
 	if reason == "" {
 		reason = "requested through the API"
 	}
-	_, err := s.opt.Eraser.Erase(r.Context(), ocr.Erasure{Kind: kind, OrderNo: orderNo, Caller: callerOf(r), Reason: reason})
+	_, err := s.opt.Eraser.Erase(r.Context(), ocr.Erasure{Kind: kind, OrderNo: orderNo, Owner: tenantOf(r).ID, Caller: callerOf(r), Reason: reason})
 	if err != nil {
 		fail(w, r, err, orderNo)
 		return

@@ -11,6 +11,7 @@ import (
 // status maps domain codes to HTTP statuses: the one place this happens.
 var status = map[domain.Code]int{
 	domain.Unauthorized:         http.StatusUnauthorized,
+	domain.Forbidden:            http.StatusForbidden,
 	domain.InvalidRequest:       http.StatusBadRequest,
 	domain.InvalidImage:         http.StatusBadRequest,
 	domain.ImageTooLarge:        http.StatusRequestEntityTooLarge,

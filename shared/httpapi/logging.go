@@ -18,6 +18,7 @@ type reqNote struct {
 	orderNo string // a valid order number
 	badNo   string // an invalid one, truncated and quoted
 	caller  string // the key id that authenticated (KeyID), or "gateway"
+	tenant  string
 	err     error
 }
 
@@ -43,9 +44,9 @@ func quoteTruncated(s string, n int) string {
 }
 
 // noteRoute records the route pattern a request matched, for the log.
-func noteCaller(r *http.Request, id string) {
+func noteCaller(r *http.Request, id, tenant string) {
 	if n, ok := r.Context().Value(noteKey{}).(*reqNote); ok {
-		n.caller = id
+		n.caller, n.tenant = id, tenant
 	}
 }
 
@@ -106,6 +107,9 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		}
 		if n.orderNo != "" {
 			attrs = append(attrs, slog.String("orderNo", n.orderNo))
+		}
+		if n.tenant != "" {
+			attrs = append(attrs, slog.String("tenant", n.tenant))
 		}
 		if n.badNo != "" {
 			attrs = append(attrs, slog.String("invalidOrderNo", n.badNo))

@@ -5,8 +5,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"path"
@@ -17,6 +15,7 @@ import (
 	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/tenants"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
 
@@ -41,6 +40,11 @@ type Eraser interface {
 	Erase(ctx context.Context, e ocr.Erasure) (ocr.Erased, error)
 }
 
+// Tenants says which tenant holds a key (tenants.Directory).
+type Tenants interface {
+	Lookup(ctx context.Context, key string) (t *tenants.Tenant, keyID string, err error)
+}
+
 // Health reports the tickets' freshness for /healthz.
 type Health interface {
 	Freshness(ctx context.Context, interval time.Duration) tickets.Freshness
@@ -55,8 +59,10 @@ type Options struct {
 	Eraser          Eraser
 	Health          Health
 	RefreshInterval time.Duration
-	APIKeys         []string // AUTH_MODE=apikey
-	AuthNone        bool     // AUTH_MODE=none: the gateway authenticates
+	APIKeys         []string // AUTH_MODE=apikey: the one-tenant shortcut (tenant "default")
+	// Tenants, when set, replaces APIKeys: the tenants document.
+	Tenants  Tenants
+	AuthNone bool // AUTH_MODE=none: the gateway authenticates; every caller is tenant "default"
 	// Timeout bounds a request that arrives without a deadline (the
 	// platforms put the invocation's deadline in the context).
 	Timeout time.Duration
@@ -72,9 +78,9 @@ type Options struct {
 const LargeRequestBytes = 1 << 20
 
 type server struct {
-	opt  Options
-	keys [][32]byte
-	log  *slog.Logger
+	opt     Options
+	tenants Tenants
+	log     *slog.Logger
 
 	// /healthz is unauthenticated: its answer is cached briefly, so that
 	// no caller can turn it into store reads (billed on the clouds).
@@ -97,10 +103,15 @@ func New(opt Options) http.Handler {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	for _, k := range opt.APIKeys {
-		if k = strings.TrimSpace(k); k != "" {
-			s.keys = append(s.keys, sha256.Sum256([]byte(k)))
+	s.tenants = opt.Tenants
+	if s.tenants == nil {
+		var keys []string
+		for _, k := range opt.APIKeys {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
 		}
+		s.tenants = &tenants.Directory{Doc: tenants.Static(keys)}
 	}
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.HandlerFunc) {
@@ -150,32 +161,40 @@ func (s *server) withDeadline(next http.Handler) http.Handler {
 	})
 }
 
-// authorized compares the bearer key with every configured key in constant
-// time (hashing first hides the keys' lengths too).
-func (s *server) authorized(r *http.Request) bool {
+// gatewayTenant is every caller's tenant when a gateway authenticates.
+var gatewayTenant = &tenants.Tenant{ID: tenants.Default, Kinds: tenants.Kinds}
+
+// authorized returns the tenant holding the bearer key (every stored key
+// hash is compared in constant time), nil for none; an error when the
+// tenants document cannot be read.
+func (s *server) authorized(r *http.Request) (*tenants.Tenant, error) {
 	if s.opt.AuthNone {
-		noteCaller(r, "gateway")
-		return true
+		noteCaller(r, "gateway", tenants.Default)
+		return gatewayTenant, nil
 	}
 	h := r.Header.Get("Authorization")
 	const prefix = "bearer "
 	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return false
+		return nil, nil
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(prefix):])))
-	ok := 0
-	for i := range s.keys {
-		ok |= subtle.ConstantTimeCompare(got[:], s.keys[i][:])
+	t, keyID, err := s.tenants.Lookup(r.Context(), strings.TrimSpace(h[len(prefix):]))
+	if err != nil || t == nil {
+		return nil, err
 	}
-	if ok == 1 {
-		noteCaller(r, KeyID(got))
-	}
-	return ok == 1
+	noteCaller(r, keyID, t.ID)
+	return t, nil
 }
 
 func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
+		t, err := s.authorized(r)
+		if err != nil {
+			w.Header().Set("Connection", "close")
+			fail(w, r, &domain.Error{Code: domain.StoreUnavailable, Retryable: true, Err: err,
+				Message: "the tenants document could not be read; try again"}, "")
+			return
+		}
+		if t == nil {
 			// Nothing of the body is read, and the connection is closed
 			// after the answer rather than drained for reuse: a client
 			// without a key cannot hold it by trickling a body.
@@ -184,8 +203,27 @@ func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
 			fail(w, r, domain.Errorf(domain.Unauthorized, "missing or wrong API key"), "")
 			return
 		}
-		next(w, r)
+		next(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, t)))
 	}
+}
+
+type tenantKey struct{}
+
+// tenantOf is the request's tenant (auth put it there).
+func tenantOf(r *http.Request) *tenants.Tenant {
+	if t, ok := r.Context().Value(tenantKey{}).(*tenants.Tenant); ok {
+		return t
+	}
+	return gatewayTenant
+}
+
+// mayUse answers 403 when the tenant may not use kind.
+func mayUse(w http.ResponseWriter, r *http.Request, kind string) bool {
+	if tenantOf(r).May(kind) {
+		return true
+	}
+	fail(w, r, domain.Errorf(domain.Forbidden, "this API key's tenant may not use %s OCR", kind), "")
+	return false
 }
 
 // bounded admits at most MaxLargeRequests large submissions at once: each
@@ -246,6 +284,9 @@ func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r, http.MethodPost)
 		return
 	}
+	if !mayUse(w, r, ocr.KindIDCard) {
+		return
+	}
 	sub, err := decodeSubmission(w, r, s.opt.IDCards.MaxIDCardImage())
 	if err != nil {
 		fail(w, r, err, "")
@@ -253,7 +294,7 @@ func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	req := ocr.IDCardRequest{
 		Side: sub.Side, Image: ocr.BytesImage(sub.Image), UserID: sub.UserID,
-		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo, ImageURL: sub.ImageURL,
+		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo, ImageURL: sub.ImageURL, Owner: tenantOf(r).ID,
 	}
 	res, err := s.opt.IDCards.SubmitIDCard(r.Context(), req)
 	if err != nil {
@@ -273,6 +314,9 @@ func (s *server) idcardResult(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r, resultMethods)
 		return
 	}
+	if !mayUse(w, r, ocr.KindIDCard) {
+		return
+	}
 	orderNo := r.PathValue("orderNo")
 	noteOrder(r, orderNo)
 	files, err := boolQuery(r, "files")
@@ -280,7 +324,7 @@ func (s *server) idcardResult(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err, orderNo)
 		return
 	}
-	res, err := s.opt.IDCards.IDCardResult(r.Context(), ocr.ResultQuery{OrderNo: orderNo, Files: files})
+	res, err := s.opt.IDCards.IDCardResult(r.Context(), ocr.ResultQuery{OrderNo: orderNo, Files: files, Owner: tenantOf(r).ID})
 	if err != nil {
 		fail(w, r, err, orderNo)
 		return

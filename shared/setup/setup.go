@@ -20,6 +20,7 @@ import (
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/tenants"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 	"github.com/cardocr/cardocr/shared/wechat"
@@ -110,7 +111,15 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 			svc.Evidence = arch
 		}
 	}
-	h := httpapi.New(httpapi.Options{
+	var dir httpapi.Tenants
+	if cfg.TenantsURL != "" {
+		st, err := secretstore.Open(ctx, cfg.TenantsURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("setup: tenants store: %w", err)
+		}
+		dir = &tenants.Directory{Store: st, TTL: cfg.TenantsTTL, Doc: tenants.Static(cfg.APIKeys)}
+	}
+	h := httpapi.New(httpapi.Options{Tenants: dir,
 		IDCards: svc, BankCards: svc, Eraser: eraser, Health: reader, RefreshInterval: cfg.RefreshInterval,
 		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
 		MaxLargeRequests: cfg.MaxLargeRequests,

@@ -131,7 +131,7 @@ const DefaultTTL = time.Minute
 // most once per TTL (a store outage is ridden out with the last one).
 type Directory struct {
 	Store secretstore.Store // nil: Doc only
-	Doc   Doc               // used when Store is nil (API_KEYS)
+	Doc   Doc               // consulted as well (API_KEYS: tenant "default")
 	TTL   time.Duration
 	Now   func() time.Time
 
@@ -191,12 +191,122 @@ func (d *Directory) Lookup(ctx context.Context, key string) (*Tenant, string, er
 	got := hex.EncodeToString(sum[:])
 	var found *Tenant
 	var keyID string
-	for i := range doc.Tenants {
-		for _, k := range doc.Tenants[i].Keys {
-			if subtle.ConstantTimeCompare([]byte(got), []byte(k.SHA256)) == 1 {
-				found, keyID = &doc.Tenants[i], k.ID
+	for _, dd := range []*Doc{doc, &d.Doc} {
+		for i := range dd.Tenants {
+			for _, k := range dd.Tenants[i].Keys {
+				if subtle.ConstantTimeCompare([]byte(got), []byte(k.SHA256)) == 1 {
+					found, keyID = &dd.Tenants[i], k.ID
+				}
 			}
+		}
+		if d.Store == nil {
+			break // doc is d.Doc
 		}
 	}
 	return found, keyID, nil
+}
+
+// Operator changes to the document (cmd/tenants). Each returns the changed
+// document; a key made here is returned in clear once and stored hashed.
+
+func (d *Doc) find(id string) *Tenant {
+	for i := range d.Tenants {
+		if d.Tenants[i].ID == id {
+			return &d.Tenants[i]
+		}
+	}
+	return nil
+}
+
+// Add adds a tenant with a new key.
+func (d *Doc) Add(id string, kinds []string, quota int, rate Rate) (key string, err error) {
+	if !ValidID(id) {
+		return "", fmt.Errorf("tenants: %q is not a tenant id (1-32 of a-z, 0-9, -)", id)
+	}
+	if d.find(id) != nil {
+		return "", fmt.Errorf("tenants: tenant %s exists", id)
+	}
+	if len(kinds) == 0 {
+		kinds = slices.Clone(Kinds)
+	}
+	for _, k := range kinds {
+		if !slices.Contains(Kinds, k) {
+			return "", fmt.Errorf("tenants: unknown kind %q", k)
+		}
+	}
+	key = NewKey()
+	d.Tenants = append(d.Tenants, Tenant{ID: id, Keys: []Key{Hash(key)}, Kinds: kinds, DailyQuota: quota, Rate: rate})
+	return key, nil
+}
+
+// RotateKey adds a new key to a tenant; with dropOld its other keys go.
+func (d *Doc) RotateKey(id string, dropOld bool) (string, error) {
+	t := d.find(id)
+	if t == nil {
+		return "", fmt.Errorf("tenants: no tenant %s", id)
+	}
+	key := NewKey()
+	if dropOld {
+		t.Keys = nil
+	}
+	t.Keys = append(t.Keys, Hash(key))
+	return key, nil
+}
+
+// Revoke removes one key of a tenant (by its id), or the whole tenant.
+func (d *Doc) Revoke(id, keyID string) error {
+	t := d.find(id)
+	if t == nil {
+		return fmt.Errorf("tenants: no tenant %s", id)
+	}
+	if keyID == "" {
+		d.Tenants = slices.DeleteFunc(d.Tenants, func(x Tenant) bool { return x.ID == id })
+		return nil
+	}
+	n := len(t.Keys)
+	t.Keys = slices.DeleteFunc(t.Keys, func(k Key) bool { return k.ID == keyID })
+	if len(t.Keys) == n {
+		return fmt.Errorf("tenants: tenant %s has no key %s", id, keyID)
+	}
+	return nil
+}
+
+// SetQuota sets a tenant's daily quota of billable calls (0: none).
+func (d *Doc) SetQuota(id string, quota int) error {
+	t := d.find(id)
+	if t == nil {
+		return fmt.Errorf("tenants: no tenant %s", id)
+	}
+	if quota < 0 {
+		return errors.New("tenants: a quota is 0 or more")
+	}
+	t.DailyQuota = quota
+	return nil
+}
+
+// Load reads the document from a store (an empty one when there is none).
+func Load(ctx context.Context, st secretstore.Store) (Doc, error) {
+	b, err := st.Get(ctx)
+	if errors.Is(err, secretstore.ErrNotFound) {
+		return Doc{}, nil
+	}
+	if err != nil {
+		return Doc{}, err
+	}
+	if len(b) == 0 || string(b) == "{}" {
+		return Doc{}, nil
+	}
+	return Parse(b)
+}
+
+// Save writes the document to a store.
+func Save(ctx context.Context, st secretstore.Store, d Doc) error {
+	if d.Tenants == nil {
+		d.Tenants = []Tenant{}
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	return st.Put(ctx, b)
 }

@@ -1,0 +1,107 @@
+package devstack
+
+import (
+	"context"
+	"encoding/base64"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/tenants"
+)
+
+// Two tenants on the local stack (made as cmd/tenants makes them): an order
+// belongs to the tenant that made it, so tenant B reading or erasing A's
+// order gets exactly what an unknown number gets (404); both may use the
+// same order number without colliding upstream; a tenant uses only the
+// kinds it may (403); a revoked key stops working within the cache TTL.
+func TestTenantsOwnTheirOrders(t *testing.T) {
+	ctx := context.Background()
+	docURL := "file://" + filepath.Join(t.TempDir(), "tenants.json")
+	st, err := secretstore.Open(ctx, docURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc tenants.Doc
+	keyA, _ := doc.Add("acme", nil, 0, tenants.Rate{})
+	keyB, _ := doc.Add("bravo", nil, 0, tenants.Rate{})
+	keyID, _ := doc.Add("idonly", []string{"idcard"}, 0, tenants.Rate{})
+	keyBank, _ := doc.Add("bankonly", []string{"bankcard"}, 0, tenants.Rate{})
+	if err := tenants.Save(ctx, st, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, logs := startStack(t, env{"TENANTS_URL": docURL, "TENANTS_CACHE_TTL": "1s"})
+	front := func(seed int64) string {
+		return base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: seed}.JPEG())
+	}
+	bank := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 5}.JPEG())
+	submit := func(key, orderNo string, seed int64) (int, string) {
+		st, b := do(t, s, "POST", "/v1/idcard/ocr", "application/json",
+			jsonBody(t, map[string]any{"side": "front", "image": front(seed), "orderNo": orderNo}), key)
+		return st, string(b)
+	}
+	// The same order number, two tenants, two people: each gets its own.
+	stA, bodyA := submit(keyA, "shared0001", 501)
+	stB, bodyB := submit(keyB, "shared0001", 502)
+	if stA != 200 || stB != 200 || !strings.Contains(bodyA, emulator.Person(501).IDNumber) || !strings.Contains(bodyB, emulator.Person(502).IDNumber) {
+		t.Fatalf("same number, two tenants: %d %s / %d %s", stA, truncate([]byte(bodyA)), stB, truncate([]byte(bodyB)))
+	}
+	if !strings.Contains(bodyA, `"orderNo":"shared0001"`) {
+		t.Errorf("the tenant's own number is not answered: %s", truncate([]byte(bodyA)))
+	}
+	// Each reads its own result back.
+	if st, b := do(t, s, "GET", "/v1/idcard/results/shared0001", "", nil, keyB); st != 200 || !strings.Contains(string(b), emulator.Person(502).IDNumber) {
+		t.Errorf("B reads its own: %d %s", st, truncate(b))
+	}
+	// A's own order, read by B: 404 as an unknown number, and nothing of A.
+	_, own := submit(keyA, "acmeOnly01", 503)
+	if !strings.Contains(own, "acmeOnly01") {
+		t.Fatal(own)
+	}
+	s.Emulator.ResetCounts()
+	stX, bX := do(t, s, "GET", "/v1/idcard/results/acmeOnly01", "", nil, keyB)
+	stU, bU := do(t, s, "GET", "/v1/idcard/results/neverMade01", "", nil, keyB)
+	if stX != 404 || stU != 404 || code(bX) != code(bU) || strings.Contains(string(bX), emulator.Person(503).IDNumber) {
+		t.Errorf("B's GET of A's order: %d %s; of an unknown one: %d %s", stX, bX, stU, bU)
+	}
+	if st, b := do(t, s, "DELETE", "/v1/idcard/results/acmeOnly01", "", nil, keyB); st != 404 {
+		t.Errorf("B's DELETE of A's order: %d %s", st, b)
+	}
+	if n := s.Emulator.Count(emulator.EndpointOCRResult); n != 0 {
+		t.Errorf("another tenant's query reached the upstream %d times", n)
+	}
+	if st, b := do(t, s, "GET", "/v1/idcard/results/acmeOnly01", "", nil, keyA); st != 200 {
+		t.Errorf("A's own order after B's attempts: %d %s", st, truncate(b))
+	}
+	// Kinds: 403 on every route of a kind the tenant may not use.
+	for _, c := range []struct{ key, method, path, body string }{
+		{keyID, "POST", "/v1/bankcard/ocr", `{"image":"` + bank + `"}`},
+		{keyID, "GET", "/v1/bankcard/results/x1", ""},
+		{keyID, "DELETE", "/v1/bankcard/results/x1", ""},
+		{keyBank, "POST", "/v1/idcard/ocr", `{"side":"front","image":"` + front(504) + `"}`},
+		{keyBank, "GET", "/v1/idcard/results/x1", ""},
+		{keyBank, "DELETE", "/v1/idcard/results/x1", ""},
+	} {
+		ct := ""
+		if c.body != "" {
+			ct = "application/json"
+		}
+		if st, b := do(t, s, c.method, c.path, ct, strings.NewReader(c.body), c.key); st != 403 || code(b) != "forbidden" {
+			t.Errorf("%s %s: %d %s", c.method, c.path, st, b)
+		}
+	}
+	// Revoked: 401 within the cache's TTL.
+	doc2, _ := tenants.Load(ctx, st)
+	if err := doc2.Revoke("bravo", ""); err != nil {
+		t.Fatal(err)
+	}
+	tenants.Save(ctx, st, doc2)
+	time.Sleep(1100 * time.Millisecond)
+	if st, _ := do(t, s, "GET", "/v1/idcard/results/shared0001", "", nil, keyB); st != 401 {
+		t.Errorf("a revoked key: %d", st)
+	}
+	assertNoPII(t, logs.String(), s, keyA, keyB, keyID, keyBank)
+}
