@@ -8,9 +8,9 @@
 #   AWS_REGION                     region (required; dry-run: ap-east-1)
 #   CARDOCR_STACK                  stack name, lowercase (default cardocr); also the
 #                                  prefix of function, secret and bucket names
-#   CARDOCR_API_KEYS               comma-separated API keys (required unless
-#                                  CARDOCR_AUTH_MODE=none); to roll keys deploy
-#                                  "old,new", move the clients, then deploy "new"
+#   CARDOCR_API_KEYS               optional: comma-separated keys from before tenants, added to
+#                                  tenant "default" of the tenants secret (through standard input);
+#                                  new tenants and keys: go run ./cmd/tenants (README, Tenants)
 #   CARDOCR_AUTH_MODE              apikey (default) or none
 #   CARDOCR_PROVIDER_FALLBACK      provider chain of the submit functions, e.g. webank,tencentcloud
 #                                  (tencentcloud needs tencentcloudSecretId/Key in the credentials file)
@@ -41,11 +41,9 @@ done
 
 STACK=${CARDOCR_STACK:-cardocr}
 AUTH_MODE=${CARDOCR_AUTH_MODE:-apikey}
-API_KEYS=${CARDOCR_API_KEYS:-}
 REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
 if [ "$DRY" = 1 ]; then
   REGION=${REGION:-ap-east-1}
-  [ -n "$API_KEYS" ] || API_KEYS="<CARDOCR_API_KEYS>"
 fi
 
 die() { echo "deploy-aws: $*" >&2; exit 1; }
@@ -76,9 +74,6 @@ output() { # output <OutputKey>: a stack output (a placeholder in dry-run)
 [[ "$STACK" =~ ^[a-z][a-z0-9-]{0,30}$ ]] || die "CARDOCR_STACK must be lowercase letters, digits and dashes (it names the S3 bucket)"
 [ -n "$REGION" ] || die "set AWS_REGION"
 case "$AUTH_MODE" in apikey|none) ;; *) die "CARDOCR_AUTH_MODE must be apikey or none" ;; esac
-if [ "$AUTH_MODE" = apikey ] && [ -z "$API_KEYS" ]; then
-  die "set CARDOCR_API_KEYS (comma-separated; e.g. \$(openssl rand -hex 24))"
-fi
 if [ -n "${CARDOCR_CREDENTIALS_FILE:-}" ] && [ "$DRY" = 0 ]; then
   [ -r "$CARDOCR_CREDENTIALS_FILE" ] || die "cannot read $CARDOCR_CREDENTIALS_FILE"
 fi
@@ -87,7 +82,6 @@ if [ "$DRY" = 0 ]; then
 fi
 
 params=(
-  "ApiKeys=${MASK}${API_KEYS}"
   "AuthMode=$AUTH_MODE"
   "KycBaseUrl=${CARDOCR_KYC_BASE_URL:-https://kyc1.qcloud.com}"
   "EvidenceRetentionDays=${CARDOCR_EVIDENCE_RETENTION_DAYS:-180}"
@@ -119,6 +113,19 @@ else
 fi
 echo "(tickets secret $(output TicketsSecretArn): written only by ticketrefresh)"
 
+step "tenants: who may call (keys stored hashed, never a stack parameter)"
+tenants_url="awssm://$(output TenantsSecretArn)"
+if [ -n "${CARDOCR_API_KEYS:-}" ]; then
+  # Keys kept from before tenants become tenant "default", each through
+  # standard input (never a command line).
+  IFS=, read -ra keys <<<"$CARDOCR_API_KEYS"
+  for k in "${keys[@]}"; do
+    echo "+ go run ./cmd/tenants add-key default < (a key of CARDOCR_API_KEYS)"
+    [ "$DRY" = 1 ] || printf '%s' "$k" | TENANTS_URL="$tenants_url" go run ./cmd/tenants add-key default
+  done
+fi
+echo "Add a tenant: TENANTS_URL=$tenants_url go run ./cmd/tenants add <id>   (prints its key once)"
+
 step "first ticket refresh (the schedule fires every 20 minutes; do not wait for it)"
 fn=$(output TicketRefreshFunctionName)
 out=${TMPDIR:-/tmp}/cardocr-refresh-$$.json
@@ -135,4 +142,4 @@ api=$(output ApiUrl)
 echo "API:    $api"
 echo "Queue:  $(output ResultFetchQueueUrl)"
 echo "Bucket: $(output EvidenceBucketName)"
-echo "Smoke:  scripts/smoke.sh $api \"\$CARDOCR_API_KEYS\"   (bills nothing; SMOKE_SUBMIT=1 sends a card)"
+echo "Smoke:  scripts/smoke.sh $api <a tenant's key>   (bills nothing; SMOKE_SUBMIT=1 sends a card)"

@@ -10,8 +10,9 @@
 #   CARDOCR_UIN, CARDOCR_APPID     account UIN and APPID (required; CAM resources, COS bucket)
 #   CARDOCR_SCF_REGION             default ap-guangzhou
 #   CARDOCR_STAGE                  default prod (function names: cardocr-<stage>-<fn>)
-#   CARDOCR_API_KEYS               comma-separated API keys (required unless CARDOCR_AUTH_MODE=none);
-#                                  to roll keys deploy "old,new", move the clients, then deploy "new"
+#   CARDOCR_API_KEYS               optional: comma-separated keys from before tenants, added to tenant
+#                                  "default" of the tenants secret (through standard input)
+#   CARDOCR_TENANTS_SECRET         SSM secret name of the tenants document, default cardocr-<stage>-tenants
 #   CARDOCR_AUTH_MODE              apikey (default) or none
 #   CARDOCR_CREDENTIALS_FILE       JSON {"webankAppId","webankSecret","wechatAppId","wechatAppSecret"}
 #                                  written to the credentials secret (first deploy, or to change them)
@@ -61,16 +62,15 @@ exists() { # exists <command…>: true when the (read-only) command succeeds; fa
 
 if [ "$DRY" = 1 ]; then
   : "${CARDOCR_UIN:=<CARDOCR_UIN>}" "${CARDOCR_APPID:=1250000000}"
-  : "${CARDOCR_API_KEYS:=<CARDOCR_API_KEYS>}"
 fi
 [ -n "${CARDOCR_UIN:-}" ] || die "set CARDOCR_UIN (account UIN)"
 [ -n "${CARDOCR_APPID:-}" ] || die "set CARDOCR_APPID (account APPID)"
 export CARDOCR_SCF_REGION=${CARDOCR_SCF_REGION:-ap-guangzhou}
 export CARDOCR_STAGE=${CARDOCR_STAGE:-prod}
 export CARDOCR_AUTH_MODE=${CARDOCR_AUTH_MODE:-apikey}
-export CARDOCR_API_KEYS=${CARDOCR_API_KEYS:-}
 export CARDOCR_CREDENTIALS_SECRET=${CARDOCR_CREDENTIALS_SECRET:-cardocr-$CARDOCR_STAGE-credentials}
 export CARDOCR_TICKETS_SECRET=${CARDOCR_TICKETS_SECRET:-cardocr-$CARDOCR_STAGE-tickets}
+export CARDOCR_TENANTS_SECRET=${CARDOCR_TENANTS_SECRET:-cardocr-$CARDOCR_STAGE-tenants}
 export CARDOCR_COS_BUCKET=${CARDOCR_COS_BUCKET:-cardocr-$CARDOCR_STAGE-$CARDOCR_APPID}
 export CARDOCR_RETENTION_DAYS=${CARDOCR_RETENTION_DAYS:-180}
 export CARDOCR_AUDIT_RETENTION_DAYS=${CARDOCR_AUDIT_RETENTION_DAYS:-1096}
@@ -90,9 +90,6 @@ HTTP_FUNCTIONS=(idcardsubmit bankcardsubmit ocrresult bankcardresult)
 MEM_REFRESHER=128 # serverless.yml: ticketrefresh memorySize
 
 case "$CARDOCR_AUTH_MODE" in apikey|none) ;; *) die "CARDOCR_AUTH_MODE must be apikey or none" ;; esac
-if [ "$CARDOCR_AUTH_MODE" = apikey ] && [ -z "$CARDOCR_API_KEYS" ]; then
-  die "set CARDOCR_API_KEYS (comma-separated; e.g. \$(openssl rand -hex 24))"
-fi
 [[ "$CARDOCR_COS_BUCKET" =~ ^[a-z0-9-]+-[0-9]+$ ]] || die "CARDOCR_COS_BUCKET must be <name>-<appid>"
 if [ "$DRY" = 0 ]; then
   for t in make go tccli scf; do command -v "$t" >/dev/null || die "$t is required (see README, Deploying to Tencent Cloud)"; done
@@ -100,11 +97,10 @@ if [ "$DRY" = 0 ]; then
 fi
 
 step "environment for serverless.yml"
-for v in CARDOCR_SCF_REGION CARDOCR_STAGE CARDOCR_AUTH_MODE CARDOCR_CREDENTIALS_SECRET CARDOCR_TICKETS_SECRET \
+for v in CARDOCR_SCF_REGION CARDOCR_STAGE CARDOCR_AUTH_MODE CARDOCR_CREDENTIALS_SECRET CARDOCR_TICKETS_SECRET CARDOCR_TENANTS_SECRET \
   CARDOCR_COS_BUCKET CARDOCR_COS_SSE CARDOCR_RETENTION_DAYS CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK; do
   echo "export $v=${!v}"
 done
-echo "export CARDOCR_API_KEYS=****"
 
 step "build: linux/amd64 binaries into dist/scf/<fn>/bootstrap, then the multi-scf bundle"
 run make build
@@ -126,7 +122,7 @@ step "CAM roles (one per kind of function, scripts/scf/policy-*.json)"
 render() { # render <policy file>: the policy with this account's names filled in
   sed -e "s/\${REGION}/$R/g" -e "s/\${UIN}/$CARDOCR_UIN/g" -e "s/\${APPID}/$CARDOCR_APPID/g" \
     -e "s/\${COS_BUCKET}/$CARDOCR_COS_BUCKET/g" -e "s/\${CREDENTIALS_SECRET}/$CARDOCR_CREDENTIALS_SECRET/g" \
-    -e "s/\${TICKETS_SECRET}/$CARDOCR_TICKETS_SECRET/g" -e "s/\${REFRESHER_FUNCTION}/$REFRESHER_FUNCTION/g" "$1" | tr -d '\n'
+    -e "s/\${TICKETS_SECRET}/$CARDOCR_TICKETS_SECRET/g" -e "s/\${TENANTS_SECRET}/$CARDOCR_TENANTS_SECRET/g" -e "s/\${REFRESHER_FUNCTION}/$REFRESHER_FUNCTION/g" "$1" | tr -d '\n'
 }
 for kind in api refresher resultfetch; do
   role=$CARDOCR_ROLE_PREFIX-$kind
@@ -170,6 +166,18 @@ if [ -n "${CARDOCR_CREDENTIALS_FILE:-}" ]; then
   echo "+ go run ./cmd/putsecret tencentssm://$CARDOCR_CREDENTIALS_SECRET?region=$R < $CARDOCR_CREDENTIALS_FILE"
   [ "$DRY" = 1 ] || go run ./cmd/putsecret "tencentssm://$CARDOCR_CREDENTIALS_SECRET?region=$R" <"$CARDOCR_CREDENTIALS_FILE"
 fi
+if ! exists tccli ssm DescribeSecret --region "$R" --SecretName "$CARDOCR_TENANTS_SECRET"; then
+  run tccli ssm CreateSecret --region "$R" --SecretName "$CARDOCR_TENANTS_SECRET" --VersionId current --SecretString '{"tenants":[]}'
+fi
+if [ -n "${CARDOCR_API_KEYS:-}" ]; then
+  # Keys kept from before tenants become tenant "default", each through
+  # standard input (never a command line).
+  IFS=, read -ra keys <<<"$CARDOCR_API_KEYS"
+  for k in "${keys[@]}"; do
+    echo "+ go run ./cmd/tenants add-key default < (a key of CARDOCR_API_KEYS)"
+    [ "$DRY" = 1 ] || printf '%s' "$k" | TENANTS_URL="tencentssm://$CARDOCR_TENANTS_SECRET?region=$R" go run ./cmd/tenants add-key default
+  done
+fi
 if ! exists tccli ssm DescribeSecret --region "$R" --SecretName "$CARDOCR_TICKETS_SECRET"; then
   run tccli ssm CreateSecret --region "$R" --SecretName "$CARDOCR_TICKETS_SECRET" --VersionId current --SecretString '{}'
 fi
@@ -207,4 +215,5 @@ fi
 
 step "done"
 echo "Function URLs: tccli scf ListTriggers --region $R --FunctionName $PREFIX-idcardsubmit (TriggerDesc url)"
-echo "Smoke:         scripts/smoke.sh <Function URL of $PREFIX-idcardsubmit> \"\$CARDOCR_API_KEYS\"   (bills nothing; SMOKE_SUBMIT=1 sends a card)"
+echo "Tenants:       TENANTS_URL='tencentssm://$CARDOCR_TENANTS_SECRET?region=$R' go run ./cmd/tenants add <id>   (prints its key once)"
+echo "Smoke:         scripts/smoke.sh <Function URL of $PREFIX-idcardsubmit> <a tenant's key>   (bills nothing; SMOKE_SUBMIT=1 sends a card)"

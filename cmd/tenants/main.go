@@ -4,6 +4,7 @@
 // SHA-256 is stored. Instances read the document at most once a minute.
 //
 //	tenants add ID [-kinds idcard,bankcard] [-quota N] [-rps N -burst N]
+//	tenants add-key ID < key            (an existing key, read from standard input, never argv)
 //	tenants rotate-key ID [-drop-old]
 //	tenants revoke ID [-key KEYID]      (one key, or the whole tenant)
 //	tenants set-quota ID N
@@ -29,15 +30,15 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stdin); err != nil {
 		fmt.Fprintln(os.Stderr, "tenants:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer, in io.Reader) error {
 	if len(args) == 0 {
-		return errors.New("usage: tenants add|rotate-key|revoke|set-quota|list …")
+		return errors.New("usage: tenants add|add-key|rotate-key|revoke|set-quota|list …")
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("tenants "+cmd, flag.ContinueOnError)
@@ -83,6 +84,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return nil
 	case "add":
 		key, err = doc.Add(id, strings.Split(*kinds, ","), *quota, tenants.Rate{PerSecond: *rps, Burst: *burst})
+	case "add-key":
+		b, rerr := io.ReadAll(io.LimitReader(in, 4096))
+		k := strings.TrimSpace(string(b))
+		if rerr != nil || len(k) < 16 || strings.ContainsAny(k, " \n\t,") {
+			return errors.New("add-key reads one key of at least 16 characters from standard input")
+		}
+		err = doc.AddKey(id, k)
 	case "rotate-key":
 		key, err = doc.RotateKey(id, *dropOld)
 	case "revoke":

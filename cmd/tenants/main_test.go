@@ -14,7 +14,7 @@ func TestTenantsCLI(t *testing.T) {
 	env := func(k string) string { return map[string]string{"TENANTS_URL": "file://" + p}[k] }
 	ctx := context.Background()
 	var out strings.Builder
-	if err := run(ctx, []string{"add", "acme", "-kinds", "idcard", "-quota", "3"}, env, &out); err != nil {
+	if err := run(ctx, []string{"add", "acme", "-kinds", "idcard", "-quota", "3"}, env, &out, strings.NewReader("")); err != nil {
 		t.Fatal(err)
 	}
 	key := regexp.MustCompile(`ck_[0-9a-f]+`).FindString(out.String())
@@ -26,22 +26,37 @@ func TestTenantsCLI(t *testing.T) {
 		t.Error("the key is stored in clear")
 	}
 	out.Reset()
-	run(ctx, []string{"set-quota", "acme", "5"}, env, &out)
-	run(ctx, []string{"rotate-key", "acme"}, env, &out)
+	run(ctx, []string{"set-quota", "acme", "5"}, env, &out, strings.NewReader(""))
+	run(ctx, []string{"rotate-key", "acme"}, env, &out, strings.NewReader(""))
 	out.Reset()
-	if err := run(ctx, []string{"list"}, env, &out); err != nil || !strings.Contains(out.String(), "acme\tkinds=idcard\tquota=5") ||
+	if err := run(ctx, []string{"list"}, env, &out, strings.NewReader("")); err != nil || !strings.Contains(out.String(), "acme\tkinds=idcard\tquota=5") ||
 		strings.Count(out.String(), "key:") != 2 || strings.Contains(out.String(), key) {
 		t.Errorf("list: %v %s", err, out.String())
 	}
-	if err := run(ctx, []string{"revoke", "acme"}, env, &out); err != nil {
+	if err := run(ctx, []string{"revoke", "acme"}, env, &out, strings.NewReader("")); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()
-	run(ctx, []string{"list"}, env, &out)
+	run(ctx, []string{"list"}, env, &out, strings.NewReader(""))
 	if strings.Contains(out.String(), "acme") {
 		t.Errorf("revoked tenant listed: %s", out.String())
 	}
-	if err := run(ctx, []string{"add", "Bad Id"}, env, &out); err == nil {
+	if err := run(ctx, []string{"add", "Bad Id"}, env, &out, strings.NewReader("")); err == nil {
 		t.Error("a bad id accepted")
+	}
+	// An existing key, from standard input: the tenant is made, the key
+	// works, and adding it again changes nothing.
+	for range 2 {
+		if err := run(ctx, []string{"add-key", "default"}, env, &out, strings.NewReader("legacy-api-key-0123456789\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.Reset()
+	run(ctx, []string{"list"}, env, &out, strings.NewReader(""))
+	if !strings.Contains(out.String(), "default\t") || strings.Count(out.String(), "key:") != 1 {
+		t.Errorf("add-key: %s", out.String())
+	}
+	if err := run(ctx, []string{"add-key", "default"}, env, &out, strings.NewReader("short")); err == nil {
+		t.Error("a short key accepted")
 	}
 }

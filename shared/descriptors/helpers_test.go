@@ -447,7 +447,7 @@ func reservedEnv(name string) bool {
 func requiredEnv(kind string) []string {
 	switch kind {
 	case kindHTTP:
-		return []string{"API_KEYS", "AUTH_MODE", "CREDENTIALS_URL", "TICKET_STORE_URL"}
+		return []string{"TENANTS_URL", "AUTH_MODE", "CREDENTIALS_URL", "TICKET_STORE_URL"}
 	case kindRefresher:
 		return []string{"CREDENTIALS_URL", "TICKET_STORE_URL", "TICKET_REFRESH_INTERVAL"}
 	case kindFetcher:

@@ -206,9 +206,13 @@ func TestSAMEnvironment(t *testing.T) {
 			}
 		}
 		if f.kind == kindHTTP {
-			p := refTo(f.env["API_KEYS"])
-			if p == "" || s.params[p] == nil || str(get(s.params[p], "NoEcho")) != "true" {
-				t.Errorf("%s: API_KEYS must be !Ref of a NoEcho parameter", f.id)
+			// Keys are never a stack parameter: the tenants secret holds
+			// their hashes (cmd/tenants writes it).
+			if f.env["API_KEYS"] != nil {
+				t.Errorf("%s: API_KEYS is set: keys belong in the tenants secret, not the template", f.id)
+			}
+			if tag, v := tagged(f.env["TENANTS_URL"]); tag != "!Sub" || v != "awssm://${TenantsSecret}" {
+				t.Errorf("%s: TENANTS_URL must be !Sub \"awssm://${TenantsSecret}\", got %s %q", f.id, tag, v)
 			}
 		}
 		// The archive holds the evidence (resultfetch) and the order
@@ -299,6 +303,9 @@ func TestSAMLeastPrivilege(t *testing.T) {
 		creds := s.secretOf(t, f, "CREDENTIALS_URL")
 		tickets, lease := s.secretAndLease(t, f, "TICKET_STORE_URL")
 		reads["ref:"+creds], reads["ref:"+tickets] = true, true
+		if f.env["TENANTS_URL"] != nil {
+			reads["ref:"+s.secretOf(t, f, "TENANTS_URL")] = true
+		}
 		writes := map[string]bool{"ref:" + tickets: true}
 		if lease != "" {
 			reads["ref:"+lease], writes["ref:"+lease] = true, true
@@ -619,8 +626,8 @@ func TestSAMSecretsLogsOutputs(t *testing.T) {
 			secrets = append(secrets, id)
 		}
 	}
-	if len(secrets) != 3 {
-		t.Errorf("%d secrets %v, want 3 (credentials, tickets, the refresher's leases)", len(secrets), secrets)
+	if len(secrets) != 4 {
+		t.Errorf("%d secrets %v, want 4 (credentials, tickets, the refresher's leases, tenants)", len(secrets), secrets)
 	}
 	used := map[string]string{}
 	for _, f := range s.functions {

@@ -239,6 +239,25 @@ func (d *Doc) Add(id string, kinds []string, quota int, rate Rate) (key string, 
 	return key, nil
 }
 
+// AddKey adds an existing key to a tenant, made with every kind when it
+// does not exist (API keys kept from before tenants); a key the tenant has
+// already is no change.
+func (d *Doc) AddKey(id, key string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("tenants: %q is not a tenant id (1-32 of a-z, 0-9, -)", id)
+	}
+	t := d.find(id)
+	if t == nil {
+		d.Tenants = append(d.Tenants, Tenant{ID: id, Kinds: slices.Clone(Kinds)})
+		t = &d.Tenants[len(d.Tenants)-1]
+	}
+	h := Hash(key)
+	if !slices.Contains(t.Keys, h) {
+		t.Keys = append(t.Keys, h)
+	}
+	return nil
+}
+
 // RotateKey adds a new key to a tenant; with dropOld its other keys go.
 func (d *Doc) RotateKey(id string, dropOld bool) (string, error) {
 	t := d.find(id)
