@@ -46,6 +46,13 @@ type Providers struct {
 	// DailyQuotaWeChat is DAILY_QUOTA_WECHAT: WeChat OCR calls allowed per
 	// day and instance before quota_exceeded (0: no local limit).
 	DailyQuotaWeChat int
+	// QuotaStoreURL is where billable calls are counted, per tenant and
+	// China day, by every instance (QUOTA_STORE_URL: file://, redis://,
+	// dynamodb://TABLE); empty: not counted.
+	QuotaStoreURL string
+	// DailySpendCap is DAILY_SPEND_CAP: billable calls per China day for
+	// the whole deployment (0: none).
+	DailySpendCap int64
 	// Fallback is the provider chain per kind ("idcard", "bankcard"):
 	// PROVIDER_FALLBACK for both, PROVIDER_FALLBACK_IDCARD and
 	// PROVIDER_FALLBACK_BANKCARD per route.
@@ -193,6 +200,14 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 			return fmt.Errorf("config: DAILY_QUOTA_WECHAT must be a whole number of calls (0: no limit)")
 		}
 		p.DailyQuotaWeChat = n
+	}
+	p.QuotaStoreURL = getenv("QUOTA_STORE_URL")
+	if v := strings.TrimSpace(getenv("DAILY_SPEND_CAP")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("config: DAILY_SPEND_CAP must be a whole number of calls (0: no cap)")
+		}
+		p.DailySpendCap = n
 	}
 	all, err := chain(getenv, "PROVIDER_FALLBACK")
 	if err != nil {

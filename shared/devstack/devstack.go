@@ -104,6 +104,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		"TICKET_STORE_URL": local("tickets.json"),
 		"ARCHIVE_URL":      local("archive"),
 		"EVIDENCE":         "on", // every order can be queried, whatever its provider
+		"QUOTA_STORE_URL":  local("quota.json"),
 		"PORT":             "8080",
 		"LOG_FORMAT":       "text", // a person reads these
 	}

@@ -17,8 +17,8 @@ func init() {
 	for _, op := range []string{"submitIDCard", "submitBankCard"} {
 		notProduced[op+" 408"] = "provoked on raw connections (TestHostileClients), which the contract transport does not see"
 	}
-	for _, op := range []string{"submitBankCard", "getIDCardResult", "getBankCardResult"} {
-		notProduced[op+" 429"] = "an upstream quota answer: the emulator has no quota knob for WeBank yet (WeChat's is used for submitIDCard)"
+	for _, op := range []string{"getIDCardResult", "getBankCardResult"} {
+		notProduced[op+" 429"] = "an upstream quota answer to a query: the emulator has no quota knob for WeBank queries yet"
 	}
 	for _, op := range []string{"getIDCardResult", "getBankCardResult"} {
 		notProduced[op+" 422"] = "a stored recognition failure: the emulator keeps no failed orders"

@@ -7,6 +7,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies an error for callers. The string values are the public
@@ -45,7 +46,10 @@ type Error struct {
 	// timeout or a 5xx the result may exist upstream, and the order number
 	// is the only way to fetch it later, so callers must get it back.
 	OrderNo string
-	Err     error // cause, for errors.Is/As; never shown to callers
+	// RetryAfter, when set, is when trying again may succeed (a quota
+	// renewing at midnight): the Retry-After header.
+	RetryAfter time.Duration
+	Err        error // cause, for errors.Is/As; never shown to callers
 }
 
 func (e *Error) Error() string {

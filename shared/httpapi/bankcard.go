@@ -27,7 +27,7 @@ func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := ocr.BankCardRequest{Image: ocr.BytesImage(sub.Image), UserID: sub.UserID, OrderNo: sub.OrderNo,
-		Provider: sub.Provider, ImageURL: sub.ImageURL, Owner: tenantOf(r).ID}
+		Provider: sub.Provider, ImageURL: sub.ImageURL, Owner: tenantOf(r).ID, Quota: tenantOf(r).DailyQuota}
 	res, err := s.opt.BankCards.SubmitBankCard(r.Context(), req)
 	if err != nil {
 		fail(w, r, err, sub.OrderNo)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/sign"
@@ -66,6 +67,9 @@ func writeError(w http.ResponseWriter, err error, orderNo string) int {
 	case domain.Busy:
 		retryable = true
 		w.Header().Set("Retry-After", "1")
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())+1))
 	}
 	msg := e.Message
 	if e.Code == domain.Internal {

@@ -294,7 +294,7 @@ func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	req := ocr.IDCardRequest{
 		Side: sub.Side, Image: ocr.BytesImage(sub.Image), UserID: sub.UserID,
-		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo, ImageURL: sub.ImageURL, Owner: tenantOf(r).ID,
+		Native: sub.Native, Provider: sub.Provider, OrderNo: sub.OrderNo, ImageURL: sub.ImageURL, Owner: tenantOf(r).ID, Quota: tenantOf(r).DailyQuota,
 	}
 	res, err := s.opt.IDCards.SubmitIDCard(r.Context(), req)
 	if err != nil {

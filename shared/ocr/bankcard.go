@@ -18,6 +18,7 @@ type BankCardRequest struct {
 	Provider string // "" = the default
 	ImageURL string // for providers that take URLs
 	Owner    string // the tenant making the order ("" before tenants)
+	Quota    int    // the tenant's daily quota of billable calls (0: none)
 }
 
 // BankCard is the normalized bank card.
@@ -103,9 +104,14 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 
 func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool, o *Order) (*BankCardResult, error) {
 	call := BankCardCall{OrderNo: UpstreamOrderNo(r.Owner, r.OrderNo), UserID: UpstreamUserID(r.UserID), Image: r.Image, Format: ImageKind(r.Image.Head)}
+	done, err := s.reserve(ctx, r.Owner, r.Quota)
+	if err != nil {
+		return nil, err
+	}
 	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*BankCardRead, error) {
 		return p.SubmitBankCard(ctx, cred, call)
 	})
+	done(err)
 	s.count(ctx, counter(p, KindBankCard), err)
 	if err != nil {
 		if q, ok := p.(Querier); ok && callerOrder && s.Orders != nil && mayBeRepeat(err) {

@@ -29,6 +29,7 @@ type IDCardRequest struct {
 	OrderNo  string // optional; generated when empty
 	ImageURL string // https URL for the provider to download instead of Image (providers that take URLs)
 	Owner    string // the tenant making the order ("" before tenants)
+	Quota    int    // the tenant's daily quota of billable calls (0: none)
 }
 
 // ResultQuery asks for an order's result.
@@ -207,9 +208,14 @@ func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest,
 	}
 	call := IDCardCall{OrderNo: UpstreamOrderNo(r.Owner, r.OrderNo), UserID: UpstreamUserID(r.UserID), Side: r.Side, Native: r.Native, Image: r.Image,
 		Format: ImageKind(r.Image.Head), ImageURL: r.ImageURL}
+	done, err := s.reserve(ctx, r.Owner, r.Quota)
+	if err != nil {
+		return nil, err
+	}
 	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*IDCardRead, error) {
 		return p.SubmitIDCard(ctx, cred, call)
 	})
+	done(err)
 	if err == nil && read.Side != "" && read.Side != r.Side {
 		s.Metrics.Call(ctx, counter(p, KindIDCard), metrics.OutcomeSideMismatch)
 		return nil, &domain.Error{Code: domain.RecognitionFailed, OrderNo: r.OrderNo,

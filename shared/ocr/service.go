@@ -48,6 +48,9 @@ type Service struct {
 	// Evidence archives, at submit, the results of providers that keep
 	// none, and answers their queries (EVIDENCE=on); nil: off.
 	Evidence Evidence
+	// Quota counts each billable call before it is made, in a store every
+	// instance shares (QUOTA_STORE_URL); nil: not counted.
+	Quota Quota
 	// PhotoWait bounds the re-queries of a result query whose photos are
 	// late [DefaultPhotoWait]; negative: no re-query.
 	PhotoWait time.Duration
@@ -157,6 +160,31 @@ func (s *Service) fallbacks(kind string, first Provider) []Provider {
 	return out
 }
 
+// Quota reserves a tenant's billable call before it is made (quota.Meter).
+type Quota interface {
+	// Reserve returns a release for a call that turned out not billed, or
+	// quota_exceeded / store_unavailable: then no call may be made.
+	Reserve(ctx context.Context, tenant string, limit int) (release func(), err error)
+}
+
+// reserve counts one call to p for a tenant; the returned done is told the
+// call's error and gives the count back when the call did not reach the
+// provider (not billed).
+func (s *Service) reserve(ctx context.Context, tenant string, limit int) (done func(error), err error) {
+	if s.Quota == nil {
+		return func(error) {}, nil
+	}
+	release, err := s.Quota.Reserve(ctx, tenant, limit)
+	if err != nil {
+		return nil, err
+	}
+	return func(callErr error) {
+		if callErr != nil && !upstream.Reached(callErr) {
+			release()
+		}
+	}, nil
+}
+
 // withFallback runs submit with first and, while a provider fails with
 // trouble of its own, with the next provider of kind's chain that the input
 // fits. from names the providers that failed before the answer.
@@ -173,7 +201,7 @@ func withFallback[R any](ctx context.Context, s *Service, kind string, first Pro
 		actx, cancel := attemptContext(ctx, i < len(chain)-1)
 		res, err = submit(actx, p)
 		cancel()
-		if err == nil || i == len(chain)-1 || !fallsThrough(err) || ctx.Err() != nil {
+		if err == nil || i == len(chain)-1 || !fallsThrough(err) || ctx.Err() != nil || !upstream.Reached(err) && domain.ErrorCode(err) == domain.QuotaExceeded {
 			return res, strings.Join(failed, ","), err
 		}
 		s.fellBack(ctx, kind, p, chain[i+1], err)

@@ -19,6 +19,7 @@ import (
 	"github.com/cardocr/cardocr/shared/logging"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/quota"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/tenants"
 	"github.com/cardocr/cardocr/shared/tickets"
@@ -95,6 +96,13 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 	}
 	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}
+	if cfg.QuotaStoreURL != "" {
+		qs, err := quota.Open(ctx, cfg.QuotaStoreURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("setup: quota store: %w", err)
+		}
+		svc.Quota = &quota.Meter{Store: qs, Cap: cfg.DailySpendCap}
+	}
 	var eraser httpapi.Eraser
 	if cfg.ArchiveURL != "" {
 		// Order records and erasure live in the archive (no network call
