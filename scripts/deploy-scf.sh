@@ -23,6 +23,9 @@
 #                                  at every deploy (cmd/cosbucket; needs TENCENTCLOUD_SECRET_ID/_KEY as tccli)
 #   CARDOCR_RETENTION_DAYS         days evidence is kept, default 180 (docs/personal-data.md)
 #   CARDOCR_AUDIT_RETENTION_DAYS   days erasure audit records are kept, default 1096
+#   CARDOCR_QUOTA_STORE_URL        redis://host:port/db of a TencentDB for Redis the functions reach (serverless.yml:
+#                                  VPC); off (default): billable calls are not counted
+#   CARDOCR_DAILY_SPEND_CAP        billable calls per China day for the deployment (0: no cap)
 #   CARDOCR_KMS_KEY                KMS key ID: the bucket and every object under SSE-KMS with it
 #                                  (default empty: SSE-COS); create it in KMS first (README)
 #   CARDOCR_CMQ_TOPIC              default cardocr-<stage>-resultfetch
@@ -42,7 +45,7 @@ DRY=0
 for a in "$@"; do
   case "$a" in
     --dry-run) DRY=1 ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
     *) echo "deploy-scf: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -75,6 +78,8 @@ export CARDOCR_COS_BUCKET=${CARDOCR_COS_BUCKET:-cardocr-$CARDOCR_STAGE-$CARDOCR_
 export CARDOCR_RETENTION_DAYS=${CARDOCR_RETENTION_DAYS:-180}
 export CARDOCR_AUDIT_RETENTION_DAYS=${CARDOCR_AUDIT_RETENTION_DAYS:-1096}
 export CARDOCR_KMS_KEY=${CARDOCR_KMS_KEY:-}
+export CARDOCR_QUOTA_STORE_URL=${CARDOCR_QUOTA_STORE_URL:-off}
+export CARDOCR_DAILY_SPEND_CAP=${CARDOCR_DAILY_SPEND_CAP:-0}
 if [ -n "$CARDOCR_KMS_KEY" ]; then export CARDOCR_COS_SSE="&sse=cos/kms&kmsKeyId=$CARDOCR_KMS_KEY"; else export CARDOCR_COS_SSE=""; fi
 export CARDOCR_CMQ_TOPIC=${CARDOCR_CMQ_TOPIC:-cardocr-$CARDOCR_STAGE-resultfetch}
 export CARDOCR_ROLE_PREFIX=${CARDOCR_ROLE_PREFIX:-cardocr-$CARDOCR_STAGE}
@@ -98,7 +103,7 @@ fi
 
 step "environment for serverless.yml"
 for v in CARDOCR_SCF_REGION CARDOCR_STAGE CARDOCR_AUTH_MODE CARDOCR_CREDENTIALS_SECRET CARDOCR_TICKETS_SECRET CARDOCR_TENANTS_SECRET \
-  CARDOCR_COS_BUCKET CARDOCR_COS_SSE CARDOCR_RETENTION_DAYS CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK; do
+  CARDOCR_COS_BUCKET CARDOCR_COS_SSE CARDOCR_RETENTION_DAYS CARDOCR_QUOTA_STORE_URL CARDOCR_DAILY_SPEND_CAP CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK; do
   echo "export $v=${!v}"
 done
 

@@ -202,6 +202,9 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 		p.DailyQuotaWeChat = n
 	}
 	p.QuotaStoreURL = getenv("QUOTA_STORE_URL")
+	if strings.EqualFold(p.QuotaStoreURL, "off") {
+		p.QuotaStoreURL = ""
+	}
 	if v := strings.TrimSpace(getenv("DAILY_SPEND_CAP")); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {

@@ -371,6 +371,14 @@ func TestSAMLeastPrivilege(t *testing.T) {
 				if !mapsEqual(res, map[string]bool{"sub:arn:${AWS::Partition}:s3:::" + bucket: true}) {
 					t.Errorf("%s: s3:ListBucket on %v; only the archive bucket %s", f.id, sortedKeys(res), bucket)
 				}
+			case a == "dynamodb:UpdateItem" || a == "dynamodb:GetItem":
+				// The quota table: the one conditional increment per call.
+				if f.kind != kindHTTP || !mapsEqual(res, map[string]bool{"!GetAtt:QuotaTable.Arn": true}) {
+					t.Errorf("%s: %s on %v; only the HTTP functions, on the quota table only", f.id, a, sortedKeys(res))
+				}
+				if tag, v := tagged(f.env["QUOTA_STORE_URL"]); tag != "!Sub" || v != "dynamodb://${QuotaTable}" {
+					t.Errorf("%s: QUOTA_STORE_URL %s %q, want !Sub dynamodb://${QuotaTable}", f.id, tag, v)
+				}
 			case a == "lambda:InvokeFunction":
 				// A request that meets a rejected ticket asks the refresher.
 				if f.kind != kindHTTP || !mapsEqual(res, map[string]bool{"!GetAtt:TicketRefreshFunction.Arn": true}) {
