@@ -53,6 +53,9 @@ type Providers struct {
 	// DailySpendCap is DAILY_SPEND_CAP: billable calls per China day for
 	// the whole deployment (0: none).
 	DailySpendCap int64
+	// SuspendFor is how long an account-level error suspends a provider
+	// for every instance (PROVIDER_SUSPEND_FOR, default 5m).
+	SuspendFor time.Duration
 	// Fallback is the provider chain per kind ("idcard", "bankcard"):
 	// PROVIDER_FALLBACK for both, PROVIDER_FALLBACK_IDCARD and
 	// PROVIDER_FALLBACK_BANKCARD per route.
@@ -200,6 +203,10 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 			return fmt.Errorf("config: DAILY_QUOTA_WECHAT must be a whole number of calls (0: no limit)")
 		}
 		p.DailyQuotaWeChat = n
+	}
+	var serr error
+	if p.SuspendFor, serr = duration(getenv, "PROVIDER_SUSPEND_FOR", 5*time.Minute); serr != nil {
+		return serr
 	}
 	p.QuotaStoreURL = getenv("QUOTA_STORE_URL")
 	if strings.EqualFold(p.QuotaStoreURL, "off") {

@@ -30,6 +30,7 @@ const (
 	RecognitionFailed    Code = "recognition_failed"
 	QuotaExceeded        Code = "quota_exceeded"
 	TicketsUnavailable   Code = "tickets_unavailable"
+	ProviderSuspended    Code = "provider_suspended"
 	UpstreamError        Code = "upstream_error"
 	UpstreamTimeout      Code = "upstream_timeout"
 	Internal             Code = "internal"

@@ -92,6 +92,7 @@ type Emulator struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
+	tcForce *tcForced // SetTencentCloudError
 	secret  string
 	tokens  map[string]*token
 	tickets map[string]*ticket

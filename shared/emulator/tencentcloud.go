@@ -122,12 +122,53 @@ func (e *Emulator) tencentCloud(w http.ResponseWriter, r *http.Request) {
 			e.tcFail(w, name, "auth", code, msg)
 			return
 		}
+		if code := e.tcForcedCode(); code != "" {
+			e.tcFail(w, name, "forced", code, "forced by SetTencentCloudError")
+			return
+		}
 		if action == "IDCardOCR" {
 			e.tcIDCard(w, name, body)
 		} else {
 			e.tcBankCard(w, name, body)
 		}
 	})
+}
+
+// tcForced is an error every Tencent Cloud action answers (after the
+// signature check), for the next n calls or, with n 0, until cleared.
+type tcForced struct {
+	code string
+	n    int
+}
+
+// SetTencentCloudError makes the Tencent Cloud OCR actions answer code (an
+// account's "FailedOperation.ArrearsError", a throttle's
+// "RequestLimitExceeded", …) for the next n calls, or every call when n is
+// 0; an empty code clears it. The calls are counted as usual.
+func (e *Emulator) SetTencentCloudError(code string, n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if code == "" {
+		e.tcForce = nil
+		return
+	}
+	e.tcForce = &tcForced{code: code, n: n}
+}
+
+// tcForcedCode takes one forced answer, or "".
+func (e *Emulator) tcForcedCode() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f := e.tcForce
+	if f == nil {
+		return ""
+	}
+	if f.n > 0 {
+		if f.n--; f.n == 0 {
+			e.tcForce = nil
+		}
+	}
+	return f.code
 }
 
 // RotateTencentCloudKey replaces the key pair the endpoint accepts (an

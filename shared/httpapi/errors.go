@@ -26,6 +26,7 @@ var status = map[domain.Code]int{
 	domain.RecognitionFailed:    http.StatusUnprocessableEntity,
 	domain.QuotaExceeded:        http.StatusTooManyRequests,
 	domain.TicketsUnavailable:   http.StatusServiceUnavailable,
+	domain.ProviderSuspended:    http.StatusServiceUnavailable,
 	domain.UpstreamError:        http.StatusBadGateway,
 	domain.UpstreamTimeout:      http.StatusGatewayTimeout,
 	domain.Internal:             http.StatusInternalServerError,

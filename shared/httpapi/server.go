@@ -56,8 +56,11 @@ type Options struct {
 	BankCards BankCards
 	// Eraser serves DELETE /v1/{kind}/results/{orderNo}; nil: 404 (no
 	// archive configured, so nothing is held but the upstream's copy).
-	Eraser          Eraser
-	Health          Health
+	Eraser Eraser
+	Health Health
+	// Suspended lists the providers the breaker holds, with why (nil: no
+	// breaker); /healthz shows them.
+	Suspended       func(ctx context.Context) map[string]string
 	RefreshInterval time.Duration
 	APIKeys         []string // AUTH_MODE=apikey: the one-tenant shortcut (tenant "default")
 	// Tenants, when set, replaces APIKeys: the tenants document.
@@ -253,7 +256,13 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, r, http.MethodGet)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "tickets": string(s.freshness(r.Context())), "version": buildinfo.String()})
+	h := map[string]any{"status": "ok", "tickets": string(s.freshness(r.Context())), "version": buildinfo.String()}
+	if s.opt.Suspended != nil {
+		if sus := s.opt.Suspended(r.Context()); len(sus) > 0 {
+			h["suspended"] = sus
+		}
+	}
+	writeJSON(w, http.StatusOK, h)
 }
 
 // freshness is the tickets' state, computed at most once per healthTTL

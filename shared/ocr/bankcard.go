@@ -108,8 +108,14 @@ func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequ
 	if err != nil {
 		return nil, err
 	}
-	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*BankCardRead, error) {
-		return p.SubmitBankCard(ctx, cred, call)
+	var read *BankCardRead
+	err = s.guard(ctx, p, func() (err error) {
+		read, err = throttleRetry(ctx, func() (*BankCardRead, error) {
+			return withCredentials(ctx, s, p, "submit", func(cred string) (*BankCardRead, error) {
+				return p.SubmitBankCard(ctx, cred, call)
+			})
+		})
+		return err
 	})
 	done(err)
 	s.count(ctx, counter(p, KindBankCard), err)

@@ -212,8 +212,14 @@ func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest,
 	if err != nil {
 		return nil, err
 	}
-	read, err := withCredentials(ctx, s, p, "submit", func(cred string) (*IDCardRead, error) {
-		return p.SubmitIDCard(ctx, cred, call)
+	var read *IDCardRead
+	err = s.guard(ctx, p, func() (err error) {
+		read, err = throttleRetry(ctx, func() (*IDCardRead, error) {
+			return withCredentials(ctx, s, p, "submit", func(cred string) (*IDCardRead, error) {
+				return p.SubmitIDCard(ctx, cred, call)
+			})
+		})
+		return err
 	})
 	done(err)
 	if err == nil && read.Side != "" && read.Side != r.Side {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -51,6 +52,10 @@ type Service struct {
 	// Quota counts each billable call before it is made, in a store every
 	// instance shares (QUOTA_STORE_URL); nil: not counted.
 	Quota Quota
+	// Breaker suspends a provider for every instance after an
+	// account-level error (arrears, quota used up, not opened): its calls
+	// go to the next provider of the chain, or get provider_suspended.
+	Breaker Breaker
 	// PhotoWait bounds the re-queries of a result query whose photos are
 	// late [DefaultPhotoWait]; negative: no re-query.
 	PhotoWait time.Duration
@@ -185,6 +190,58 @@ func (s *Service) reserve(ctx context.Context, tenant string, limit int) (done f
 	}, nil
 }
 
+// Breaker is the account-error breaker (quota.Breaker).
+type Breaker interface {
+	Suspended(ctx context.Context, provider string) (reason string, left time.Duration)
+	Trip(ctx context.Context, provider, reason string)
+}
+
+// suspended is the answer for a provider the breaker holds.
+func suspended(p Provider, reason string, left time.Duration) error {
+	return &domain.Error{Code: domain.ProviderSuspended, Retryable: true, RetryAfter: left, UpstreamCode: reason,
+		Message: "provider " + p.Name() + " is suspended after an account-level error (balance, quota or service not opened); an operator must act"}
+}
+
+// guard runs one provider's call under the breaker: a suspended provider
+// is not called; an account-level answer suspends it.
+func (s *Service) guard(ctx context.Context, p Provider, call func() error) error {
+	if s.Breaker != nil {
+		if reason, left := s.Breaker.Suspended(ctx, p.Name()); left > 0 {
+			return suspended(p, reason, left)
+		}
+	}
+	err := call()
+	var ue *upstream.Error
+	if s.Breaker != nil && errors.As(err, &ue) && ue.Quota && ue.Code != "" {
+		s.Breaker.Trip(ctx, p.Name(), ue.Code)
+	}
+	return err
+}
+
+// throttleRetry runs call; when the upstream's rate limit answers it, it
+// waits a moment (jittered) and tries once more, within the deadline. A
+// throttled call never falls back: another provider would bill for a
+// transient state.
+func throttleRetry[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	v, err := call()
+	var ue *upstream.Error
+	if err == nil || !errors.As(err, &ue) || !ue.Throttled {
+		return v, err
+	}
+	wait := 200*time.Millisecond + time.Duration(rand.Int64N(int64(400*time.Millisecond)))
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait+2*time.Second {
+		return v, err
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return v, err
+	case <-t.C:
+	}
+	return call()
+}
+
 // withFallback runs submit with first and, while a provider fails with
 // trouble of its own, with the next provider of kind's chain that the input
 // fits. from names the providers that failed before the answer.
@@ -215,7 +272,7 @@ func withFallback[R any](ctx context.Context, s *Service, kind string, first Pro
 // image is the problem then, and another provider would be billed for it).
 func fallsThrough(err error) bool {
 	switch domain.ErrorCode(err) {
-	case domain.UpstreamError, domain.UpstreamTimeout, domain.TicketsUnavailable, domain.QuotaExceeded:
+	case domain.UpstreamError, domain.UpstreamTimeout, domain.TicketsUnavailable, domain.QuotaExceeded, domain.ProviderSuspended:
 		return true
 	}
 	return false

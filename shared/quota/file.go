@@ -132,3 +132,41 @@ func (f *FileStore) Counts(ctx context.Context, day string) (map[string]int64, e
 	})
 	return out, err
 }
+
+// Suspensions live beside the counts, in <path>.suspended (written whole,
+// atomically).
+func (f *FileStore) suspensionsPath() string { return f.Path + ".suspended" }
+
+type suspension struct {
+	Reason string    `json:"reason"`
+	Until  time.Time `json:"until"`
+}
+
+func (f *FileStore) readSuspensions() map[string]suspension {
+	m := map[string]suspension{}
+	if b, err := os.ReadFile(f.suspensionsPath()); err == nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	return m
+}
+
+func (f *FileStore) Suspend(ctx context.Context, provider, reason string, until time.Time) error {
+	return f.update(ctx, func(map[string]map[string]int64) bool { // under the lock
+		m := f.readSuspensions()
+		m[provider] = suspension{Reason: reason, Until: until}
+		b, _ := json.Marshal(m)
+		tmp := f.suspensionsPath() + ".tmp"
+		if os.WriteFile(tmp, b, 0o600) == nil {
+			_ = os.Rename(tmp, f.suspensionsPath())
+		}
+		return false
+	})
+}
+
+func (f *FileStore) Suspension(_ context.Context, provider string) (string, time.Time, error) {
+	s, ok := f.readSuspensions()[provider]
+	if !ok {
+		return "", time.Time{}, nil
+	}
+	return s.Reason, s.Until, nil
+}

@@ -96,12 +96,25 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 	}
 	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}
+	var suspendedOf func(context.Context) map[string]string
 	if cfg.QuotaStoreURL != "" {
 		qs, err := quota.Open(ctx, cfg.QuotaStoreURL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("setup: quota store: %w", err)
 		}
 		svc.Quota = &quota.Meter{Store: qs, Cap: cfg.DailySpendCap}
+		if sus, ok := qs.(quota.Suspensions); ok {
+			b := &quota.Breaker{Store: sus, For: cfg.SuspendFor, Logger: log, Metrics: svc.Metrics}
+			svc.Breaker = b
+			names := make([]string, 0, len(providers))
+			for n, p := range providers {
+				if p != nil {
+					names = append(names, n)
+				}
+			}
+			sort.Strings(names)
+			suspendedOf = func(ctx context.Context) map[string]string { return b.Status(ctx, names) }
+		}
 	}
 	var eraser httpapi.Eraser
 	if cfg.ArchiveURL != "" {
@@ -127,7 +140,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		}
 		dir = &tenants.Directory{Store: st, TTL: cfg.TenantsTTL, Doc: tenants.Static(cfg.APIKeys)}
 	}
-	h := httpapi.New(httpapi.Options{Tenants: dir,
+	h := httpapi.New(httpapi.Options{Tenants: dir, Suspended: suspendedOf,
 		IDCards: svc, BankCards: svc, Eraser: eraser, Health: reader, RefreshInterval: cfg.RefreshInterval,
 		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
 		MaxLargeRequests: cfg.MaxLargeRequests,

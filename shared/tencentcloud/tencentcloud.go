@@ -392,7 +392,7 @@ func apiError(op string, sdk *tcerr.TencentCloudSDKError) *upstream.Error {
 	case kindQuota:
 		e.Quota = true
 	case kindThrottled:
-		e.Quota, e.Retryable = true, true
+		e.Throttled, e.Retryable = true, true
 	case kindBusy:
 		e.Retryable = true
 	}
@@ -478,8 +478,10 @@ func toDomain(e *upstream.Error) *domain.Error {
 		de.Code, de.Message = domain.InvalidImage, "the image could not be decoded"
 	case kindTooLarge:
 		de.Code, de.Message = domain.ImageTooLarge, fmt.Sprintf("the image is too large for Tencent Cloud OCR (a Base64 string of at most %d characters)", MaxBase64)
-	case kindQuota, kindThrottled:
-		de.Code, de.Message = domain.QuotaExceeded, "the Tencent Cloud OCR quota, balance or rate limit ran out"
+	case kindQuota:
+		de.Code, de.Message = domain.QuotaExceeded, "the Tencent Cloud OCR account is in arrears, out of quota or not opened"
+	case kindThrottled:
+		de.Code, de.Message, de.Retryable = domain.Busy, "Tencent Cloud OCR's rate limit answered; try again shortly", true
 	case kindTimeout:
 		de.Code, de.Message, de.Retryable = domain.UpstreamTimeout, "Tencent Cloud OCR did not finish in time", true
 	case kindAuth:

@@ -31,8 +31,15 @@ type Error struct {
 	// SIGN ticket, an access token) was not accepted; reload it and retry
 	// once.
 	CredentialsRejected bool
-	// Quota: a quota or the account's balance ran out; nothing was billed.
-	Quota     bool
+	// Quota: a quota or the account's balance ran out, or the service is
+	// not opened: an account-level state that holds for every request
+	// until an operator acts (the breaker suspends the provider); nothing
+	// was billed.
+	Quota bool
+	// Throttled: the upstream's rate limit answered; retry once after a
+	// short delay, never another provider (a second bill for a transient
+	// state).
+	Throttled bool
 	Retryable bool // the same call again may succeed
 	// NotSent: the request provably never reached the upstream (the image
 	// could not be opened, no connection was made), so nothing can have been

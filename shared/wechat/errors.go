@@ -68,7 +68,8 @@ func newAPIError(op, code, msg string) *APIError {
 	return &APIError{
 		Provider: "wechat", Op: op, Code: code, Msg: upstream.Truncate(msg, 80),
 		CredentialsRejected: k == kindToken,
-		Quota:               k == kindQuota,
+		Quota:               k == kindQuota && code != "45011",
+		Throttled:           code == "45011", // "API 调用太频繁"
 		Retryable:           k == kindBusy || code == "45011",
 	}
 }
@@ -92,7 +93,7 @@ func toDomain(e *APIError) *domain.Error {
 	case kindQuota:
 		de.Code, de.Message = domain.QuotaExceeded, "the WeChat OCR quota is exhausted"
 		if e.Code == "45011" {
-			de.Message = "the WeChat per-minute call limit was reached"
+			de.Code, de.Message = domain.Busy, "the WeChat per-minute call limit was reached; try again shortly"
 		}
 	case kindToken:
 		de.Message = "WeChat rejected the access token"

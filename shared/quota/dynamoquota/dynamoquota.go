@@ -149,3 +149,34 @@ func firstEnv(names ...string) string {
 	}
 	return ""
 }
+
+func suspendKey(provider string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "suspended#" + provider}}
+}
+
+// Suspend writes the provider's flag (the table's TTL removes it later).
+func (s *Store) Suspend(ctx context.Context, provider, reason string, until time.Time) error {
+	item := suspendKey(provider)
+	item["reason"] = &types.AttributeValueMemberS{Value: reason}
+	item["until"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)}
+	item["expiresAt"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(until.Add(time.Hour).Unix(), 10)}
+	if _, err := s.c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+		return fmt.Errorf("quota: dynamodb PutItem: %w", err)
+	}
+	return nil
+}
+
+// Suspension reads the provider's flag.
+func (s *Store) Suspension(ctx context.Context, provider string) (string, time.Time, error) {
+	out, err := s.c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true), Key: suspendKey(provider)})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("quota: dynamodb GetItem: %w", err)
+	}
+	r, _ := out.Item["reason"].(*types.AttributeValueMemberS)
+	u, _ := out.Item["until"].(*types.AttributeValueMemberN)
+	if r == nil || u == nil {
+		return "", time.Time{}, nil
+	}
+	ms, _ := strconv.ParseInt(u.Value, 10, 64)
+	return r.Value, time.UnixMilli(ms), nil
+}

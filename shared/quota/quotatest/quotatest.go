@@ -58,6 +58,25 @@ func Conformance(t *testing.T, s quota.Store) {
 	if c, _ := s.Counts(ctx, "2026-12-06"); c["bravo"] != 0 || c[""] != 0 {
 		t.Errorf("released below zero: %v", c)
 	}
+	// The breaker's flags.
+	sus, ok := s.(quota.Suspensions)
+	if !ok {
+		t.Fatal("the store keeps no suspensions")
+	}
+	if r, until, err := sus.Suspension(ctx, "tencentcloud"); err != nil || r != "" || !until.IsZero() {
+		t.Errorf("no flag: %q %v %v", r, until, err)
+	}
+	until := time.Now().Add(time.Minute).Truncate(time.Millisecond)
+	if err := sus.Suspend(ctx, "tencentcloud", "FailedOperation.ArrearsError", until); err != nil {
+		t.Fatal(err)
+	}
+	r, got, err := sus.Suspension(ctx, "tencentcloud")
+	if err != nil || r != "FailedOperation.ArrearsError" || got.Sub(until) > time.Second || until.Sub(got) > time.Second {
+		t.Errorf("flag: %q %v (want %v) %v", r, got, until, err)
+	}
+	if r, _, _ := sus.Suspension(ctx, "webank"); r != "" {
+		t.Errorf("another provider flagged: %q", r)
+	}
 }
 
 // Environment of the helper processes.

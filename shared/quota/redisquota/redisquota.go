@@ -8,10 +8,12 @@ package redisquota
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -98,3 +100,28 @@ func (s *Store) Counts(ctx context.Context, day string) (map[string]int64, error
 // scrub keeps a Redis error's text short of a password (go-redis does not
 // echo it, but a dial error names the address only).
 func scrub(err error) error { return err }
+
+func suspendKey(provider string) string { return "cardocr:suspended:" + provider }
+
+// Suspend sets the provider's flag, expiring at until.
+func (s *Store) Suspend(ctx context.Context, provider, reason string, until time.Time) error {
+	if err := s.c.Set(ctx, suspendKey(provider), reason, time.Until(until)).Err(); err != nil {
+		return fmt.Errorf("quota: redis: %w", err)
+	}
+	return nil
+}
+
+// Suspension reads the provider's flag and when it expires.
+func (s *Store) Suspension(ctx context.Context, provider string) (string, time.Time, error) {
+	pipe := s.c.Pipeline()
+	get := pipe.Get(ctx, suspendKey(provider))
+	ttl := pipe.PTTL(ctx, suspendKey(provider))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return "", time.Time{}, fmt.Errorf("quota: redis: %w", err)
+	}
+	reason, err := get.Result()
+	if errors.Is(err, redis.Nil) || ttl.Val() <= 0 {
+		return "", time.Time{}, nil
+	}
+	return reason, time.Now().Add(ttl.Val()), nil
+}
