@@ -53,6 +53,15 @@ type Providers struct {
 	// DailySpendCap is DAILY_SPEND_CAP: billable calls per China day for
 	// the whole deployment (0: none).
 	DailySpendCap int64
+	// WeBankQPS and WeChatQPS are the accounts' call rates (WEBANK_QPS,
+	// WECHAT_QPS): their documents name none; 0: not paced. Tencent
+	// Cloud's are documented (20/s ID cards, 10/s bank cards).
+	WeBankQPS, WeChatQPS float64
+	// ConcurrencyCap is CONCURRENCY_CAP: the most instances of the API
+	// function the platform runs at once (the templates set it beside the
+	// reserved concurrency). Each instance paces itself to the providers'
+	// rates divided by it; 0: unknown, each instance takes the whole rate.
+	ConcurrencyCap int
 	// SuspendFor is how long an account-level error suspends a provider
 	// for every instance (PROVIDER_SUSPEND_FOR, default 5m).
 	SuspendFor time.Duration
@@ -203,6 +212,22 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 			return fmt.Errorf("config: DAILY_QUOTA_WECHAT must be a whole number of calls (0: no limit)")
 		}
 		p.DailyQuotaWeChat = n
+	}
+	for key, dst := range map[string]*float64{"WEBANK_QPS": &p.WeBankQPS, "WECHAT_QPS": &p.WeChatQPS} {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1e6 {
+				return fmt.Errorf("config: %s must be calls per second, such as 10 (0: not paced)", key)
+			}
+			*dst = f
+		}
+	}
+	if v := strings.TrimSpace(getenv("CONCURRENCY_CAP")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("config: CONCURRENCY_CAP must be a whole number of instances (0: unknown)")
+		}
+		p.ConcurrencyCap = n
 	}
 	var serr error
 	if p.SuspendFor, serr = duration(getenv, "PROVIDER_SUSPEND_FOR", 5*time.Minute); serr != nil {

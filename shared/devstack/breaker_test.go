@@ -40,6 +40,21 @@ func TestAccountErrorSuspendsTheProvider(t *testing.T) {
 	if h.Suspended["tencentcloud"] != "FailedOperation.ArrearsError" {
 		t.Errorf("/healthz: %+v", h)
 	}
+	// The console shows the suspension and today's billable calls: the
+	// 21 WeBank answers, not the refused Tencent Cloud call.
+	resp, err = http.Get(s.URL + "/_local/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		BillableToday map[string]int64
+		Suspended     map[string]string
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.BillableToday[""] != 21 || st.BillableToday["default"] != 21 || !strings.HasPrefix(st.Suspended["tencentcloud"], "FailedOperation.ArrearsError until ") {
+		t.Errorf("console state: %+v", st)
+	}
 	// The suspension ends: the next request probes (and, still in
 	// arrears, suspends it again).
 	time.Sleep(2100 * time.Millisecond)
@@ -74,10 +89,56 @@ func TestThrottleIsRetriedOnceAndNeverFallsBack(t *testing.T) {
 	tc.SetTencentCloudError("RequestLimitExceeded", 0)
 	code, a = submitJSON(t, s, "/v1/idcard/ocr", map[string]any{"side": "front", "image": img})
 	errObj, _ := a["error"].(map[string]any)
-	if code != http.StatusServiceUnavailable || errObj["code"] != "busy" {
+	if code != http.StatusTooManyRequests || errObj["code"] != "busy" {
 		t.Errorf("throttled twice: %d %v", code, a)
 	}
 	if n := s.Emulator.Count(emulator.EndpointIDCardOCR); n != 0 {
 		t.Errorf("a throttled call fell back to WeBank (%d calls)", n)
+	}
+}
+
+// Each instance paces itself to its share of Tencent Cloud's documented
+// 20 calls/s: with CONCURRENCY_CAP=20 that is one a second here. Of eight
+// requests at once, one goes at once, one waits its second, and the rest
+// get 429 busy with Retry-After, without an upstream call and without
+// falling back to WeBank.
+func TestProviderShareIsPaced(t *testing.T) {
+	s, _ := startStack(t, env{"PROVIDER_FALLBACK": "tencentcloud,webank", "CONCURRENCY_CAP": "20"})
+	tc := s.TencentCloudEmulator
+	tc.ResetCounts()
+	s.Emulator.ResetCounts()
+	type answer struct {
+		code int
+		a    map[string]any
+	}
+	answers := make(chan answer, 8)
+	for i := range 8 {
+		go func() {
+			img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: int64(200 + i)}.JPEG()
+			code, a := submitJSON(t, s, "/v1/idcard/ocr", map[string]any{"side": "front", "image": img})
+			answers <- answer{code, a}
+		}()
+	}
+	ok, busy := 0, 0
+	for range 8 {
+		an := <-answers
+		errObj, _ := an.a["error"].(map[string]any)
+		switch {
+		case an.code == http.StatusOK:
+			ok++
+		case an.code == http.StatusTooManyRequests && errObj["code"] == "busy":
+			busy++
+		default:
+			t.Errorf("unexpected answer %d %v", an.code, an.a)
+		}
+	}
+	if busy == 0 || ok == 0 {
+		t.Errorf("ok %d, busy %d: want some of each", ok, busy)
+	}
+	if n := tc.Count(emulator.EndpointTencentIDCardOCR); n != int64(ok) {
+		t.Errorf("Tencent Cloud calls %d, answers 200 %d", n, ok)
+	}
+	if n := s.Emulator.Count(emulator.EndpointIDCardOCR); n != 0 {
+		t.Errorf("a paced call fell back to WeBank (%d calls)", n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/quota"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
 
@@ -55,7 +56,34 @@ func (s *Stack) serveState(w http.ResponseWriter, r *http.Request) {
 			calls[k] = v // one emulator serves both when both are embedded
 		}
 	}
-	writeLocalJSON(w, map[string]any{"tickets": ts, "upstreamCalls": calls, "archived": s.latestArchived(10)})
+	today, suspended := s.quotaState(ctx)
+	writeLocalJSON(w, map[string]any{"tickets": ts, "upstreamCalls": calls, "archived": s.latestArchived(10),
+		"billableToday": today, "suspended": suspended})
+}
+
+// quotaState reads today's billable calls per tenant ("" is the whole
+// deployment) and the providers' suspensions from the quota store.
+func (s *Stack) quotaState(ctx context.Context) (map[string]int64, map[string]string) {
+	if s.Config.QuotaStoreURL == "" {
+		return nil, nil
+	}
+	qs, err := quota.Open(ctx, s.Config.QuotaStoreURL)
+	if err != nil {
+		return nil, nil
+	}
+	today, _ := qs.Counts(ctx, quota.Day(time.Now()))
+	var suspended map[string]string
+	if sus, ok := qs.(quota.Suspensions); ok {
+		for _, p := range []string{"webank", "wechat", "tencentcloud"} {
+			if reason, until, err := sus.Suspension(ctx, p); err == nil && until.After(time.Now()) {
+				if suspended == nil {
+					suspended = map[string]string{}
+				}
+				suspended[p] = reason + " until " + until.UTC().Format(time.RFC3339)
+			}
+		}
+	}
+	return today, suspended
 }
 
 // latestArchived lists the newest done markers of a file archive.

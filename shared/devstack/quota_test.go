@@ -26,7 +26,7 @@ func TestTenantQuotaCountedInTheSharedStore(t *testing.T) {
 	small, _ := doc.Add("small", nil, 3, tenants.Rate{})
 	other, _ := doc.Add("other", nil, 0, tenants.Rate{})
 	tenants.Save(ctx, st, doc)
-	s, _ := startStack(t, env{"TENANTS_URL": docURL})
+	s, logs := startStack(t, env{"TENANTS_URL": docURL})
 	img := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 91}.JPEG())
 	bank := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 91}.JPEG())
 	post := func(key, path, image string) (int, http.Header, []byte) {
@@ -48,6 +48,12 @@ func TestTenantQuotaCountedInTheSharedStore(t *testing.T) {
 	// Bad input first: no billable call, not counted.
 	if st, _, _ := post(small, "/v1/idcard/ocr", "bm90IGFuIGltYWdl"); st != 400 {
 		t.Fatalf("bad input: %d", st)
+	}
+	// A blurred card is answered 66661001, which the error code page marks
+	// "不收费": the call reached WeBank but is given back.
+	blurred := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 92, Blurry: true}.JPEG())
+	if st, _, b := post(small, "/v1/idcard/ocr", blurred); st != 422 || code(b) != "recognition_failed" {
+		t.Fatalf("blurred: %d %s", st, truncate(b))
 	}
 	s.Emulator.ResetCounts()
 	for i := 1; i <= 5; i++ {
@@ -71,5 +77,20 @@ func TestTenantQuotaCountedInTheSharedStore(t *testing.T) {
 	}
 	if st, _, b := post(other, "/v1/idcard/ocr", img); st != 200 {
 		t.Errorf("another tenant: %d %s", st, truncate(b))
+	}
+	// Billable calls are counted per tenant and provider in the logs (EMF
+	// on Lambda): three for small, one for other, none for the free answer.
+	n := map[string]int{}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, `"metric":"billable_calls"`) {
+			for _, tn := range []string{"small", "other"} {
+				if strings.Contains(line, `"tenant":"`+tn+`"`) {
+					n[tn]++
+				}
+			}
+		}
+	}
+	if n["small"] != 3 || n["other"] != 1 {
+		t.Errorf("billable_calls lines %v, want small 3, other 1", n)
 	}
 }

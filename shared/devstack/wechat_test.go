@@ -281,8 +281,20 @@ func TestWeChatUpstreamQuotaExhausted(t *testing.T) {
 	if st != 429 || code(body) != "quota_exceeded" || upstreamCode(body) != "45009" {
 		t.Errorf("over quota: %d %s", st, body)
 	}
-	// The purchased-quota answer (101003) too.
-	st, body = mustSubmit(t, s, "front", emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 4, Code: "101003"}.JPEG())
+	// Every instance would get the same answer, so the provider is now
+	// suspended: the next call costs no upstream call.
+	emu.ResetCounts()
+	st, body = mustSubmit(t, s, "front", wxFront(5))
+	if st != 503 || code(body) != "provider_suspended" || upstreamCode(body) != "45009" {
+		t.Errorf("after the quota answer: %d %s", st, body)
+	}
+	if n := emu.Count(emulator.EndpointWeChatIDCard); n != 0 {
+		t.Errorf("%d upstream calls while suspended", n)
+	}
+
+	// The purchased-quota answer (101003) too, on a fresh stack.
+	s2, _ := startWeChatStack(t, nil)
+	st, body = mustSubmit(t, s2, "front", emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 4, Code: "101003"}.JPEG())
 	if st != 429 || code(body) != "quota_exceeded" {
 		t.Errorf("101003: %d %s", st, body)
 	}

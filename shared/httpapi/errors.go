@@ -18,7 +18,7 @@ var status = map[domain.Code]int{
 	domain.ImageTooLarge:        http.StatusRequestEntityTooLarge,
 	domain.UnsupportedMediaType: http.StatusUnsupportedMediaType,
 	domain.RequestTimeout:       http.StatusRequestTimeout,
-	domain.Busy:                 http.StatusServiceUnavailable,
+	domain.Busy:                 http.StatusTooManyRequests, // slow down: Retry-After says when
 	domain.NotFound:             http.StatusNotFound,
 	domain.OrderConflict:        http.StatusConflict,
 	domain.Erased:               http.StatusGone,

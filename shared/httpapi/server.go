@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"path"
@@ -15,6 +16,7 @@ import (
 	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/ratelimit"
 	"github.com/cardocr/cardocr/shared/tenants"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
@@ -73,7 +75,11 @@ type Options struct {
 	// LargeRequestBytes (or of unknown length) in flight at once; beyond
 	// it they get 503 busy with Retry-After. 0: no bound.
 	MaxLargeRequests int
-	Logger           *slog.Logger
+	// Pace holds each tenant to its rate (the tenants document), shared
+	// out over ConcurrencyCap instances; nil: not paced.
+	Pace           Pacer
+	ConcurrencyCap int
+	Logger         *slog.Logger
 }
 
 // LargeRequestBytes is the body size from which a request counts against
@@ -206,8 +212,38 @@ func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
 			fail(w, r, domain.Errorf(domain.Unauthorized, "missing or wrong API key"), "")
 			return
 		}
+		if err := s.paceTenant(r.Context(), t); err != nil {
+			fail(w, r, err, "")
+			return
+		}
 		next(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, t)))
 	}
+}
+
+// Pacer is a per-instance rate limiter (ratelimit.Limiter).
+type Pacer interface {
+	Wait(ctx context.Context, key string, perSecond float64, burst int) error
+}
+
+// paceTenant holds a tenant to its share of its rate (the tenants
+// document's rate divided by the concurrency cap); over it, the request
+// waits up to a second, then gets 429 busy.
+func (s *server) paceTenant(ctx context.Context, t *tenants.Tenant) error {
+	if s.opt.Pace == nil || t.Rate.PerSecond <= 0 {
+		return nil
+	}
+	rate, burst := ratelimit.Share(t.Rate.PerSecond, max(t.Rate.Burst, int(t.Rate.PerSecond)), s.opt.ConcurrencyCap)
+	err := s.opt.Pace.Wait(ctx, "tenant/"+t.ID, rate, burst)
+	if err == nil {
+		return nil
+	}
+	de := &domain.Error{Code: domain.Busy, Retryable: true, Err: err,
+		Message: "this API key's tenant is over its request rate; try again shortly"}
+	var lim *ratelimit.Limited
+	if errors.As(err, &lim) {
+		de.RetryAfter = lim.RetryAfter
+	}
+	return de
 }
 
 type tenantKey struct{}

@@ -161,7 +161,7 @@ func TestHandlerAnswers(t *testing.T) {
 	}
 	for code, status := range map[domain.Code]int{domain.NotFound: 404, domain.OrderConflict: 409, domain.RecognitionFailed: 422,
 		domain.QuotaExceeded: 429, domain.TicketsUnavailable: 503, domain.UpstreamError: 502, domain.UpstreamTimeout: 504,
-		domain.RequestTimeout: 408, domain.Busy: 503, domain.Internal: 500} {
+		domain.RequestTimeout: 408, domain.Busy: 429, domain.Internal: 500} {
 		cards.err = &domain.Error{Code: code, Message: "m", Err: io.EOF}
 		st, h, body := call(t, srv, "GET", "/v1/idcard/results/o1", "", "", "k")
 		if st != status || !strings.Contains(string(body), `"code":"`+string(code)+`"`) {
@@ -228,7 +228,7 @@ func (b *blockingCards) SubmitIDCard(ctx context.Context, r ocr.IDCardRequest) (
 }
 
 // At most MaxLargeRequests large submissions at once; the next one gets
-// 503 busy with Retry-After at once, without its body being read; small
+// 429 busy with Retry-After at once, without its body being read; small
 // ones are not held back.
 func TestLargeRequestsAreBounded(t *testing.T) {
 	cards := &blockingCards{entered: make(chan struct{}, 4), release: make(chan struct{})}
@@ -242,7 +242,7 @@ func TestLargeRequestsAreBounded(t *testing.T) {
 	}()
 	<-cards.entered // the first holds the only slot
 	st, h, body := call(t, srv, "POST", "/v1/idcard/ocr", "application/json", big, "k")
-	if st != 503 || !strings.Contains(string(body), `"code":"busy"`) || !strings.Contains(string(body), `"retryable":true`) || h.Get("Retry-After") == "" {
+	if st != 429 || !strings.Contains(string(body), `"code":"busy"`) || !strings.Contains(string(body), `"retryable":true`) || h.Get("Retry-After") == "" {
 		t.Errorf("second large request: %d %v %s", st, h, body)
 	}
 	if st, _, body := call(t, srv, "POST", "/v1/idcard/ocr", "application/json", `{"side":"front","image":"/9j/4AAQ"}`, "k"); st != 200 {

@@ -109,6 +109,44 @@ func (r *Recorder) Call(ctx context.Context, provider, outcome string) {
 	)
 }
 
+// Billable counts one billable upstream call of a tenant (a call that
+// reached the provider: the ones the quota store keeps) and writes its
+// line: EMF metric Billable by Tenant and Provider, by Provider, and in
+// all (the spend-cap alarm's series) on Lambda; else a JSON line
+// {"metric":"billable_calls","tenant":…,"provider":…} that CLS can chart.
+// Tenant ids are the operator's names, never personal data.
+func (r *Recorder) Billable(ctx context.Context, tenant, provider string) {
+	if r == nil {
+		return
+	}
+	now, day, n, log, ns := r.count([2]string{"billable:" + tenant, provider})
+	if r.Format == FormatEMF {
+		log.LogAttrs(ctx, slog.LevelInfo, "metric",
+			slog.Any("_aws", emfMeta{
+				Timestamp: now.UnixMilli(),
+				CloudWatchMetrics: []emfDirective{{
+					Namespace:  ns,
+					Dimensions: [][]string{{"Tenant", "Provider"}, {"Provider"}, {}},
+					Metrics:    []emfMetric{{Name: "Billable", Unit: "Count"}},
+				}},
+			}),
+			slog.String("Tenant", tenant),
+			slog.String("Provider", provider),
+			slog.Int("Billable", 1),
+			slog.String("day", day),
+			slog.Int64("dailyCount", n),
+		)
+		return
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "metric",
+		slog.String("metric", "billable_calls"),
+		slog.String("tenant", tenant),
+		slog.String("provider", provider),
+		slog.String("day", day),
+		slog.Int64("dailyCount", n),
+	)
+}
+
 // Event counts one occurrence of an event other than an upstream call
 // (metric "photos_missing", "selfcheck", …) with its outcome, and writes
 // its line: EMF metric <metric> by Outcome on Lambda, else a JSON line
@@ -127,7 +165,7 @@ func (r *Recorder) Event(ctx context.Context, metric, outcome string, attrs ...s
 				Timestamp: now.UnixMilli(),
 				CloudWatchMetrics: []emfDirective{{
 					Namespace:  ns,
-					Dimensions: [][]string{{"Outcome"}},
+					Dimensions: [][]string{{"Outcome"}, {}}, // {}: the total, for alarms
 					Metrics:    []emfMetric{{Name: metric, Unit: "Count"}},
 				}},
 			}),

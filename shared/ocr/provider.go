@@ -70,6 +70,11 @@ type Limits struct {
 	IDCardImage   int64 // largest raw image for ID cards; 0: no ID card OCR
 	BankCardImage int64 // largest raw image for bank cards; 0: no bank card OCR
 	ImageURL      bool  // takes an https URL for the provider to download
+	// IDCardQPS and BankCardQPS are the calls per second the upstream
+	// allows the whole account (documented, or configured where the
+	// documents name none); 0: none declared. Each instance paces itself
+	// to its share (Service.Pace).
+	IDCardQPS, BankCardQPS float64
 }
 
 // Credentials hands out a provider's stored credential (the WeBank SIGN

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/metrics"
+	"github.com/cardocr/cardocr/shared/ratelimit"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
@@ -56,6 +57,11 @@ type Service struct {
 	// account-level error (arrears, quota used up, not opened): its calls
 	// go to the next provider of the chain, or get provider_suspended.
 	Breaker Breaker
+	// Pace holds each instance to its share of a provider's QPS: the
+	// provider's declared rate divided by ConcurrencyCap (the most
+	// instances the function may run at once); nil: not paced.
+	Pace           Pacer
+	ConcurrencyCap int
 	// PhotoWait bounds the re-queries of a result query whose photos are
 	// late [DefaultPhotoWait]; negative: no re-query.
 	PhotoWait time.Duration
@@ -173,20 +179,24 @@ type Quota interface {
 }
 
 // reserve counts one call to p for a tenant; the returned done is told the
-// call's error and gives the count back when the call did not reach the
-// provider (not billed).
-func (s *Service) reserve(ctx context.Context, tenant string, limit int) (done func(error), err error) {
-	if s.Quota == nil {
-		return func(error) {}, nil
-	}
-	release, err := s.Quota.Reserve(ctx, tenant, limit)
-	if err != nil {
-		return nil, err
+// call's error, gives the count back when the call did not reach the
+// provider (not billed), and writes the billable-call metric when it did.
+func (s *Service) reserve(ctx context.Context, p Provider, kind, tenant string, limit int) (done func(error), err error) {
+	release := func() {}
+	if s.Quota != nil {
+		if release, err = s.Quota.Reserve(ctx, tenant, limit); err != nil {
+			return nil, err
+		}
 	}
 	return func(callErr error) {
-		if callErr != nil && !upstream.Reached(callErr) {
+		if !upstream.Billed(callErr) {
 			release()
+			return
 		}
+		if tenant == "" {
+			tenant = "default"
+		}
+		s.Metrics.Billable(ctx, tenant, counter(p, kind))
 	}, nil
 }
 
@@ -202,13 +212,53 @@ func suspended(p Provider, reason string, left time.Duration) error {
 		Message: "provider " + p.Name() + " is suspended after an account-level error (balance, quota or service not opened); an operator must act"}
 }
 
-// guard runs one provider's call under the breaker: a suspended provider
-// is not called; an account-level answer suspends it.
-func (s *Service) guard(ctx context.Context, p Provider, call func() error) error {
+// Pacer is a per-instance rate limiter (ratelimit.Limiter): Wait takes a
+// token from key's bucket, waiting up to a second, or answers how long to
+// wait (*ratelimit.Limited).
+type Pacer interface {
+	Wait(ctx context.Context, key string, perSecond float64, burst int) error
+}
+
+// pace holds the call to this instance's share of p's rate for kind; over
+// it, 429 busy. Never a reason to fall back: the next provider would bill
+// for a moment's congestion.
+func (s *Service) pace(ctx context.Context, p Provider, kind string) error {
+	if s.Pace == nil {
+		return nil
+	}
+	l := p.Limits()
+	qps := l.IDCardQPS
+	if kind == KindBankCard {
+		qps = l.BankCardQPS
+	}
+	if qps <= 0 {
+		return nil
+	}
+	rate, burst := ratelimit.Share(qps, int(qps), s.ConcurrencyCap)
+	err := s.Pace.Wait(ctx, p.Name()+"/"+kind, rate, burst)
+	if err == nil {
+		return nil
+	}
+	var lim *ratelimit.Limited
+	if errors.As(err, &lim) {
+		s.logger().WarnContext(ctx, "over this instance's share of the provider's rate", "provider", p.Name(), "kind", kind, "perSecond", rate)
+		return &domain.Error{Code: domain.Busy, Retryable: true, RetryAfter: lim.RetryAfter,
+			Message: "this deployment is at " + p.Name() + "'s documented call rate; try again shortly"}
+	}
+	return &domain.Error{Code: domain.Busy, Retryable: true, Err: err,
+		Message: "the request ended while waiting for " + p.Name() + "'s call rate; try again shortly"}
+}
+
+// guard runs one provider's call under the breaker and the pace: a
+// suspended provider is not called; an account-level answer suspends it.
+func (s *Service) guard(ctx context.Context, p Provider, kind string, call func() error) error {
 	if s.Breaker != nil {
 		if reason, left := s.Breaker.Suspended(ctx, p.Name()); left > 0 {
 			return suspended(p, reason, left)
 		}
+	}
+	if err := s.pace(ctx, p, kind); err != nil {
+		return err
 	}
 	err := call()
 	var ue *upstream.Error

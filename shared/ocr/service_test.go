@@ -3,6 +3,7 @@ package ocr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/metrics"
+	"github.com/cardocr/cardocr/shared/ratelimit"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
@@ -386,5 +388,80 @@ func TestFallback(t *testing.T) {
 	b.limits.IDCardImage = 10
 	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); domain.ErrorCode(err) != domain.UpstreamError || b.n() != 1 {
 		t.Fatalf("too large for the fallback: %v, calls %d", err, b.n())
+	}
+}
+
+// recordingPacer lets the first n calls per key through and turns the
+// rest away; it records the rates it was asked for.
+type recordingPacer struct {
+	mu    sync.Mutex
+	n     int
+	seen  map[string]int
+	rates []string
+}
+
+func (p *recordingPacer) Wait(_ context.Context, key string, perSecond float64, burst int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen == nil {
+		p.seen = map[string]int{}
+	}
+	p.rates = append(p.rates, fmt.Sprintf("%s %g/%d", key, perSecond, burst))
+	p.seen[key]++
+	if p.seen[key] > p.n {
+		return &ratelimit.Limited{Key: key, RetryAfter: 1500 * time.Millisecond}
+	}
+	return nil
+}
+
+// Each instance takes the provider's declared QPS divided by the
+// concurrency cap; over it the answer is 429 busy with Retry-After, no
+// call is made and nothing falls back (the next provider would bill for a
+// moment's congestion).
+func TestPacedToTheProvidersShare(t *testing.T) {
+	a, b := newStub("a"), newStub("b")
+	a.limits.IDCardQPS, a.limits.BankCardQPS = 20, 10
+	s := svc(a, b)
+	s.Fallback = map[string][]string{KindIDCard: {"a", "b"}}
+	pacer := &recordingPacer{n: 1}
+	s.Pace, s.ConcurrencyCap = pacer, 10
+	ctx := context.Background()
+	if _, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: image()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: image()})
+	de := domain.AsError(err)
+	if de.Code != domain.Busy || de.RetryAfter != 1500*time.Millisecond || a.n() != 1 || b.n() != 0 {
+		t.Fatalf("over the share: %v (retry after %s); calls a=%d b=%d", err, de.RetryAfter, a.n(), b.n())
+	}
+	if want := "a/idcard 2/2"; len(pacer.rates) != 2 || pacer.rates[0] != want {
+		t.Errorf("rates asked %v, want %q", pacer.rates, want)
+	}
+	// A provider declaring no rate (b) is not paced.
+	pacer.n = 0
+	if _, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: image(), Provider: "b"}); err != nil || b.n() != 1 {
+		t.Fatalf("undeclared rate: %v", err)
+	}
+}
+
+// The real limiter: with a share of one call per second, the second of two
+// calls at once waits for its token instead of being turned away.
+func TestPacedWaitsForAToken(t *testing.T) {
+	a := newStub("a")
+	a.limits.IDCardQPS = 1
+	s := svc(a)
+	now := time.Unix(1e9, 0)
+	var slept time.Duration
+	s.Pace = &ratelimit.Limiter{Now: func() time.Time { return now }, Sleep: func(_ context.Context, d time.Duration) error { slept += d; return nil }}
+	for range 2 {
+		if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: image(), Provider: "a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if slept != time.Second || a.n() != 2 {
+		t.Fatalf("slept %s, calls %d", slept, a.n())
+	}
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: image(), Provider: "a"}); domain.ErrorCode(err) != domain.Busy || a.n() != 2 {
+		t.Fatalf("a third at once: %v, calls %d", err, a.n())
 	}
 }

@@ -33,7 +33,7 @@ var registry = []struct {
 	build func(d deps) ocr.Provider
 }{
 	{webank.Name, func(d deps) ocr.Provider {
-		return &webank.Provider{Client: WeBank(d.cfg, d.hc), Tickets: d.reader}
+		return &webank.Provider{Client: WeBank(d.cfg, d.hc), Tickets: d.reader, QPS: d.cfg.WeBankQPS}
 	}},
 	{wechat.Name, weChatProvider},
 	{tencentcloud.Name, tencentCloudProvider},
@@ -66,7 +66,7 @@ func weChatProvider(d deps) ocr.Provider {
 	if cr.WeChatAppSecret != "" {
 		r.Fallback = c
 	}
-	return &wechat.Provider{Client: c, Tokens: r, Quota: &metrics.DailyLimit{Limit: d.cfg.DailyQuotaWeChat}}
+	return &wechat.Provider{Client: c, Tokens: r, Quota: &metrics.DailyLimit{Limit: d.cfg.DailyQuotaWeChat}, QPS: d.cfg.WeChatQPS}
 }
 
 // WeChatKeeper returns the refresher's WeChat token keeper, nil when WeChat

@@ -20,6 +20,7 @@ import (
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/quota"
+	"github.com/cardocr/cardocr/shared/ratelimit"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/tenants"
 	"github.com/cardocr/cardocr/shared/tickets"
@@ -95,7 +96,8 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		return nil, nil, err
 	}
 	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
-		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}
+		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat},
+		Pace:    &ratelimit.Limiter{}, ConcurrencyCap: cfg.ConcurrencyCap}
 	var suspendedOf func(context.Context) map[string]string
 	if cfg.QuotaStoreURL != "" {
 		qs, err := quota.Open(ctx, cfg.QuotaStoreURL)
@@ -143,7 +145,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 	h := httpapi.New(httpapi.Options{Tenants: dir, Suspended: suspendedOf,
 		IDCards: svc, BankCards: svc, Eraser: eraser, Health: reader, RefreshInterval: cfg.RefreshInterval,
 		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
-		MaxLargeRequests: cfg.MaxLargeRequests,
+		MaxLargeRequests: cfg.MaxLargeRequests, Pace: svc.Pace, ConcurrencyCap: cfg.ConcurrencyCap,
 	})
 	return h, reader, nil
 }

@@ -120,8 +120,18 @@ func (p *Provider) Configured() bool { _, err := p.credential(); return err == n
 
 func (p *Provider) Name() string                 { return Name }
 func (p *Provider) Credentials() ocr.Credentials { return nil }
+
+// IDCardQPS and BankCardQPS are the default call rates of the account,
+// from each API page's "默认接口请求频率限制" (IDCardOCR 20 次/秒,
+// BankCardOCR 10 次/秒): https://cloud.tencent.com/document/api/866/33524
+// and https://cloud.tencent.com/document/api/866/36216.
+const (
+	IDCardQPS   = 20
+	BankCardQPS = 10
+)
+
 func (p *Provider) Limits() ocr.Limits {
-	return ocr.Limits{IDCardImage: MaxImage, BankCardImage: MaxImage}
+	return ocr.Limits{IDCardImage: MaxImage, BankCardImage: MaxImage, IDCardQPS: IDCardQPS, BankCardQPS: BankCardQPS}
 }
 
 func (p *Provider) credential() (*common.Credential, error) {

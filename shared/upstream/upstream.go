@@ -45,7 +45,11 @@ type Error struct {
 	// could not be opened, no connection was made), so nothing can have been
 	// billed and no order number used up.
 	NotSent bool
-	Err     error
+	// NotBilled: the upstream answered, and its documents say this answer
+	// is not billed (WeBank's ID card error codes, "不收费"): the quota
+	// store gives the call back.
+	NotBilled bool
+	Err       error
 }
 
 func (e *Error) Error() string {
@@ -74,6 +78,18 @@ func Reached(err error) bool {
 		return false
 	}
 	return !ue.NotSent
+}
+
+// Billed reports whether a call that ended with err is billed: it reached
+// the upstream and was not answered with a code its documents call free,
+// an account-level refusal or a rejected credential (nothing was done).
+// nil is a billed success.
+func Billed(err error) bool {
+	if err == nil {
+		return true
+	}
+	var ue *Error
+	return errors.As(err, &ue) && !ue.NotSent && !ue.NotBilled && !ue.Quota && !ue.CredentialsRejected
 }
 
 // Answered reports whether the upstream answered err with a code of its own

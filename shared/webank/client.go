@@ -316,7 +316,7 @@ func (c *Client) do(req *http.Request, op string) (*Fields, error) {
 	if code != "0" {
 		return nil, toDomain(&APIError{
 			Provider: "webank", Op: op, Code: code, Msg: upstream.Truncate(f.TopString("msg"), 80), HTTPStatus: resp.StatusCode,
-			CredentialsRejected: ticketRejectedCodes[code], Quota: code == "66660003", Retryable: busyCodes[code] || code == "",
+			CredentialsRejected: ticketRejectedCodes[code], Quota: code == "66660003", Retryable: busyCodes[code] || code == "", Throttled: throttleCodes[code], NotBilled: notBilledCodes[code],
 		})
 	}
 	return f, nil

@@ -75,6 +75,8 @@ func TestErrorsCarryCodesAndNoSecrets(t *testing.T) {
 		{"no result", 200, `{"code":"66660020","msg":"OCR 结果查询不到"}`, domain.NotFound, "66660020", false, false},
 		{"not an image", 200, `{"code":"66661010","msg":"格式有误"}`, domain.InvalidImage, "66661010", false, false},
 		{"busy", 200, `{"code":"999999","msg":"busy"}`, domain.UpstreamError, "999999", false, true},
+		{"too many requests", 200, `{"code":"1506","msg":"too many requests"}`, domain.Busy, "1506", false, true},
+		{"concurrency limit", 200, `{"code":"66660004","msg":"limit"}`, domain.Busy, "66660004", false, true},
 		{"5xx", 503, `oops`, domain.UpstreamError, "", false, true},
 		{"malformed", 200, `{"code":"0",`, domain.UpstreamError, "", false, true},
 	}

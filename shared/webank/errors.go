@@ -22,6 +22,20 @@ var ticketRejectedCodes = map[string]bool{"15": true, "400101": true, "400106": 
 // busyCodes are documented or reported "busy, try again" answers.
 var busyCodes = map[string]bool{"999997": true, "999998": true, "999999": true, "66660004": true, "1506": true, "1507": true, "18": true}
 
+// notBilledCodes are the ID card OCR answers the error code page
+// (https://cloud.tencent.com/document/product/1007/47902) marks "不收费":
+// the quota store gives them back. Other answers count: over-counting is
+// the safe side of a spend cap.
+var notBilledCodes = map[string]bool{"66660015": true, "66660020": true, "66661001": true, "66661003": true,
+	"66661004": true, "66661005": true, "66661006": true, "66661007": true, "66661008": true, "66661010": true,
+	"66661012": true, "66661099": true, "300101": true}
+
+// throttleCodes are the reported rate answers ("too many requests",
+// "concurrency limit": 1506, 1507, 66660004; no official page names them,
+// see docs/protocol.md §6). They are retried once after a pause and never
+// sent to another provider: if the guess is wrong, the cost is one retry.
+var throttleCodes = map[string]bool{"1506": true, "1507": true, "66660004": true}
+
 // domainCode maps an upstream answer to the API's error code.
 func domainCode(op, code string) domain.Code {
 	switch code {
@@ -72,6 +86,8 @@ func toDomain(e *APIError) *domain.Error {
 		de.Message = "the upstream call failed"
 	case e.CredentialsRejected:
 		de.Message = "the upstream rejected our credentials"
+	case e.Throttled:
+		de.Code, de.Message, de.Retryable = domain.Busy, "WeBank's rate limit answered; try again shortly", true
 	default:
 		de.Code = domainCode(e.Op, e.Code)
 		if m, ok := codeMessages[e.Code]; ok {

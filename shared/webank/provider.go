@@ -32,12 +32,15 @@ const (
 type Provider struct {
 	Client  *Client
 	Tickets ocr.Credentials // the SIGN ticket (a *tickets.Reader)
+	// QPS is the account's call rate (WEBANK_QPS): the documents name
+	// none, so it is what the account manager agreed; 0: not paced.
+	QPS float64
 }
 
 func (p *Provider) Name() string                 { return Name }
 func (p *Provider) Credentials() ocr.Credentials { return p.Tickets }
 func (p *Provider) Limits() ocr.Limits {
-	return ocr.Limits{IDCardImage: MaxIDCardImage, BankCardImage: MaxBankCardImage}
+	return ocr.Limits{IDCardImage: MaxIDCardImage, BankCardImage: MaxBankCardImage, IDCardQPS: p.QPS, BankCardQPS: p.QPS}
 }
 
 // SubmitIDCard posts one side to api/paas/idcardocrapp.

@@ -20,12 +20,14 @@ type Provider struct {
 	Tokens ocr.Credentials // the stored access token (a *TokenReader)
 	// Quota is the optional DAILY_QUOTA_WECHAT guard (per instance).
 	Quota *metrics.DailyLimit
+	// QPS is the account's call rate (WECHAT_QPS); 0: not paced.
+	QPS float64
 }
 
 func (p *Provider) Name() string                 { return Name }
 func (p *Provider) Credentials() ocr.Credentials { return p.Tokens }
 func (p *Provider) Limits() ocr.Limits {
-	return ocr.Limits{IDCardImage: MaxImage, ImageURL: true}
+	return ocr.Limits{IDCardImage: MaxImage, ImageURL: true, IDCardQPS: p.QPS}
 }
 
 // CheckImageURL checks an img_url before any token, quota or call.

@@ -29,6 +29,12 @@ async function state() {
   $('tickets').className = t.state === 'fresh' ? 'ok' : 'bad'
   $('archived').replaceChildren(...(s.archived || []).map(a => li(a.kind + ' ' + a.orderNo + ' · ' + a.archivedAt)))
   if (!s.archived || !s.archived.length) $('archived').replaceChildren(li('none yet'))
+  const billable = Object.entries(s.billableToday || {}).sort()
+  $('billable').replaceChildren(...billable.map(([t, n]) => li((t === '' ? 'all tenants' : t) + ': ' + n)))
+  if (!billable.length) $('billable').replaceChildren(li('none yet'))
+  const suspended = Object.entries(s.suspended || {}).sort()
+  $('suspended').replaceChildren(...suspended.map(([p, why]) => li(p + ': ' + why, 'bad')))
+  if (!suspended.length) $('suspended').replaceChildren(li('none', 'ok'))
   return s.upstreamCalls || {}
 }
 
