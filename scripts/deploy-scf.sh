@@ -35,6 +35,10 @@
 #   CARDOCR_TICKET_CACHE_TTL       default 30s
 #   CARDOCR_PROVIDER_FALLBACK      provider chain of the submit functions, e.g. webank,tencentcloud
 #                                  (default empty: webank only; tencentcloud signs with the API role)
+#   CARDOCR_CONCURRENCY_CAP        reserved concurrency of each HTTP function, default 10: each instance
+#                                  paces itself to the providers' and tenants' rates divided by it
+#                                  (0: no reservation, each instance takes the whole rate)
+#   CARDOCR_WEBANK_QPS             the WeBank account's calls per second (default 0: not paced)
 #
 # --dry-run prints every step and command without running anything and
 # without printing secret values; it needs no Tencent tools.
@@ -87,15 +91,19 @@ export CARDOCR_KYC_BASE_URL=${CARDOCR_KYC_BASE_URL:-https://kyc1.qcloud.com}
 export CARDOCR_LOG_LEVEL=${CARDOCR_LOG_LEVEL:-info}
 export CARDOCR_TICKET_CACHE_TTL=${CARDOCR_TICKET_CACHE_TTL:-30s}
 export CARDOCR_PROVIDER_FALLBACK=${CARDOCR_PROVIDER_FALLBACK:-}
+export CARDOCR_CONCURRENCY_CAP=${CARDOCR_CONCURRENCY_CAP:-10}
+export CARDOCR_WEBANK_QPS=${CARDOCR_WEBANK_QPS:-0}
 R=$CARDOCR_SCF_REGION
 PREFIX=cardocr-$CARDOCR_STAGE
 REFRESHER_FUNCTION=$PREFIX-ticketrefresh # HTTP functions ask it to run on a rejected ticket (REFRESHER_URL)
 FUNCTIONS=(ticketrefresh idcardsubmit bankcardsubmit ocrresult bankcardresult resultfetch)
 HTTP_FUNCTIONS=(idcardsubmit bankcardsubmit ocrresult bankcardresult)
 MEM_REFRESHER=128 # serverless.yml: ticketrefresh memorySize
+MEM_HTTP=256      # serverless.yml: the HTTP functions' memorySize
 
 case "$CARDOCR_AUTH_MODE" in apikey|none) ;; *) die "CARDOCR_AUTH_MODE must be apikey or none" ;; esac
 [[ "$CARDOCR_COS_BUCKET" =~ ^[a-z0-9-]+-[0-9]+$ ]] || die "CARDOCR_COS_BUCKET must be <name>-<appid>"
+[[ "$CARDOCR_CONCURRENCY_CAP" =~ ^[0-9]+$ ]] || die "CARDOCR_CONCURRENCY_CAP must be a whole number of instances"
 if [ "$DRY" = 0 ]; then
   for t in make go tccli scf; do command -v "$t" >/dev/null || die "$t is required (see README, Deploying to Tencent Cloud)"; done
   [ -z "${CARDOCR_CREDENTIALS_FILE:-}" ] || [ -r "$CARDOCR_CREDENTIALS_FILE" ] || die "cannot read $CARDOCR_CREDENTIALS_FILE"
@@ -103,7 +111,7 @@ fi
 
 step "environment for serverless.yml"
 for v in CARDOCR_SCF_REGION CARDOCR_STAGE CARDOCR_AUTH_MODE CARDOCR_CREDENTIALS_SECRET CARDOCR_TICKETS_SECRET CARDOCR_TENANTS_SECRET \
-  CARDOCR_COS_BUCKET CARDOCR_COS_SSE CARDOCR_RETENTION_DAYS CARDOCR_QUOTA_STORE_URL CARDOCR_DAILY_SPEND_CAP CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK; do
+  CARDOCR_COS_BUCKET CARDOCR_COS_SSE CARDOCR_RETENTION_DAYS CARDOCR_QUOTA_STORE_URL CARDOCR_DAILY_SPEND_CAP CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK CARDOCR_CONCURRENCY_CAP CARDOCR_WEBANK_QPS; do
   echo "export $v=${!v}"
 done
 
@@ -201,6 +209,15 @@ run scf deploy
 step "reserved concurrency 1 for ticketrefresh (never two refreshers at once)"
 run tccli scf PutReservedConcurrencyConfig --region "$R" --FunctionName "$PREFIX-ticketrefresh" \
   --ReservedConcurrencyMem "$MEM_REFRESHER"
+
+if [ "$CARDOCR_CONCURRENCY_CAP" -gt 0 ]; then
+  # SCF reserves memory, not instances: cap × memorySize MB.
+  step "reserved concurrency $CARDOCR_CONCURRENCY_CAP for each HTTP function (CONCURRENCY_CAP: the share of each instance)"
+  for fn in "${HTTP_FUNCTIONS[@]}"; do
+    run tccli scf PutReservedConcurrencyConfig --region "$R" --FunctionName "$PREFIX-$fn" \
+      --ReservedConcurrencyMem "$((CARDOCR_CONCURRENCY_CAP * MEM_HTTP))"
+  done
+fi
 
 step "Function URLs for the HTTP functions (created here if the component did not)"
 for fn in "${HTTP_FUNCTIONS[@]}"; do

@@ -39,11 +39,14 @@ func main() {
 	warmN := flag.Int("warm", 400, "sequential requests for the warm-overhead figures")
 	fetchN := flag.Int("fetch", 10000, "requests for the token/ticket fetch comparison")
 	bin := flag.String("idcardsubmit", "", "path of a built idcardsubmit binary for the RSS figure (skipped if empty)")
+	redisBin := flag.String("redis-server", "redis-server", "redis-server for the quota-store figures (skipped if not found)")
+	dynaliteBin := flag.String("dynalite", "dynalite", "dynalite for the quota-store figures (skipped if not found)")
 	flag.Parse()
 	ctx := context.Background()
 	fmt.Println("| measure | this project | reference (same run) | ratio |")
 	fmt.Println("|---|---|---|---|")
 	warm(ctx, *warmN)
+	quotaOverhead(ctx, *warmN, *redisBin, *dynaliteBin)
 	fetches(ctx, *fetchN)
 	throughput(ctx, *loadFor)
 	if *bin != "" {
@@ -117,18 +120,54 @@ func send(hc *http.Client, req *http.Request) (int, []byte) {
 }
 
 // warm: time in the function minus time in the upstream (emulator at zero
-// latency), against the round trip of a bare loopback HTTP handler.
+// latency), against the round trip of a bare loopback HTTP handler. No
+// quota store: quotaOverhead puts one beside it.
 func warm(ctx context.Context, n int) {
+	sub, qry := warmRun(ctx, n, map[string]string{"QUOTA_STORE_URL": "off"})
+	// Reference: a bare handler that writes a small JSON answer.
+	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 11}.JPEG()
+	body, _ := json.Marshal(map[string]any{"side": "front", "image": base64.StdEncoding.EncodeToString(img)})
+	hc := &http.Client{}
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}`))
+	}))
+	defer bare.Close()
+	var ref []time.Duration
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		post(hc, bare.URL, "", body)
+		ref = append(ref, time.Since(t0))
+	}
+	r50, r99 := pct(ref, 50), pct(ref, 99)
+	for _, m := range []struct {
+		name string
+		ds   []time.Duration
+	}{{"submit", sub}, {"query", qry}} {
+		p50, p99 := pct(m.ds, 50), pct(m.ds, 99)
+		row("warm overhead, "+m.name+" p50 (function minus upstream)", ms(p50), ms(r50)+" bare loopback HTTP round trip", fmt.Sprintf("%.1f×", float64(p50)/float64(r50)))
+		row("warm overhead, "+m.name+" p99", ms(p99), ms(r99), fmt.Sprintf("%.1f×", float64(p99)/float64(r99)))
+	}
+}
+
+// warmRun submits n ID cards one after another, then queries each, on a
+// stack with extra settings, and returns each call's time minus the
+// upstream's.
+func warmRun(ctx context.Context, n int, extra map[string]string) (sub, qry []time.Duration) {
 	emu := emulator.New(emulator.Config{})
 	tm := &timed{h: emu}
 	up := httptest.NewServer(tm)
 	defer up.Close()
-	s, stop := startStack(ctx, map[string]string{"KYC_BASE_URL": up.URL, "WEBANK_APP_ID": emulator.DefaultAppID, "WEBANK_SECRET": emulator.DefaultSecret})
+	env := map[string]string{"KYC_BASE_URL": up.URL, "WEBANK_APP_ID": emulator.DefaultAppID, "WEBANK_SECRET": emulator.DefaultSecret}
+	for k, v := range extra {
+		env[k] = v
+	}
+	s, stop := startStack(ctx, env)
 	defer stop()
 	hc := &http.Client{}
 	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 11}.JPEG()
 	body, _ := json.Marshal(map[string]any{"side": "front", "image": base64.StdEncoding.EncodeToString(img)})
-	var sub, qry []time.Duration
 	var orders []string
 	tm.take()
 	for i := 0; i < n; i++ {
@@ -154,28 +193,7 @@ func warm(ctx context.Context, n int) {
 		}
 		qry = append(qry, time.Since(t0)-tm.take())
 	}
-	// Reference: a bare handler that writes a small JSON answer.
-	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}`))
-	}))
-	defer bare.Close()
-	var ref []time.Duration
-	for i := 0; i < n; i++ {
-		t0 := time.Now()
-		post(hc, bare.URL, "", body)
-		ref = append(ref, time.Since(t0))
-	}
-	r50, r99 := pct(ref, 50), pct(ref, 99)
-	for _, m := range []struct {
-		name string
-		ds   []time.Duration
-	}{{"submit", sub}, {"query", qry}} {
-		p50, p99 := pct(m.ds, 50), pct(m.ds, 99)
-		row("warm overhead, "+m.name+" p50 (function minus upstream)", ms(p50), ms(r50)+" bare loopback HTTP round trip", fmt.Sprintf("%.1f×", float64(p50)/float64(r50)))
-		row("warm overhead, "+m.name+" p99", ms(p99), ms(r99), fmt.Sprintf("%.1f×", float64(p99)/float64(r99)))
-	}
+	return sub, qry
 }
 
 // fetches: token+ticket fetches for n requests across 8 instances, each

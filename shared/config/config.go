@@ -213,14 +213,12 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 		}
 		p.DailyQuotaWeChat = n
 	}
-	for key, dst := range map[string]*float64{"WEBANK_QPS": &p.WeBankQPS, "WECHAT_QPS": &p.WeChatQPS} {
-		if v := strings.TrimSpace(getenv(key)); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 || f > 1e6 {
-				return fmt.Errorf("config: %s must be calls per second, such as 10 (0: not paced)", key)
-			}
-			*dst = f
-		}
+	var qerr error
+	if p.WeBankQPS, qerr = callRate("WEBANK_QPS", getenv("WEBANK_QPS")); qerr != nil {
+		return qerr
+	}
+	if p.WeChatQPS, qerr = callRate("WECHAT_QPS", getenv("WECHAT_QPS")); qerr != nil {
+		return qerr
 	}
 	if v := strings.TrimSpace(getenv("CONCURRENCY_CAP")); v != "" {
 		n, err := strconv.Atoi(v)
@@ -264,6 +262,19 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 		}
 	}
 	return nil
+}
+
+// callRate parses calls per second ("" is 0: not paced).
+func callRate(key, v string) (float64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1e6 {
+		return 0, fmt.Errorf("config: %s must be calls per second, such as 10 (0: not paced)", key)
+	}
+	return f, nil
 }
 
 // chain parses a comma-separated provider list: distinct names (which

@@ -117,6 +117,10 @@ func TestDeploySCFDryRun(t *testing.T) {
 		// The evidence bucket: created private if missing, encrypted, the retention rules set.
 		"+ go run ./cmd/cosbucket -bucket cardocr-prod-1250000000 -region ap-guangzhou -prefix archive -retention-days 180 -audit-days 1096 -kms-key ",
 		"+ tccli scf PutReservedConcurrencyConfig --region ap-guangzhou --FunctionName cardocr-prod-ticketrefresh",
+		// Each HTTP function's concurrency cap (10 by default), in memory: 10 × 256 MB.
+		"+ tccli scf PutReservedConcurrencyConfig --region ap-guangzhou --FunctionName cardocr-prod-idcardsubmit --ReservedConcurrencyMem 2560",
+		"+ tccli scf PutReservedConcurrencyConfig --region ap-guangzhou --FunctionName cardocr-prod-bankcardresult --ReservedConcurrencyMem 2560",
+		"export CARDOCR_CONCURRENCY_CAP=10",
 		"+ tccli scf Invoke --region ap-guangzhou --FunctionName cardocr-prod-ticketrefresh",
 		"scripts/smoke.sh <Function URL",
 	} {

@@ -354,10 +354,14 @@ func TestWeChatConcurrentRequestsShareOneTokenFetch(t *testing.T) {
 		t.Errorf("stable_token calls = %d, want 1 (the refresher's)", got)
 	}
 	// CloudWatch EMF lines.
-	var emf int
+	var emf, billable int
 	for _, line := range strings.Split(logs.String(), "\n") {
 		if !strings.Contains(line, `"_aws"`) {
 			continue
+		}
+		if strings.Contains(line, `"Name":"Billable"`) && strings.Contains(line, `"Dimensions":[["Tenant","Provider"],["Provider"],[]]`) &&
+			strings.Contains(line, `"Tenant":"default"`) && strings.Contains(line, `"Provider":"wechat"`) {
+			billable++
 		}
 		var m struct {
 			AWS struct {
@@ -375,8 +379,8 @@ func TestWeChatConcurrentRequestsShareOneTokenFetch(t *testing.T) {
 			t.Fatalf("EMF line is not JSON: %v", err)
 		}
 		cw := m.AWS.CloudWatchMetrics
-		if m.Provider == "" {
-			continue // not an upstream call (the refresher's selfcheck)
+		if m.Provider == "" || m.Calls == 0 {
+			continue // not an upstream call (the refresher's selfcheck, the Billable line)
 		}
 		if len(cw) != 1 || cw[0].Namespace == "" || len(cw[0].Metrics) != 1 || cw[0].Metrics[0].Name != "Calls" || m.AWS.Timestamp == 0 {
 			t.Fatalf("EMF metadata: %s", line)
@@ -385,8 +389,8 @@ func TestWeChatConcurrentRequestsShareOneTokenFetch(t *testing.T) {
 			emf++
 		}
 	}
-	if emf != n {
-		t.Errorf("%d EMF lines for WeChat calls, want %d", emf, n)
+	if emf != n || billable != n {
+		t.Errorf("%d EMF Calls lines and %d Billable lines for WeChat calls, want %d", emf, billable, n)
 	}
 	assertNoWeChatSecrets(t, logs.String(), s, emulator.Person(2000).IDNumber, emulator.Person(2000).Name)
 }
