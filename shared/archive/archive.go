@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
 )
 
@@ -155,6 +156,21 @@ func (a *Archive) key(parts ...string) string {
 		parts = append([]string{a.Prefix}, parts...)
 	}
 	return path.Join(parts...)
+}
+
+// validOwner: a tenant id is one path segment of letters, digits, '-'
+// and '_' (tenants.Doc enforces the same).
+func validOwner(o string) bool {
+	if o == "" || len(o) > 64 || o[0] == '_' {
+		return false
+	}
+	for i := 0; i < len(o); i++ {
+		c := o[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkOrder(kind, orderNo string) error {
@@ -305,6 +321,10 @@ func (a *Archive) exists(ctx context.Context, key string) (bool, error) {
 type Record struct {
 	Kind    string
 	OrderNo string
+	// Owner is the tenant ("" or "default": the default tenant). Another
+	// tenant's evidence lives under _tenants/{owner}/, so that retention
+	// and erasure can be set and shown per tenant.
+	Owner string
 	// Result is written as result.json (it should not carry the photos).
 	Result any
 	// Photos are base64 JPEGs (the text) by name, written decoded as
@@ -347,10 +367,27 @@ type document struct {
 	PhotosMissing bool `json:"photosMissing,omitempty"`
 }
 
-// Dir returns the directory of an order archived at t.
+// Dir returns the directory of a default-tenant order archived at t.
 func (a *Archive) Dir(kind, orderNo string, t time.Time) string {
+	return a.DirOf("", kind, orderNo, t)
+}
+
+// TenantsDir is the subtree of the tenants other than the default one:
+// {prefix}/_tenants/{tenant}/{kind}/yyyy/mm/dd/{orderNo}/.
+const TenantsDir = "_tenants"
+
+// kindRoot is where owner's evidence of kind lives.
+func (a *Archive) kindRoot(owner, kind string) string {
+	if owner = ocr.OwnerOf(owner); owner != "" {
+		return a.key(TenantsDir, owner, kind)
+	}
+	return a.key(kind)
+}
+
+// DirOf returns the directory of owner's order archived at t.
+func (a *Archive) DirOf(owner, kind, orderNo string, t time.Time) string {
 	t = t.In(cst)
-	return a.key(kind, t.Format("2006"), t.Format("01"), t.Format("02"), orderNo)
+	return path.Join(a.kindRoot(owner, kind), t.Format("2006"), t.Format("01"), t.Format("02"), orderNo)
 }
 
 // Save writes the photos, then result.json, then the done marker: an order
@@ -361,7 +398,10 @@ func (a *Archive) Save(ctx context.Context, r Record) (string, error) {
 		return "", err
 	}
 	now := a.now()
-	dir := a.Dir(r.Kind, r.OrderNo, now)
+	if o := ocr.OwnerOf(r.Owner); o != "" && !validOwner(o) {
+		return "", errors.New("archive: invalid tenant id")
+	}
+	dir := a.DirOf(r.Owner, r.Kind, r.OrderNo, now)
 	names := make([]string, 0, len(r.Photos))
 	for name := range r.Photos {
 		names = append(names, name)

@@ -78,7 +78,7 @@ func (a *Archive) Erase(ctx context.Context, e ocr.Erasure) (ocr.Erased, error) 
 	}
 	// The archive keeps an order under the number sent upstream (unique
 	// across tenants).
-	keys, uploads, err := a.eraseKeys(ctx, e.Kind, ocr.UpstreamOrderNo(owner, e.OrderNo), rec)
+	keys, uploads, err := a.eraseKeys(ctx, owner, e.Kind, ocr.UpstreamOrderNo(owner, e.OrderNo), rec)
 	if err != nil {
 		return out, storeErr(err)
 	}
@@ -148,7 +148,7 @@ func cleanReason(s string) (string, bool) {
 
 // eraseKeys lists the archive's keys of an order (results, photos,
 // markers) and the uploads it came from ("bucket\x00key").
-func (a *Archive) eraseKeys(ctx context.Context, kind, orderNo string, rec *ocr.Order) (keys, uploads []string, err error) {
+func (a *Archive) eraseKeys(ctx context.Context, owner, kind, orderNo string, rec *ocr.Order) (keys, uploads []string, err error) {
 	seen := map[string]bool{}
 	add := func(k string) {
 		if !seen[k] {
@@ -164,7 +164,7 @@ func (a *Archive) eraseKeys(ctx context.Context, kind, orderNo string, rec *ocr.
 	} else if m != nil {
 		mk := m.(*Marker)
 		add(a.DoneKey(kind, orderNo))
-		if mk.Result != "" && strings.HasPrefix(mk.Result, a.key(kind)+"/") {
+		if mk.Result != "" && strings.HasPrefix(mk.Result, a.kindRoot(owner, kind)+"/") {
 			dirs[path.Dir(mk.Result)] = true
 		}
 	}
@@ -175,7 +175,7 @@ func (a *Archive) eraseKeys(ctx context.Context, kind, orderNo string, rec *ocr.
 		start = rec.CreatedAt
 	}
 	for d := range eraseDays {
-		dirs[a.Dir(kind, orderNo, start.AddDate(0, 0, d))] = true
+		dirs[a.DirOf(owner, kind, orderNo, start.AddDate(0, 0, d))] = true
 	}
 	names := make([]string, 0, len(dirs))
 	for d := range dirs {

@@ -99,8 +99,8 @@ var _ ocr.Orders = (*Archive)(nil)
 // SaveResult archives a result at submit time (EVIDENCE=on, for providers
 // that keep no results): result.json and the done marker, as resultfetch
 // archives a queried one.
-func (a *Archive) SaveResult(ctx context.Context, kind, orderNo string, result any) error {
-	_, err := a.Save(ctx, Record{Kind: kind, OrderNo: orderNo, Result: result})
+func (a *Archive) SaveResult(ctx context.Context, owner, kind, orderNo string, result any) error {
+	_, err := a.Save(ctx, Record{Kind: kind, OrderNo: orderNo, Owner: owner, Result: result})
 	return err
 }
 

@@ -40,7 +40,7 @@ func RetentionRules(prefix string, days, auditDays int) []Rule {
 		p += "/"
 	}
 	rules := []Rule{{ID: "uploads", Prefix: "uploads/", Days: UploadRetentionDays}}
-	for _, sub := range []string{KindIDCard, KindBankCard, "_done", "_pending", "_orders", "_rejected"} {
+	for _, sub := range []string{KindIDCard, KindBankCard, TenantsDir, "_done", "_pending", "_orders", "_rejected"} {
 		rules = append(rules, Rule{ID: "evidence-" + strings.TrimPrefix(sub, "_"), Prefix: p + sub + "/", Days: days})
 	}
 	return append(rules, Rule{ID: "audit", Prefix: p + "_audit/", Days: auditDays})
@@ -66,7 +66,14 @@ func (a *Archive) Sweep(ctx context.Context, days, auditDays int) (int, error) {
 			if k == a.AuditSaltKey() {
 				continue
 			}
-			at, ok := dayOf(strings.TrimPrefix(k, r.Prefix))
+			rel := strings.TrimPrefix(k, r.Prefix)
+			if strings.HasSuffix(r.Prefix, TenantsDir+"/") {
+				// {tenant}/{kind}/yyyy/mm/dd/…
+				if parts := strings.SplitN(rel, "/", 3); len(parts) == 3 {
+					rel = parts[2]
+				}
+			}
+			at, ok := dayOf(rel)
 			if !ok {
 				info, err := a.Bucket.Stat(ctx, k)
 				if err != nil {

@@ -19,7 +19,7 @@ func TestRetentionRules(t *testing.T) {
 		got[r.Prefix] = r.Days
 	}
 	want := map[string]int{"uploads/": 1, "archive/idcard/": 180, "archive/bankcard/": 180, "archive/_done/": 180, "archive/_pending/": 180,
-		"archive/_orders/": 180, "archive/_rejected/": 180, "archive/_audit/": 1096}
+		"archive/_orders/": 180, "archive/_rejected/": 180, "archive/_tenants/": 180, "archive/_audit/": 1096}
 	if len(got) != len(want) {
 		t.Fatalf("rules %+v", rules)
 	}
@@ -43,6 +43,10 @@ func TestFileSweep(t *testing.T) {
 	if _, err := a.Save(ctx, archive.Record{Kind: "bankcard", OrderNo: "bankOld1", Result: map[string]string{"x": "y"}}); err != nil {
 		t.Fatal(err)
 	}
+	// A tenant's evidence, under its own subtree, is swept by its day too.
+	if _, err := a.Save(ctx, archive.Record{Kind: "bankcard", OrderNo: "tenantOld1", Owner: "acme", Result: map[string]string{"x": "y"}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.Claim(ctx, ocr.Order{OrderNo: "bankOld1", Kind: "bankcard", State: ocr.OrderDone}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +63,9 @@ func TestFileSweep(t *testing.T) {
 	newer := old.AddDate(0, 0, 100)
 	a.Now = func() time.Time { return newer }
 	if _, err := a.Save(ctx, archive.Record{Kind: "bankcard", OrderNo: "bankNew1", Result: map[string]string{"x": "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Save(ctx, archive.Record{Kind: "bankcard", OrderNo: "tenantNew1", Owner: "acme", Result: map[string]string{"x": "y"}}); err != nil {
 		t.Fatal(err)
 	}
 	upload := filepath.Join(dir, "uploads", "bankcard", "a.jpg")
@@ -81,6 +88,7 @@ func TestFileSweep(t *testing.T) {
 	})
 	joined := strings.Join(left, " ")
 	if strings.Contains(joined, "bankOld1") || !strings.Contains(joined, "bankNew1/result.json") || !strings.Contains(joined, "_audit/2026/01/01/") ||
+		strings.Contains(joined, "tenantOld1") || !strings.Contains(joined, "_tenants/acme/bankcard/2026/04/11/tenantNew1/result.json") ||
 		!strings.Contains(joined, "uploads/bankcard/a.jpg") {
 		t.Errorf("swept %d; left %q", n, left)
 	}

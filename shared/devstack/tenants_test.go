@@ -3,6 +3,7 @@ package devstack
 import (
 	"context"
 	"encoding/base64"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -104,4 +105,54 @@ func TestTenantsOwnTheirOrders(t *testing.T) {
 		t.Errorf("a revoked key: %d", st)
 	}
 	assertNoPII(t, logs.String(), s, keyA, keyB, keyID, keyBank)
+}
+
+// A tenant's evidence lives under its own prefix of the archive
+// (_tenants/{tenant}/), so retention and erasure work per tenant: a
+// Tencent Cloud order of tenant acme (EVIDENCE=on locally) is archived
+// there, read back from there, and erased from there.
+func TestTenantEvidenceUnderItsOwnPrefix(t *testing.T) {
+	ctx := context.Background()
+	docURL := "file://" + filepath.Join(t.TempDir(), "tenants.json")
+	st, _ := secretstore.Open(ctx, docURL)
+	var doc tenants.Doc
+	key, _ := doc.Add("acme", nil, 0, tenants.Rate{})
+	if err := tenants.Save(ctx, st, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := startStack(t, env{"TENANTS_URL": docURL})
+	img := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 611}.JPEG())
+	if st, b := do(t, s, "POST", "/v1/idcard/ocr", "application/json",
+		jsonBody(t, map[string]any{"side": "front", "image": img, "orderNo": "acmeTc0001", "provider": "tencentcloud"}), key); st != 200 {
+		t.Fatalf("submit: %d %s", st, truncate(b))
+	}
+	root, _ := strings.CutPrefix(s.Config.ArchiveURL, "file://")
+	tenantFiles := func() []string {
+		var out []string
+		filepath.Walk(filepath.Join(root, "_tenants", "acme"), func(p string, fi os.FileInfo, err error) error {
+			if err == nil && !fi.IsDir() {
+				out = append(out, p)
+			}
+			return nil
+		})
+		return out
+	}
+	files := tenantFiles()
+	if len(files) == 0 || !strings.Contains(strings.Join(files, " "), filepath.Join("_tenants", "acme", "idcard")) {
+		t.Fatalf("acme's evidence is not under _tenants/acme/idcard: %q", files)
+	}
+	for _, kind := range []string{"idcard", "bankcard"} {
+		if ms, _ := filepath.Glob(filepath.Join(root, kind, "*", "*", "*", "*")); len(ms) != 0 {
+			t.Errorf("evidence in the default tenant's tree: %q", ms)
+		}
+	}
+	if st, b := do(t, s, "GET", "/v1/idcard/results/acmeTc0001", "", nil, key); st != 200 || !strings.Contains(string(b), emulator.Person(611).IDNumber) {
+		t.Fatalf("read back: %d %s", st, truncate(b))
+	}
+	if st, b := do204(t, s, "DELETE", "/v1/idcard/results/acmeTc0001?reason=test", key); st != 204 {
+		t.Fatalf("erase: %d %s", st, b)
+	}
+	if left := tenantFiles(); len(left) != 0 {
+		t.Errorf("left after erasure: %q", left)
+	}
 }

@@ -78,35 +78,9 @@ func (r *Recorder) count(key [2]string) (now time.Time, day string, n int64, log
 
 // Call counts one call of provider with outcome and writes its line.
 func (r *Recorder) Call(ctx context.Context, provider, outcome string) {
-	if r == nil {
-		return
-	}
-	now, day, n, log, ns := r.count([2]string{provider, outcome})
-	if r.Format == FormatEMF {
-		log.LogAttrs(ctx, slog.LevelInfo, "metric",
-			slog.Any("_aws", emfMeta{
-				Timestamp: now.UnixMilli(),
-				CloudWatchMetrics: []emfDirective{{
-					Namespace:  ns,
-					Dimensions: [][]string{{"Provider", "Outcome"}, {"Provider"}},
-					Metrics:    []emfMetric{{Name: "Calls", Unit: "Count"}},
-				}},
-			}),
-			slog.String("Provider", provider),
-			slog.String("Outcome", outcome),
-			slog.Int("Calls", 1),
-			slog.String("day", day),
-			slog.Int64("dailyCount", n),
-		)
-		return
-	}
-	log.LogAttrs(ctx, slog.LevelInfo, "metric",
-		slog.String("metric", "upstream_calls"),
-		slog.String("provider", provider),
-		slog.String("outcome", outcome),
-		slog.String("day", day),
-		slog.Int64("dailyCount", n),
-	)
+	r.write(ctx, [2]string{provider, outcome}, "Calls", "upstream_calls",
+		[]dim{{"Provider", "provider", provider}, {"Outcome", "outcome", outcome}},
+		[][]string{{"Provider", "Outcome"}, {"Provider"}}, nil)
 }
 
 // Billable counts one billable upstream call of a tenant (a call that
@@ -116,72 +90,58 @@ func (r *Recorder) Call(ctx context.Context, provider, outcome string) {
 // {"metric":"billable_calls","tenant":…,"provider":…} that CLS can chart.
 // Tenant ids are the operator's names, never personal data.
 func (r *Recorder) Billable(ctx context.Context, tenant, provider string) {
-	if r == nil {
-		return
-	}
-	now, day, n, log, ns := r.count([2]string{"billable:" + tenant, provider})
-	if r.Format == FormatEMF {
-		log.LogAttrs(ctx, slog.LevelInfo, "metric",
-			slog.Any("_aws", emfMeta{
-				Timestamp: now.UnixMilli(),
-				CloudWatchMetrics: []emfDirective{{
-					Namespace:  ns,
-					Dimensions: [][]string{{"Tenant", "Provider"}, {"Provider"}, {}},
-					Metrics:    []emfMetric{{Name: "Billable", Unit: "Count"}},
-				}},
-			}),
-			slog.String("Tenant", tenant),
-			slog.String("Provider", provider),
-			slog.Int("Billable", 1),
-			slog.String("day", day),
-			slog.Int64("dailyCount", n),
-		)
-		return
-	}
-	log.LogAttrs(ctx, slog.LevelInfo, "metric",
-		slog.String("metric", "billable_calls"),
-		slog.String("tenant", tenant),
-		slog.String("provider", provider),
-		slog.String("day", day),
-		slog.Int64("dailyCount", n),
-	)
+	r.write(ctx, [2]string{"billable:" + tenant, provider}, "Billable", "billable_calls",
+		[]dim{{"Tenant", "tenant", tenant}, {"Provider", "provider", provider}},
+		[][]string{{"Tenant", "Provider"}, {"Provider"}, {}}, nil)
 }
 
 // Event counts one occurrence of an event other than an upstream call
 // (metric "photos_missing", "selfcheck", …) with its outcome, and writes
-// its line: EMF metric <metric> by Outcome on Lambda, else a JSON line
-// {"metric":<metric>,"outcome":…}. Counts keys it "<metric>:/<outcome>".
+// its line: EMF metric <metric> by Outcome (and in all, for alarms) on
+// Lambda, else a JSON line {"metric":<metric>,"outcome":…}. Counts keys it
+// "<metric>:/<outcome>".
 //
 // attrs are written on the line too (the cause of a selfcheck, say): they
 // describe the occurrence and are never dimensions.
 func (r *Recorder) Event(ctx context.Context, metric, outcome string, attrs ...slog.Attr) {
+	r.write(ctx, [2]string{metric + ":", outcome}, metric, metric,
+		[]dim{{"Outcome", "outcome", outcome}}, [][]string{{"Outcome"}, {}}, attrs)
+}
+
+// dim is one dimension of a line: its EMF name, its JSON key, its value.
+type dim struct{ emf, json, value string }
+
+// write counts key and writes one line: on Lambda an EMF record of metric
+// name with the dimension sets, else {"metric":jsonName, …} with the
+// dimensions under their JSON keys. Both carry the China day and this
+// instance's count of the day.
+func (r *Recorder) write(ctx context.Context, key [2]string, name, jsonName string, dims []dim, sets [][]string, attrs []slog.Attr) {
 	if r == nil {
 		return
 	}
-	now, day, n, log, ns := r.count([2]string{metric + ":", outcome})
+	now, day, n, log, ns := r.count(key)
+	line := make([]slog.Attr, 0, len(dims)+len(attrs)+4)
 	if r.Format == FormatEMF {
-		log.LogAttrs(ctx, slog.LevelInfo, "metric",
-			append([]slog.Attr{slog.Any("_aws", emfMeta{
-				Timestamp: now.UnixMilli(),
-				CloudWatchMetrics: []emfDirective{{
-					Namespace:  ns,
-					Dimensions: [][]string{{"Outcome"}, {}}, // {}: the total, for alarms
-					Metrics:    []emfMetric{{Name: metric, Unit: "Count"}},
-				}},
-			}),
-				slog.String("Outcome", outcome),
-				slog.Int(metric, 1),
-				slog.String("day", day),
-				slog.Int64("dailyCount", n)}, attrs...)...,
-		)
-		return
+		line = append(line, slog.Any("_aws", emfMeta{
+			Timestamp: now.UnixMilli(),
+			CloudWatchMetrics: []emfDirective{{
+				Namespace:  ns,
+				Dimensions: sets,
+				Metrics:    []emfMetric{{Name: name, Unit: "Count"}},
+			}},
+		}))
+		for _, d := range dims {
+			line = append(line, slog.String(d.emf, d.value))
+		}
+		line = append(line, slog.Int(name, 1))
+	} else {
+		line = append(line, slog.String("metric", jsonName))
+		for _, d := range dims {
+			line = append(line, slog.String(d.json, d.value))
+		}
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "metric",
-		append([]slog.Attr{slog.String("metric", metric),
-			slog.String("outcome", outcome),
-			slog.String("day", day),
-			slog.Int64("dailyCount", n)}, attrs...)...,
-	)
+	line = append(line, slog.String("day", day), slog.Int64("dailyCount", n))
+	log.LogAttrs(ctx, slog.LevelInfo, "metric", append(line, attrs...)...)
 }
 
 // Counts returns this instance's counts for today, keyed "provider/outcome".

@@ -97,7 +97,7 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	}
 	res.FallbackFrom = from
 	if !res.Replayed {
-		s.keepEvidence(ctx, s.Providers[res.Provider], KindBankCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
+		s.keepEvidence(ctx, s.Providers[res.Provider], r.Owner, KindBankCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
 	}
 	return res, nil
 }

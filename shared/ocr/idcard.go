@@ -191,7 +191,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	}
 	res.FallbackFrom = from
 	if !res.Replayed {
-		s.keepEvidence(ctx, s.Providers[res.Provider], KindIDCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
+		s.keepEvidence(ctx, s.Providers[res.Provider], r.Owner, KindIDCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
 	}
 	return res, nil
 }

@@ -264,7 +264,8 @@ type Erased struct {
 // (WeChat, Tencent Cloud), so that their orders can be queried like
 // WeBank's (EVIDENCE=on; the archive).
 type Evidence interface {
-	SaveResult(ctx context.Context, kind, orderNo string, result any) error
+	// SaveResult keeps owner's result (under the owner's own prefix).
+	SaveResult(ctx context.Context, owner, kind, orderNo string, result any) error
 	// ArchivedResult returns an order's archived result, or nil.
 	ArchivedResult(ctx context.Context, kind, orderNo string) (json.RawMessage, error)
 }
@@ -277,11 +278,11 @@ func keepsResults(p Provider) bool {
 
 // keepEvidence archives the result of a provider that keeps none, when
 // evidence is on. A failure is logged: the answer is the caller's already.
-func (s *Service) keepEvidence(ctx context.Context, p Provider, kind, orderNo string, result any) {
+func (s *Service) keepEvidence(ctx context.Context, p Provider, owner, kind, orderNo string, result any) {
 	if s.Evidence == nil || p == nil || keepsResults(p) {
 		return
 	}
-	if err := s.Evidence.SaveResult(context.WithoutCancel(ctx), kind, orderNo, result); err != nil {
+	if err := s.Evidence.SaveResult(context.WithoutCancel(ctx), owner, kind, orderNo, result); err != nil {
 		s.logger().ErrorContext(ctx, "result not archived; a later query of this order will not find it",
 			"kind", kind, "provider", p.Name(), "err", err.Error())
 	}
