@@ -1,0 +1,42 @@
+package webank_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/ocr/ocrtest"
+	"github.com/cardocr/cardocr/shared/webank"
+)
+
+// WeBank against its emulator: the error code page marks recognition
+// failures "不收费" (FreeFailures).
+func TestConformance(t *testing.T) {
+	e := emulator.New(emulator.Config{})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	c := webank.New(webank.Config{BaseURL: srv.URL, AppID: emulator.DefaultAppID, Secret: emulator.DefaultSecret})
+	var ticket string
+	ocrtest.Run(t, ocrtest.Harness{
+		Provider: &webank.Provider{Client: c},
+		Emulator: e,
+		Cred: func(t *testing.T) string {
+			if ticket == "" {
+				tok, err := c.AccessToken(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				tk, err := c.SignTicket(context.Background(), tok.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ticket = tk.Value
+			}
+			return ticket
+		},
+		IDEndpoint: emulator.EndpointIDCardOCR, BankEndpoint: emulator.EndpointBankCardOCR,
+		FreeFailures: true,
+		Secrets:      []string{emulator.DefaultSecret},
+	})
+}
