@@ -1,8 +1,13 @@
 package descriptors
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/cardocr/cardocr/shared/metrics"
 
 	"gopkg.in/yaml.v3"
 )
@@ -38,7 +43,12 @@ func TestSAMConcurrencyCaps(t *testing.T) {
 // optional topic; the EMF metric names are the ones the code writes.
 func TestSAMAlarms(t *testing.T) {
 	s := loadSAM(t)
-	metricsSrc := readFile(t, "shared/metrics/metrics.go")
+	// The EMF record the code writes for a billable call: metric Billable
+	// with a dimension set of its own for the total (what the alarm reads).
+	var emf bytes.Buffer
+	(&metrics.Recorder{Logger: slog.New(slog.NewJSONHandler(&emf, nil)), Format: metrics.FormatEMF}).Billable(context.Background(), "t", "p")
+	writesBillable := strings.Contains(emf.String(), `"Metrics":[{"Name":"Billable","Unit":"Count"}]`) &&
+		strings.Contains(emf.String(), `"Namespace":"cardocr"`) && strings.Contains(emf.String(), `,[]]`)
 	breakerSrc := readFile(t, "shared/quota/breaker.go")
 	found := map[string]string{} // what → alarm id
 	for id, r := range s.resources {
@@ -71,8 +81,8 @@ func TestSAMAlarms(t *testing.T) {
 		for _, m := range ms {
 			switch {
 			case m.ns == "cardocr" && m.name == "Billable":
-				if !strings.Contains(metricsSrc, `Name: "Billable"`) {
-					t.Errorf("%s: the code writes no Billable metric", id)
+				if !writesBillable {
+					t.Errorf("%s: the code writes no Billable metric in all (EMF: %s)", id, emf.String())
 				}
 				if str(get(r, "Condition")) != "HasSpendCap" {
 					t.Errorf("%s: the spend alarm exists only with a DailySpendCap (Condition: HasSpendCap)", id)

@@ -76,6 +76,7 @@ const (
 	wxRequirePOST   = 43002
 	wxRequireGET    = 43001
 	wxDailyLimit    = 45009
+	wxTooFrequent   = 45011
 	wxDataFormat    = 47001
 	wxInvalidArgs   = 40097
 	wxBadImageURL   = 101000
@@ -97,6 +98,7 @@ var wxMsgs = map[int]string{
 	wxRequirePOST:   "require POST method",
 	wxRequireGET:    "require GET method",
 	wxDailyLimit:    "reach max api daily quota limit",
+	wxTooFrequent:   "api minute-quota reach limit  mustslower  retry next minute",
 	wxDataFormat:    "data format error",
 	wxInvalidArgs:   "invalid args",
 	wxBadImageURL:   "invalid image url",

@@ -20,6 +20,8 @@ func TestConformance(t *testing.T) {
 			SecretKey: emulator.DefaultTencentCloudSecretKey}),
 		Emulator:   e,
 		IDEndpoint: emulator.EndpointTencentIDCardOCR, BankEndpoint: emulator.EndpointTencentBankCardOCR,
+		AccountCode: "FailedOperation.ArrearsError", ThrottleCode: "RequestLimitExceeded",
+		Force:   func(code string) { e.SetTencentCloudError(code, 1) },
 		Secrets: []string{emulator.DefaultTencentCloudSecretKey},
 	})
 }

@@ -82,14 +82,15 @@ func Reached(err error) bool {
 
 // Billed reports whether a call that ended with err is billed: it reached
 // the upstream and was not answered with a code its documents call free,
-// an account-level refusal or a rejected credential (nothing was done).
+// an account-level refusal, a rate-limit answer or a rejected credential
+// (nothing was done).
 // nil is a billed success.
 func Billed(err error) bool {
 	if err == nil {
 		return true
 	}
 	var ue *Error
-	return errors.As(err, &ue) && !ue.NotSent && !ue.NotBilled && !ue.Quota && !ue.CredentialsRejected
+	return errors.As(err, &ue) && !ue.NotSent && !ue.NotBilled && !ue.Quota && !ue.CredentialsRejected && !ue.Throttled
 }
 
 // Answered reports whether the upstream answered err with a code of its own

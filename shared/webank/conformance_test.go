@@ -37,6 +37,7 @@ func TestConformance(t *testing.T) {
 		},
 		IDEndpoint: emulator.EndpointIDCardOCR, BankEndpoint: emulator.EndpointBankCardOCR,
 		FreeFailures: true,
-		Secrets:      []string{emulator.DefaultSecret},
+		AccountCode:  "66660003", ThrottleCode: "1506",
+		Secrets: []string{emulator.DefaultSecret},
 	})
 }

@@ -32,6 +32,7 @@ func TestConformance(t *testing.T) {
 		},
 		IDEndpoint:  emulator.EndpointWeChatIDCard,
 		DetectsSide: true,
-		Secrets:     []string{emulator.DefaultWeChatSecret},
+		AccountCode: "45009", ThrottleCode: "45011",
+		Secrets: []string{emulator.DefaultWeChatSecret},
 	})
 }

@@ -37,6 +37,12 @@ type Harness struct {
 	// FreeFailures: the provider's documents say its recognition failures
 	// are not billed (they go back to the quota).
 	FreeFailures bool
+	// AccountCode and ThrottleCode are the provider's answers for an
+	// account-level refusal (arrears, quota used up, not opened) and for
+	// its rate limit. Force makes the next ID card call answer code; nil:
+	// the image carries the code (emulator.CardSpec.Code).
+	AccountCode, ThrottleCode string
+	Force                     func(code string)
 	// Secrets must never appear in an error.
 	Secrets []string
 }
@@ -148,6 +154,36 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("unreadable: billed %v; the documents say free: %v", billed, h.FreeFailures)
 		}
 	})
+
+	// The answers that decide money: an account-level refusal suspends the
+	// provider and a throttle is retried, and neither is billed.
+	for _, tc := range []struct {
+		name, code string
+		want       func(*upstream.Error) bool
+		domain     domain.Code
+	}{
+		{"account-level refusal", h.AccountCode, func(ue *upstream.Error) bool { return ue.Quota && !ue.Throttled }, ""},
+		{"throttle", h.ThrottleCode, func(ue *upstream.Error) bool { return ue.Throttled && !ue.Quota }, domain.Busy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.code == "" {
+				t.Fatal("the harness names no code for it")
+			}
+			spec := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 41}
+			if h.Force != nil {
+				h.Force(tc.code)
+			} else {
+				spec.Code = tc.code
+			}
+			_, err := p.SubmitIDCard(ctx, h.cred(t), idCall(spec, ocr.Front))
+			errs = append(errs, err)
+			var ue *upstream.Error
+			if !errors.As(err, &ue) || !tc.want(ue) || ue.Code != tc.code || upstream.Billed(err) ||
+				(tc.domain != "" && domain.ErrorCode(err) != tc.domain) {
+				t.Errorf("%v (%+v)", err, ue)
+			}
+		})
+	}
 
 	for _, tc := range []struct {
 		name      string
