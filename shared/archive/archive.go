@@ -158,8 +158,8 @@ func (a *Archive) key(parts ...string) string {
 	return path.Join(parts...)
 }
 
-// validOwner: a tenant id is one path segment of letters, digits, '-'
-// and '_' (tenants.Doc enforces the same).
+// validOwner: a tenant id makes one path segment: letters, digits, '-'
+// and '_' (tenants.Doc allows a subset of these).
 func validOwner(o string) bool {
 	if o == "" || len(o) > 64 || o[0] == '_' {
 		return false

@@ -99,7 +99,7 @@ type API struct {
 	RequestTimeout time.Duration // REQUEST_TIMEOUT
 	// MaxLargeRequests bounds the requests with a body over 1 MiB that one
 	// instance handles at once (each costs about its image in memory);
-	// beyond it: 503 busy with Retry-After. 0: no bound.
+	// beyond it: 429 busy with Retry-After. 0: no bound.
 	MaxLargeRequests int // MAX_LARGE_REQUESTS
 }
 

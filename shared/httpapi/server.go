@@ -73,7 +73,7 @@ type Options struct {
 	Timeout time.Duration
 	// MaxLargeRequests bounds the submissions with a body over
 	// LargeRequestBytes (or of unknown length) in flight at once; beyond
-	// it they get 503 busy with Retry-After. 0: no bound.
+	// it they get 429 busy with Retry-After. 0: no bound.
 	MaxLargeRequests int
 	// Pace holds each tenant to its rate (the tenants document), shared
 	// out over ConcurrencyCap instances; nil: not paced.
