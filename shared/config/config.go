@@ -130,6 +130,10 @@ type Logging struct {
 	// embedded metric format, the default on AWS Lambda) or "json";
 	// METRICS_FORMAT overrides.
 	MetricsFormat string
+	// MetricsNamespace is the CloudWatch namespace of the EMF metrics
+	// (METRICS_NAMESPACE, default "cardocr"): template.yaml sets one per
+	// stack, so that two stacks in an account and their alarms stay apart.
+	MetricsNamespace string
 }
 
 // Credentials are the upstream credentials. The functions read them from
@@ -373,6 +377,7 @@ func days(getenv func(string) string, key string, def int) (int, error) {
 func (l *Logging) fromEnv(getenv func(string) string) error {
 	l.LogLevel = or(getenv("LOG_LEVEL"), "info")
 	l.LogFormat = or(getenv("LOG_FORMAT"), "json")
+	l.MetricsNamespace = or(getenv("METRICS_NAMESPACE"), "cardocr")
 	l.MetricsFormat = strings.ToLower(getenv("METRICS_FORMAT"))
 	if l.MetricsFormat == "" {
 		l.MetricsFormat = "json"

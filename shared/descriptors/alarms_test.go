@@ -48,7 +48,7 @@ func TestSAMAlarms(t *testing.T) {
 	var emf bytes.Buffer
 	(&metrics.Recorder{Logger: slog.New(slog.NewJSONHandler(&emf, nil)), Format: metrics.FormatEMF}).Billable(context.Background(), "t", "p")
 	writesBillable := strings.Contains(emf.String(), `"Metrics":[{"Name":"Billable","Unit":"Count"}]`) &&
-		strings.Contains(emf.String(), `"Namespace":"cardocr"`) && strings.Contains(emf.String(), `,[]]`)
+		strings.Contains(emf.String(), `,[]]`)
 	breakerSrc := readFile(t, "shared/quota/breaker.go")
 	found := map[string]string{} // what → alarm id
 	for id, r := range s.resources {
@@ -67,20 +67,22 @@ func TestSAMAlarms(t *testing.T) {
 		// A single metric, or metric math over several.
 		type metric struct {
 			ns, name string
+			nsNode   *yaml.Node
 			dims     map[string]*yaml.Node
 		}
 		var ms []metric
 		if name := str(get(p, "MetricName")); name != "" {
-			ms = append(ms, metric{str(get(p, "Namespace")), name, dimsOf(get(p, "Dimensions"))})
+			ms = append(ms, metric{str(get(p, "Namespace")), name, get(p, "Namespace"), dimsOf(get(p, "Dimensions"))})
 		}
 		for _, m := range items(get(p, "Metrics")) {
 			if stat := path(m, "MetricStat", "Metric"); stat != nil {
-				ms = append(ms, metric{str(get(stat, "Namespace")), str(get(stat, "MetricName")), dimsOf(get(stat, "Dimensions"))})
+				ms = append(ms, metric{str(get(stat, "Namespace")), str(get(stat, "MetricName")), get(stat, "Namespace"), dimsOf(get(stat, "Dimensions"))})
 			}
 		}
 		for _, m := range ms {
 			switch {
-			case m.ns == "cardocr" && m.name == "Billable":
+			case m.name == "Billable":
+				checkNamespace(t, id, s, m.nsNode)
 				if !writesBillable {
 					t.Errorf("%s: the code writes no Billable metric in all (EMF: %s)", id, emf.String())
 				}
@@ -97,7 +99,8 @@ func TestSAMAlarms(t *testing.T) {
 					t.Errorf("%s: must compare billable calls with 80%% of DailySpendCap (expression %q)", id, expr)
 				}
 				found["spend"] = id
-			case m.ns == "cardocr" && m.name == "provider_suspended":
+			case m.name == "provider_suspended":
+				checkNamespace(t, id, s, m.nsNode)
 				if !strings.Contains(breakerSrc, `"provider_suspended"`) {
 					t.Errorf("%s: the code writes no provider_suspended metric", id)
 				}
@@ -134,4 +137,16 @@ func dimsOf(n *yaml.Node) map[string]*yaml.Node {
 		out[str(get(d, "Name"))] = get(d, "Value")
 	}
 	return out
+}
+
+// checkNamespace: an alarm on the functions' own metrics reads the
+// namespace every function writes them to (Globals' METRICS_NAMESPACE).
+func checkNamespace(t *testing.T, id string, s *samTemplate, ns *yaml.Node) {
+	t.Helper()
+	want := path(s.root, "Globals", "Function", "Environment", "Variables", "METRICS_NAMESPACE")
+	wt, wv := tagged(want)
+	gt, gv := tagged(ns)
+	if want == nil || wt != gt || wv != gv || !strings.Contains(wv, "${AWS::StackName}") {
+		t.Errorf("%s: namespace %s %q; the functions write to %s %q (one per stack)", id, gt, gv, wt, wv)
+	}
 }

@@ -49,7 +49,7 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*res
 	svc := &ocr.Service{Providers: map[string]ocr.Provider{webank.Name: &webank.Provider{Client: WeBank(cfg, HTTPClient()), Tickets: reader}},
 		Logger: log, Orders: arch}
 	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log,
-		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}, nil
+		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace}}, nil
 }
 
 // ResultFetchFunction serves resultfetch events (SQS, CMQ, S3, COS, or a

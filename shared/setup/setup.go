@@ -96,7 +96,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		return nil, nil, err
 	}
 	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
-		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat},
+		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace},
 		Pace:    &ratelimit.Limiter{}, ConcurrencyCap: cfg.ConcurrencyCap}
 	var suspendedOf func(context.Context) map[string]string
 	if cfg.QuotaStoreURL != "" {
@@ -174,7 +174,7 @@ func Refresher(ctx context.Context, cfg config.Config, log *slog.Logger) (*ticke
 	}
 	hc := HTTPClient()
 	r := &tickets.Refresher{Store: store, WeBank: WeBank(cfg, hc), Interval: cfg.RefreshInterval, Logger: log,
-		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat}}
+		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace}}
 	if cfg.Credentials.WeChatAppID != "" && cfg.Credentials.WeChatAppSecret != "" {
 		r.Members = append(r.Members, &wechat.TokenKeeper{Fetcher: WeChat(cfg, hc), Refresher: r, Logger: log})
 	}
