@@ -1,17 +1,14 @@
 package devstack
 
 import (
-	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cardocr/cardocr/shared/emulator"
-	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/tenants"
 )
 
@@ -19,13 +16,10 @@ import (
 // quota_exceeded with Retry-After (until midnight China time) and make no
 // upstream call; bad input is not counted; another tenant is not affected.
 func TestTenantQuotaCountedInTheSharedStore(t *testing.T) {
-	ctx := context.Background()
-	docURL := "file://" + filepath.Join(t.TempDir(), "tenants.json")
-	st, _ := secretstore.Open(ctx, docURL)
 	var doc tenants.Doc
 	small, _ := doc.Add("small", nil, 3, tenants.Rate{})
 	other, _ := doc.Add("other", nil, 0, tenants.Rate{})
-	tenants.Save(ctx, st, doc)
+	docURL, _ := saveTenants(t, doc)
 	s, logs := startStack(t, env{"TENANTS_URL": docURL})
 	img := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 91}.JPEG())
 	bank := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 91}.JPEG())

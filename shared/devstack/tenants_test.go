@@ -21,19 +21,12 @@ import (
 // kinds it may (403); a revoked key stops working within the cache TTL.
 func TestTenantsOwnTheirOrders(t *testing.T) {
 	ctx := context.Background()
-	docURL := "file://" + filepath.Join(t.TempDir(), "tenants.json")
-	st, err := secretstore.Open(ctx, docURL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var doc tenants.Doc
 	keyA, _ := doc.Add("acme", nil, 0, tenants.Rate{})
 	keyB, _ := doc.Add("bravo", nil, 0, tenants.Rate{})
 	keyID, _ := doc.Add("idonly", []string{"idcard"}, 0, tenants.Rate{})
 	keyBank, _ := doc.Add("bankonly", []string{"bankcard"}, 0, tenants.Rate{})
-	if err := tenants.Save(ctx, st, doc); err != nil {
-		t.Fatal(err)
-	}
+	docURL, st := saveTenants(t, doc)
 	s, logs := startStack(t, env{"TENANTS_URL": docURL, "TENANTS_CACHE_TTL": "1s"})
 	front := func(seed int64) string {
 		return base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: seed}.JPEG())
@@ -112,14 +105,9 @@ func TestTenantsOwnTheirOrders(t *testing.T) {
 // Tencent Cloud order of tenant acme (EVIDENCE=on locally) is archived
 // there, read back from there, and erased from there.
 func TestTenantEvidenceUnderItsOwnPrefix(t *testing.T) {
-	ctx := context.Background()
-	docURL := "file://" + filepath.Join(t.TempDir(), "tenants.json")
-	st, _ := secretstore.Open(ctx, docURL)
 	var doc tenants.Doc
 	key, _ := doc.Add("acme", nil, 0, tenants.Rate{})
-	if err := tenants.Save(ctx, st, doc); err != nil {
-		t.Fatal(err)
-	}
+	docURL, _ := saveTenants(t, doc)
 	s, _ := startStack(t, env{"TENANTS_URL": docURL})
 	img := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 611}.JPEG())
 	if st, b := do(t, s, "POST", "/v1/idcard/ocr", "application/json",
@@ -155,4 +143,19 @@ func TestTenantEvidenceUnderItsOwnPrefix(t *testing.T) {
 	if left := tenantFiles(); len(left) != 0 {
 		t.Errorf("left after erasure: %q", left)
 	}
+}
+
+// saveTenants writes doc as the tenants document of a stack (a file
+// store, as cmd/tenants writes it) and returns its TENANTS_URL and store.
+func saveTenants(t *testing.T, doc tenants.Doc) (string, secretstore.Store) {
+	t.Helper()
+	docURL := "file://" + filepath.Join(t.TempDir(), "tenants.json")
+	st, err := secretstore.Open(context.Background(), docURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tenants.Save(context.Background(), st, doc); err != nil {
+		t.Fatal(err)
+	}
+	return docURL, st
 }
