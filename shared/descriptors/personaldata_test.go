@@ -108,3 +108,28 @@ func mapsEqualStr(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// A function that may delete under archive/ (erasure) may never delete an
+// erasure's audit record: an explicit Deny on archive/_audit/*.
+func TestSAMAuditRecordsAreNeverDeleted(t *testing.T) {
+	s := loadSAM(t)
+	const archive = "sub:arn:${AWS::Partition}:s3:::${AWS::StackName}-evidence-${AWS::AccountId}/archive/"
+	for _, f := range s.functions {
+		deletes, denied := false, false
+		for _, p := range items(f.prop("Policies", nil)) {
+			for _, st := range statements(get(p, "Statement")) {
+				for _, r := range st.resources {
+					switch {
+					case st.effect == "Allow" && slices.Contains(st.actions, "s3:DeleteObject") && r == archive+"*":
+						deletes = true
+					case st.effect == "Deny" && slices.Contains(st.actions, "s3:DeleteObject") && r == archive+"_audit/*":
+						denied = true
+					}
+				}
+			}
+		}
+		if deletes && !denied {
+			t.Errorf("%s: may delete under archive/ without a Deny on archive/_audit/*", f.id)
+		}
+	}
+}

@@ -329,6 +329,14 @@ func TestSAMLeastPrivilege(t *testing.T) {
 				continue
 			}
 			for _, st := range statements(get(p, "Statement")) {
+				if st.effect == "Deny" {
+					// A Deny only takes away: the one allowed is the
+					// audit records' protection from deletion.
+					if st.sid != "AuditRecordsAreNeverDeleted" || len(st.actions) != 1 || st.actions[0] != "s3:DeleteObject" {
+						t.Errorf("%s: statement %s: a Deny other than the audit records' protection", f.id, st.sid)
+					}
+					continue
+				}
 				if st.effect != "Allow" {
 					t.Errorf("%s: statement %s: Effect %q (function policies only allow)", f.id, st.sid, st.effect)
 				}
