@@ -42,7 +42,8 @@ type Key struct {
 	SHA256 string `json:"sha256"`
 }
 
-// Rate is a tenant's request rate.
+// Rate is a tenant's request rate for the whole deployment; each instance
+// holds the tenant to its share (httpapi, ratelimit.Share). Zero: none.
 type Rate struct {
 	PerSecond float64 `json:"perSecond,omitempty"`
 	Burst     int     `json:"burst,omitempty"`
