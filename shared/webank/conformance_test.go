@@ -17,24 +17,17 @@ func TestConformance(t *testing.T) {
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	c := webank.New(webank.Config{BaseURL: srv.URL, AppID: emulator.DefaultAppID, Secret: emulator.DefaultSecret})
-	var ticket string
 	ocrtest.Run(t, ocrtest.Harness{
 		Provider: &webank.Provider{Client: c},
 		Emulator: e,
-		Cred: func(t *testing.T) string {
-			if ticket == "" {
-				tok, err := c.AccessToken(context.Background())
-				if err != nil {
-					t.Fatal(err)
-				}
-				tk, err := c.SignTicket(context.Background(), tok.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ticket = tk.Value
+		Cred: ocrtest.Once(func(ctx context.Context) (string, error) {
+			tok, err := c.AccessToken(ctx)
+			if err != nil {
+				return "", err
 			}
-			return ticket
-		},
+			tk, err := c.SignTicket(ctx, tok.Value)
+			return tk.Value, err
+		}),
 		IDEndpoint: emulator.EndpointIDCardOCR, BankEndpoint: emulator.EndpointBankCardOCR,
 		FreeFailures: true,
 		AccountCode:  "66660003", ThrottleCode: "1506",

@@ -16,20 +16,13 @@ func TestConformance(t *testing.T) {
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	c := wechat.New(wechat.Config{BaseURL: srv.URL, AppID: emulator.DefaultWeChatAppID, Secret: emulator.DefaultWeChatSecret})
-	var token string
 	ocrtest.Run(t, ocrtest.Harness{
 		Provider: &wechat.Provider{Client: c},
 		Emulator: e,
-		Cred: func(t *testing.T) string {
-			if token == "" {
-				tok, err := c.StableToken(context.Background(), false)
-				if err != nil {
-					t.Fatal(err)
-				}
-				token = tok.Value
-			}
-			return token
-		},
+		Cred: ocrtest.Once(func(ctx context.Context) (string, error) {
+			tok, err := c.StableToken(ctx, false)
+			return tok.Value, err
+		}),
 		IDEndpoint:  emulator.EndpointWeChatIDCard,
 		DetectsSide: true,
 		AccountCode: "45009", ThrottleCode: "45011",

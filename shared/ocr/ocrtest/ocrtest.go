@@ -47,6 +47,24 @@ type Harness struct {
 	Secrets []string
 }
 
+// Once makes a Harness.Cred from a fetch of the provider's credential
+// (the SIGN ticket, the access token): fetched on first use, then reused,
+// as the service reuses the stored one.
+func Once(fetch func(ctx context.Context) (string, error)) func(t *testing.T) string {
+	var cred string
+	return func(t *testing.T) string {
+		t.Helper()
+		if cred == "" {
+			c, err := fetch(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cred = c
+		}
+		return cred
+	}
+}
+
 func (h Harness) cred(t *testing.T) string {
 	if h.Cred == nil {
 		return ""
