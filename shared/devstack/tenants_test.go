@@ -159,3 +159,52 @@ func saveTenants(t *testing.T, doc tenants.Doc) (string, secretstore.Store) {
 	}
 	return docURL, st
 }
+
+// A queue message names the tenant whose order number it carries: a
+// tenant's WeBank order is archived under that tenant's prefix; the same
+// number under another tenant is rejected (nothing is fetched for it), and
+// a message without a tenant never reaches the tenant's order.
+func TestQueueMessageForATenantsOrder(t *testing.T) {
+	var doc tenants.Doc
+	keyA, _ := doc.Add("acme", nil, 0, tenants.Rate{})
+	doc.Add("bravo", nil, 0, tenants.Rate{})
+	docURL, _ := saveTenants(t, doc)
+	s, logs := startStack(t, env{"TENANTS_URL": docURL})
+	img := base64.StdEncoding.EncodeToString(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 621}.JPEG())
+	if st, b := do(t, s, "POST", "/v1/idcard/ocr", "application/json",
+		jsonBody(t, map[string]any{"side": "front", "image": img, "orderNo": "acmeWb0001"}), keyA); st != 200 {
+		t.Fatalf("submit: %d %s", st, truncate(b))
+	}
+	root, _ := strings.CutPrefix(s.Config.ArchiveURL, "file://")
+	results := func(pattern string) []string {
+		m, _ := filepath.Glob(filepath.Join(root, pattern))
+		return m
+	}
+	// Another tenant's message for the same number: rejected, no query.
+	s.Emulator.ResetCounts()
+	if st, b := do(t, s, "POST", QueuePath, "application/json", strings.NewReader(`{"tenant":"bravo","orderNo":"acmeWb0001"}`), ""); st != 422 {
+		t.Errorf("bravo's message: %d %s", st, b)
+	}
+	if n := s.Emulator.Count(emulator.EndpointOCRResult); n != 0 {
+		t.Errorf("bravo's message queried the upstream %d times", n)
+	}
+	// The default tenant's message for the number finds nothing of acme's.
+	do(t, s, "POST", QueuePath, "application/json", strings.NewReader(`{"kind":"idcard","orderNo":"acmeWb0001"}`), "")
+	for _, p := range results("idcard/*/*/*/acmeWb0001/result.json") {
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), emulator.Person(621).IDNumber) {
+			t.Errorf("acme's result archived for the default tenant: %s", p)
+		}
+	}
+	// acme's own message: archived under its prefix, by its upstream number.
+	if st, b := do(t, s, "POST", QueuePath, "application/json", strings.NewReader(`{"tenant":"acme","orderNo":"acmeWb0001"}`), ""); st != 200 {
+		t.Fatalf("acme's message: %d %s", st, b)
+	}
+	got := results("_tenants/acme/idcard/*/*/*/t*/result.json")
+	if len(got) != 1 {
+		t.Fatalf("acme's result under its prefix: %q", got)
+	}
+	if b, _ := os.ReadFile(got[0]); !strings.Contains(string(b), emulator.Person(621).IDNumber) {
+		t.Errorf("the archived result is not acme's order")
+	}
+	assertNoPII(t, logs.String(), s, keyA)
+}

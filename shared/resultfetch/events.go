@@ -17,6 +17,10 @@ import (
 type Message struct {
 	Kind    string `json:"kind"` // "idcard" or "bankcard"
 	OrderNo string `json:"orderNo"`
+	// Tenant is the tenant whose order number OrderNo is ("" or
+	// "default": the default tenant). Another tenant's order must have
+	// its record here; it is archived under that tenant's prefix.
+	Tenant string `json:"tenant,omitempty"`
 }
 
 // Upload is an object-created notification, normalized.

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -259,6 +260,9 @@ func CheckMessage(m Message) (Message, error) {
 	if !sign.ValidOrderNo(m.OrderNo) {
 		return m, &rejection{"message orderNo must be 1 to 32 letters or digits"}
 	}
+	if m.Tenant != "" && !tenantID.MatchString(m.Tenant) {
+		return m, &rejection{"message tenant must be a tenant id (lowercase letters, digits and '-')"}
+	}
 	if m.Kind == "" {
 		m.Kind = KindOf(m.OrderNo)
 	}
@@ -268,16 +272,26 @@ func CheckMessage(m Message) (Message, error) {
 	return m, nil
 }
 
+// tenantID is what tenants.Doc accepts as an id.
+var tenantID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
 // handleMessage queries an order's result with its photos and archives it.
 func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error) {
-	if m.Kind == "" && KindOf(m.OrderNo) == "" && sign.ValidOrderNo(m.OrderNo) {
+	if m.Tenant != "" && !tenantID.MatchString(m.Tenant) {
+		return "", &rejection{"message tenant must be a tenant id (lowercase letters, digits and '-')"}
+	}
+	owner := ocr.OwnerOf(m.Tenant)
+	if (owner != "" || m.Kind == "" && KindOf(m.OrderNo) == "") && sign.ValidOrderNo(m.OrderNo) {
 		// A caller's own order number: its record, when this service
-		// made the order, says the kind.
-		o, err := h.Archive.Order(ctx, "", m.OrderNo)
+		// made the order, says the kind. A tenant's orders all have one.
+		o, err := h.Archive.Order(ctx, owner, m.OrderNo)
 		if err != nil {
 			return "", err
 		}
-		if o != nil {
+		if o == nil && owner != "" {
+			return "", &rejection{"no order of this tenant under this orderNo"}
+		}
+		if o != nil && m.Kind == "" {
 			m.Kind = o.Kind
 		}
 	}
@@ -285,14 +299,17 @@ func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error)
 	if err != nil {
 		return "", err
 	}
-	done, err := h.Archive.Done(ctx, m.Kind, m.OrderNo)
+	// The archive keeps an order under the number sent upstream (unique
+	// across tenants), a tenant's under its own prefix.
+	upNo := ocr.UpstreamOrderNo(owner, m.OrderNo)
+	done, err := h.Archive.Done(ctx, m.Kind, upNo)
 	if err != nil {
 		return "", err
 	}
 	if done {
 		return AlreadyArchived, nil
 	}
-	rec, err := h.fetchWithPhotos(ctx, m.Kind, m.OrderNo)
+	rec, err := h.fetchWithPhotos(ctx, m.Kind, owner, m.OrderNo)
 	if domain.ErrorCode(err) == domain.Erased {
 		// Erased on request: archiving it again would undo the erasure.
 		h.log().InfoContext(ctx, "message for an erased order acknowledged; nothing archived", "kind", m.Kind)
@@ -328,7 +345,7 @@ func (h *Handler) now() time.Time {
 // asks again (each query itself re-asks for a few seconds), for at most
 // PhotoPatience and never within a few seconds of the deadline; then the
 // item fails with ErrPhotosPending, unless the order is past PhotoCutoff.
-func (h *Handler) fetchWithPhotos(ctx context.Context, kind, orderNo string) (archive.Record, error) {
+func (h *Handler) fetchWithPhotos(ctx context.Context, kind, owner, orderNo string) (archive.Record, error) {
 	patience := h.PhotoPatience
 	if patience <= 0 {
 		patience = DefaultPhotoPatience
@@ -342,7 +359,7 @@ func (h *Handler) fetchWithPhotos(ctx context.Context, kind, orderNo string) (ar
 		until = d.Add(-5 * time.Second)
 	}
 	for {
-		rec, pending, at, err := h.query(ctx, kind, orderNo, true)
+		rec, pending, at, err := h.query(ctx, kind, owner, orderNo, true)
 		switch {
 		case err != nil:
 			return rec, err
@@ -369,10 +386,10 @@ func (h *Handler) fetchWithPhotos(ctx context.Context, kind, orderNo string) (ar
 
 // query fetches a result as an archive record, photos split off; pending
 // says photos asked for are missing, at when the upstream processed it.
-func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (rec archive.Record, pending bool, at time.Time, err error) {
-	rec = archive.Record{Kind: kind, OrderNo: orderNo}
+func (h *Handler) query(ctx context.Context, kind, owner, orderNo string, files bool) (rec archive.Record, pending bool, at time.Time, err error) {
+	rec = archive.Record{Kind: kind, OrderNo: ocr.UpstreamOrderNo(owner, orderNo), Owner: owner}
 	if kind == archive.KindIDCard {
-		res, err := h.OCR.IDCardResult(ctx, ocr.ResultQuery{OrderNo: orderNo, Files: files})
+		res, err := h.OCR.IDCardResult(ctx, ocr.ResultQuery{OrderNo: orderNo, Files: files, Owner: owner})
 		if err != nil {
 			return rec, false, at, err
 		}
@@ -384,7 +401,7 @@ func (h *Handler) query(ctx context.Context, kind, orderNo string, files bool) (
 		rec.Result = res.ForArchive()
 		return rec, pending, at, nil
 	}
-	res, err := h.OCR.BankCardResult(ctx, ocr.ResultQuery{OrderNo: orderNo, Files: files})
+	res, err := h.OCR.BankCardResult(ctx, ocr.ResultQuery{OrderNo: orderNo, Files: files, Owner: owner})
 	if err != nil {
 		return rec, false, at, err
 	}
@@ -597,7 +614,7 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 		// The evidence is the photos: the submit answer has none, and
 		// they may come late. Without them the item fails; the pending
 		// marker makes the redelivery query instead of submitting again.
-		withPhotos, err := h.fetchWithPhotos(ctx, kind, orderNo)
+		withPhotos, err := h.fetchWithPhotos(ctx, kind, "", orderNo)
 		if err != nil {
 			return "", err
 		}
@@ -639,7 +656,7 @@ var ErrSubmissionInFlight = errors.New("resultfetch: another delivery's submissi
 // submission cannot be in flight any more, an error outcome. It never
 // submits again.
 func (h *Handler) resumePending(ctx context.Context, kind, orderNo string, src *archive.Source, pm *archive.PendingMarker) (Outcome, error) {
-	rec, err := h.fetchWithPhotos(ctx, kind, orderNo)
+	rec, err := h.fetchWithPhotos(ctx, kind, "", orderNo)
 	switch {
 	case err == nil:
 		rec.Source = src
