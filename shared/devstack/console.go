@@ -14,6 +14,7 @@ import (
 	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/quota"
+	"github.com/cardocr/cardocr/shared/setup"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
 
@@ -67,14 +68,16 @@ func (s *Stack) quotaState(ctx context.Context) (map[string]int64, map[string]st
 	if s.Config.QuotaStoreURL == "" {
 		return nil, nil
 	}
-	qs, err := quota.Open(ctx, s.Config.QuotaStoreURL)
-	if err != nil {
+	// Opened once: a Redis or DynamoDB store keeps a client.
+	s.quotaOnce.Do(func() { s.quotaStore, _ = quota.Open(ctx, s.Config.QuotaStoreURL) })
+	qs := s.quotaStore
+	if qs == nil {
 		return nil, nil
 	}
 	today, _ := qs.Counts(ctx, quota.Day(time.Now()))
 	var suspended map[string]string
 	if sus, ok := qs.(quota.Suspensions); ok {
-		for _, p := range []string{"webank", "wechat", "tencentcloud"} {
+		for _, p := range setup.ProviderNames() {
 			if reason, until, err := sus.Suspension(ctx, p); err == nil && until.After(time.Now()) {
 				if suspended == nil {
 					suspended = map[string]string{}

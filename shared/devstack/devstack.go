@@ -26,6 +26,7 @@ import (
 	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/quota"
 	"github.com/cardocr/cardocr/shared/setup"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
@@ -66,6 +67,9 @@ type Stack struct {
 	devKey string // the generated dev key; empty when API_KEYS was given
 
 	heal chan struct{} // asks of the refresher (Reader.Kick)
+
+	quotaOnce  sync.Once   // the console's quota store, opened on first use
+	quotaStore quota.Store // nil: none, or it could not be opened
 
 	srv    *http.Server
 	cancel context.CancelFunc

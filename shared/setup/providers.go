@@ -40,6 +40,15 @@ var registry = []struct {
 }
 
 // Providers builds every registered provider for cfg.
+// ProviderNames lists the providers this build knows, in registry order.
+func ProviderNames() []string {
+	out := make([]string, len(registry))
+	for i, r := range registry {
+		out[i] = r.name
+	}
+	return out
+}
+
 func Providers(cfg config.Config, hc *http.Client, reader *tickets.Reader, store secretstore.Store, log *slog.Logger) map[string]ocr.Provider {
 	return providers(deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log})
 }
