@@ -101,6 +101,19 @@ type API struct {
 	// instance handles at once (each costs about its image in memory);
 	// beyond it: 429 busy with Retry-After. 0: no bound.
 	MaxLargeRequests int // MAX_LARGE_REQUESTS
+	// ImageFit fits a photo above the provider's byte limit instead of
+	// refusing it (IMAGE_FIT, on by default): decoded, turned upright,
+	// scaled down, sent as a JPEG of quality 90.
+	ImageFit bool
+	// UploadMaxBytes is the largest photo taken (UPLOAD_MAX_BYTES, default
+	// 20 MiB): the bound of an upload form and of the images fitted.
+	UploadMaxBytes int64
+	// SyncBodyLimit is the largest request body the synchronous routes
+	// read (SYNC_BODY_LIMIT; 0: no bound of its own). The platforms have
+	// one (AWS Lambda: 6 MB for the whole event); the local stack sets 6
+	// MB so that a developer meets it too. Larger photos take the upload
+	// route.
+	SyncBodyLimit int64
 }
 
 // Archive configures the evidence archive.
@@ -338,6 +351,19 @@ func (a *API) fromEnv(getenv func(string) string) error {
 	if a.RequestTimeout, err = duration(getenv, "REQUEST_TIMEOUT", 30*time.Second); err != nil {
 		return err
 	}
+	switch strings.ToLower(strings.TrimSpace(getenv("IMAGE_FIT"))) {
+	case "", "on", "true", "1":
+		a.ImageFit = true
+	case "off", "false", "0":
+	default:
+		return fmt.Errorf("config: IMAGE_FIT must be on or off")
+	}
+	if a.UploadMaxBytes, err = byteCount(getenv, "UPLOAD_MAX_BYTES", 20<<20); err != nil {
+		return err
+	}
+	if a.SyncBodyLimit, err = byteCount(getenv, "SYNC_BODY_LIMIT", 0); err != nil {
+		return err
+	}
 	if a.AuthMode != "apikey" && a.AuthMode != "none" {
 		return fmt.Errorf("config: AUTH_MODE must be apikey or none")
 	}
@@ -422,4 +448,28 @@ func duration(getenv func(string) string, key string, def time.Duration) (time.D
 		return 0, fmt.Errorf("config: %s must be a positive duration such as 20m", key)
 	}
 	return d, nil
+}
+
+// byteCount reads a byte count: digits, or digits with KiB, MiB (or KB,
+// MB: the same binary units, as the platforms' limits are written).
+func byteCount(getenv func(string) string, name string, def int64) (int64, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"KB", 1 << 10}, {"MB", 1 << 20}} {
+		if rest, ok := strings.CutSuffix(strings.ToUpper(v), u.suffix); ok {
+			v, mult = strings.TrimSpace(rest), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > 1<<40/mult {
+		return 0, fmt.Errorf("config: %s must be a byte count (e.g. 6291456 or 6MiB)", name)
+	}
+	return n * mult, nil
 }

@@ -37,3 +37,27 @@ func TestCheckAPI(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestPhotoLimits(t *testing.T) {
+	c, err := FromEnv(getenv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.ImageFit || c.UploadMaxBytes != 20<<20 || c.SyncBodyLimit != 0 {
+		t.Errorf("defaults: fit %v, upload max %d, sync limit %d", c.ImageFit, c.UploadMaxBytes, c.SyncBodyLimit)
+	}
+	for _, tc := range []struct {
+		v    string
+		want int64
+	}{{"6291456", 6 << 20}, {"6MiB", 6 << 20}, {"6 MB", 6 << 20}, {"512kib", 512 << 10}, {"0", 0}} {
+		c, err := FromEnv(getenv(map[string]string{"SYNC_BODY_LIMIT": tc.v, "IMAGE_FIT": "off"}))
+		if err != nil || c.SyncBodyLimit != tc.want || c.ImageFit {
+			t.Errorf("SYNC_BODY_LIMIT=%q: %d, %v (fit %v)", tc.v, c.SyncBodyLimit, err, c.ImageFit)
+		}
+	}
+	for _, bad := range []map[string]string{{"SYNC_BODY_LIMIT": "6GB"}, {"UPLOAD_MAX_BYTES": "-1"}, {"IMAGE_FIT": "maybe"}, {"UPLOAD_MAX_BYTES": "lots"}} {
+		if _, err := FromEnv(getenv(bad)); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -143,7 +143,7 @@ func TestBankCardChecksAndFailures(t *testing.T) {
 }
 
 func TestBankCardBadInputCostsNoUpstreamCall(t *testing.T) {
-	s, _ := startStack(t, nil)
+	s, _ := startStack(t, env{"IMAGE_FIT": "off"}) // a fitted 2.5 MiB photo is sent: TestPhonePhotoFitted
 	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 3}.JPEG()
 	b64 := base64.StdEncoding.EncodeToString(img)
 	big := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 3, MinSize: 5 << 19}.JPEG() // 2.5 MiB: its Base64 is over the documented 3 MB

@@ -109,6 +109,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		"ARCHIVE_URL":      local("archive"),
 		"EVIDENCE":         "on", // every order can be queried, whatever its provider
 		"QUOTA_STORE_URL":  local("quota.json"),
+		"SYNC_BODY_LIMIT":  "6MiB", // AWS Lambda's limit: met on the laptop, not first in production
 		"PORT":             "8080",
 		"LOG_FORMAT":       "text", // a person reads these
 	}

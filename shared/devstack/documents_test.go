@@ -40,7 +40,10 @@ func TestBase64LimitsOnEveryPath(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large images")
 	}
-	s, _ := startStack(t, nil)
+	// The documents' limits as enforced before any call when photos are
+	// not fitted (IMAGE_FIT=off) and no synchronous bound stands in front
+	// (SYNC_BODY_LIMIT=0); fitted photos: TestPhonePhotoFitted.
+	s, _ := startStack(t, env{"IMAGE_FIT": "off", "SYNC_BODY_LIMIT": "0"})
 	bigID := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 14, MinSize: 16 << 20}.JPEG()
 	bigBank := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 14, MinSize: 5 << 19}.JPEG()
 	s.Emulator.ResetCounts()

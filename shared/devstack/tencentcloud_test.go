@@ -116,7 +116,7 @@ func TestProviderFallback(t *testing.T) {
 // fallback even with a provider after it); an image whose Base64 is 9 MB is
 // taken ("要求图片经Base64编码后不超过 10M").
 func TestTencentCloudWrongSideAndLargeImage(t *testing.T) {
-	s, _ := startStack(t, env{"PROVIDER_FALLBACK": "tencentcloud,webank"})
+	s, _ := startStack(t, env{"PROVIDER_FALLBACK": "tencentcloud,webank", "SYNC_BODY_LIMIT": "0"})
 	back := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideBack, Seed: 23}.JPEG()
 	s.TencentCloudEmulator.ResetCounts()
 	code, a := submitJSON(t, s, "/v1/idcard/ocr", map[string]any{"side": "front", "image": back})

@@ -174,7 +174,7 @@ func TestWeChatSideMismatchIsRecognitionFailed(t *testing.T) {
 }
 
 func TestWeChatSizeLimitCostsNoUpload(t *testing.T) {
-	s, _ := startWeChatStack(t, nil)
+	s, _ := startWeChatStack(t, env{"IMAGE_FIT": "off"}) // fitted, it would be sent
 	emu := s.WeChatEmulator
 	big := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 9, MinSize: 2 << 20}.JPEG()
 	st, body := mustSubmit(t, s, "front", big)

@@ -64,6 +64,10 @@ type CardSpec struct {
 
 	Width, Height int // pixels; default 320×202, at least 8×8
 	MinSize       int // pad the file with trailing zero bytes to at least this size
+	// Grain adds sensor noise of up to ± Grain levels to every pixel: a
+	// phone photo's texture, which makes a 12 MP JPEG weigh what a phone's
+	// does (megabytes, not the kilobytes of flat colours).
+	Grain int
 }
 
 // Marker returns the marker text embedded in images made from s.
@@ -263,6 +267,17 @@ func (s CardSpec) render(w, h int) *image.RGBA {
 		fill(w-w/3, h/6, w-w/12, h-h/6, color.RGBA{120, 110, 100, 255}) // photo
 		for i := 0; i < 5; i++ {
 			fill(w/12, h/8+i*h/7, w/2+r.intn(w/6+1), h/8+i*h/7+h/16, ink)
+		}
+	}
+	if s.Grain > 0 {
+		g := newRNG(s.Seed, 0x6A)
+		span := 2*s.Grain + 1
+		for i := 0; i < len(img.Pix); i += 4 {
+			n := g.next()
+			for c := 0; c < 3; c++ {
+				v := int(img.Pix[i+c]) + int((n>>(16*c))%uint64(span)) - s.Grain
+				img.Pix[i+c] = uint8(min(255, max(0, v)))
+			}
 		}
 	}
 	return img

@@ -21,7 +21,7 @@ func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
 	if !mayUse(w, r, ocr.KindBankCard) {
 		return
 	}
-	sub, err := decodeSubmission(w, r, s.opt.BankCards.MaxBankCardImage())
+	sub, err := decodeSubmission(w, r, s.opt.BankCards.MaxBankCardImage(), s.opt.SyncBodyLimit, ocr.KindBankCard)
 	if err != nil {
 		fail(w, r, err, "")
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -27,27 +28,49 @@ type submission struct {
 }
 
 // decodeSubmission reads a JSON or multipart body. maxImage bounds the
-// decoded image; the body is bounded to what such an image needs.
-func decodeSubmission(w http.ResponseWriter, r *http.Request, maxImage int64) (*submission, error) {
+// decoded image; the body is bounded to what such an image needs, and to
+// syncLimit (> 0), the synchronous routes' bound, whose 413 names the
+// upload route for kind.
+func decodeSubmission(w http.ResponseWriter, r *http.Request, maxImage, syncLimit int64, kind string) (*submission, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, domain.Errorf(domain.UnsupportedMediaType, "send application/json or multipart/form-data")
 	}
 	maxBody := int64(base64.StdEncoding.EncodedLen(int(maxImage))) + 64<<10
+	if syncLimit > 0 && syncLimit < maxBody {
+		if r.ContentLength > syncLimit {
+			return nil, syncTooLarge(syncLimit, kind)
+		}
+		maxBody = syncLimit
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	var sub *submission
 	switch mt {
 	case "application/json":
-		return decodeJSONStream(r.Body, maxImage, r.ContentLength)
+		sub, err = decodeJSONStream(r.Body, maxImage, r.ContentLength)
 	case "multipart/form-data":
-		return decodeMultipart(r.Body, params["boundary"], maxImage, r.ContentLength)
+		sub, err = decodeMultipart(r.Body, params["boundary"], maxImage, r.ContentLength)
+	default:
+		return nil, domain.Errorf(domain.UnsupportedMediaType, "send application/json or multipart/form-data")
 	}
-	return nil, domain.Errorf(domain.UnsupportedMediaType, "send application/json or multipart/form-data")
+	var mbe *http.MaxBytesError
+	if syncLimit > 0 && maxBody == syncLimit && errors.As(err, &mbe) {
+		return nil, syncTooLarge(syncLimit, kind)
+	}
+	return sub, err
+}
+
+// syncTooLarge is the 413 of a body over the synchronous routes' bound: it
+// names the route that takes larger photos.
+func syncTooLarge(limit int64, kind string) error {
+	return domain.Errorf(domain.ImageTooLarge,
+		"the request body is larger than %d bytes, the most this deployment's synchronous routes take; send a larger photo with POST /v1/%s/uploads (a presigned upload)", limit, kind)
 }
 
 func bodyErr(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return domain.Errorf(domain.ImageTooLarge, "the request body is larger than %d bytes", mbe.Limit)
+		return domain.Wrap(domain.ImageTooLarge, err, fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit))
 	}
 	var ne net.Error
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {

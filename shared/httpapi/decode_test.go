@@ -19,7 +19,7 @@ var jpeg = []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0, 1, 2, 
 func decodeReq(t testing.TB, ct string, body []byte, max int64) (*submission, error) {
 	r := httptest.NewRequest("POST", "/v1/idcard/ocr", bytes.NewReader(body))
 	r.Header.Set("Content-Type", ct)
-	return decodeSubmission(httptest.NewRecorder(), r, max)
+	return decodeSubmission(httptest.NewRecorder(), r, max, 0, "idcard")
 }
 
 func TestDecodeJSONForms(t *testing.T) {

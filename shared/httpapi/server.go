@@ -79,7 +79,11 @@ type Options struct {
 	// out over ConcurrencyCap instances; nil: not paced.
 	Pace           Pacer
 	ConcurrencyCap int
-	Logger         *slog.Logger
+	// SyncBodyLimit bounds the body of a submit (SYNC_BODY_LIMIT): the
+	// platform's own limit, met locally too, answered with a 413 that
+	// names the upload route. 0: no bound of its own.
+	SyncBodyLimit int64
+	Logger        *slog.Logger
 }
 
 // LargeRequestBytes is the body size from which a request counts against
@@ -332,7 +336,7 @@ func (s *server) idcardSubmit(w http.ResponseWriter, r *http.Request) {
 	if !mayUse(w, r, ocr.KindIDCard) {
 		return
 	}
-	sub, err := decodeSubmission(w, r, s.opt.IDCards.MaxIDCardImage())
+	sub, err := decodeSubmission(w, r, s.opt.IDCards.MaxIDCardImage(), s.opt.SyncBodyLimit, ocr.KindIDCard)
 	if err != nil {
 		fail(w, r, err, "")
 		return

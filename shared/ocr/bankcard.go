@@ -38,10 +38,11 @@ type BankCardResult struct {
 	Upstream json.RawMessage          `json:"upstream,omitempty"`
 	Files    map[string]Photo         `json:"files,omitempty"`
 	// FallbackFrom, FilesPending, Replayed and OrderTime: as in IDCardResult.
-	FallbackFrom string    `json:"fallbackFrom,omitempty"`
-	FilesPending bool      `json:"filesPending,omitempty"`
-	Replayed     bool      `json:"replayed,omitempty"`
-	OrderTime    time.Time `json:"-"`
+	FallbackFrom string       `json:"fallbackFrom,omitempty"`
+	FilesPending bool         `json:"filesPending,omitempty"`
+	Replayed     bool         `json:"replayed,omitempty"`
+	ImageFitted  *ImageFitted `json:"imageFitted,omitempty"`
+	OrderTime    time.Time    `json:"-"`
 }
 
 // ValidateBankCardRequest checks a submission without calling anyone.
@@ -59,7 +60,7 @@ func (s *Service) checkBankCard(r *BankCardRequest) (Provider, error) {
 		return nil, err
 	}
 	r.Provider = p.Name()
-	return p, checkInput(p, KindBankCard, r.Image, r.ImageURL)
+	return p, checkInput(p, KindBankCard, r.Image, r.ImageURL, s.fitMax())
 }
 
 // SubmitBankCard recognizes a bank card.
@@ -86,6 +87,11 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 			return res, nil
 		}
 	}
+	var fitted *ImageFitted
+	if r.Image, fitted, err = s.fit(ctx, p, KindBankCard, r.Image); err != nil {
+		s.settle(ctx, o, p.Name(), err)
+		return nil, withOrderNo(err, r.OrderNo)
+	}
 	res, from, err := withFallback(ctx, s, KindBankCard, p, func(p Provider) bool { return fits(p, KindBankCard, r.Image, r.ImageURL) },
 		func(ctx context.Context, p Provider) (*BankCardResult, error) {
 			o.Provider = p.Name()
@@ -97,6 +103,7 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	}
 	res.FallbackFrom = from
 	if !res.Replayed {
+		res.ImageFitted = fitted
 		s.keepEvidence(ctx, s.Providers[res.Provider], r.Owner, KindBankCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
 	}
 	return res, nil

@@ -1,10 +1,14 @@
 package ocr
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
@@ -73,6 +77,9 @@ type IDCardResult struct {
 	// Replayed: a submit under an orderNo that already has this result,
 	// answered from it (a client's retry); nothing was billed again.
 	Replayed bool `json:"replayed,omitempty"`
+	// ImageFitted: the image was fitted to the provider's limits before it
+	// was sent (submits only).
+	ImageFitted *ImageFitted `json:"imageFitted,omitempty"`
 	// OrderTime is when the upstream processed the order (queries only).
 	OrderTime time.Time `json:"-"`
 }
@@ -96,7 +103,7 @@ func (s *Service) checkIDCard(r *IDCardRequest) (Provider, error) {
 		return nil, err
 	}
 	r.Provider = p.Name()
-	return p, checkInput(p, KindIDCard, r.Image, r.ImageURL)
+	return p, checkInput(p, KindIDCard, r.Image, r.ImageURL, s.fitMax())
 }
 
 func checkIDs(orderNo, userID string) error {
@@ -136,8 +143,10 @@ func UpstreamUserID(userID string) string {
 	return "u" + hex.EncodeToString(sum[:])[:31]
 }
 
-// checkInput checks the image (or URL) against p's limits for kind.
-func checkInput(p Provider, kind string, img Image, imageURL string) error {
+// checkInput checks the image (or URL) against p's limits for kind. An
+// image over p's byte limit passes when it will be fitted (fitMax > 0): a
+// JPEG or PNG of at most fitMax bytes, plausible in every other way.
+func checkInput(p Provider, kind string, img Image, imageURL string, fitMax int64) error {
 	l := p.Limits()
 	if imageURL != "" {
 		if !l.ImageURL {
@@ -148,12 +157,49 @@ func checkInput(p Provider, kind string, img Image, imageURL string) error {
 		}
 		return nil // the provider's address guard checks it before the call
 	}
-	return CheckImage(img.Head, img.Size, limit(l, kind))
+	err := CheckImage(img.Head, img.Size, limit(l, kind))
+	if domain.ErrorCode(err) == domain.ImageTooLarge && img.Size <= fitMax {
+		if k := ImageKind(img.Head); k == "jpeg" || k == "png" {
+			return CheckImage(img.Head, img.Size, img.Size)
+		}
+	}
+	return err
 }
 
-// fits reports whether a fallback provider takes this input too.
+// fits reports whether a fallback provider takes this input too (as it
+// will be sent: fitted already, when it was).
 func fits(p Provider, kind string, img Image, imageURL string) bool {
-	return checkInput(p, kind, img, imageURL) == nil
+	return checkInput(p, kind, img, imageURL, 0) == nil
+}
+
+// fit brings an image over p's byte limit within it (checkInput passed
+// it). The image as received stays the order's: its hash was taken.
+func (s *Service) fit(ctx context.Context, p Provider, kind string, img Image) (Image, *ImageFitted, error) {
+	lim := limit(p.Limits(), kind)
+	if s.Fitter == nil || img.Size <= lim || img.Size == 0 {
+		return img, nil, nil
+	}
+	b := img.Head
+	if int64(len(b)) < img.Size {
+		rc, err := img.Open()
+		if err != nil {
+			return img, nil, fmt.Errorf("ocr: open the image to fit it: %w", err)
+		}
+		defer rc.Close()
+		b = make([]byte, 0, img.Size)
+		buf := bytes.NewBuffer(b)
+		if _, err := buf.ReadFrom(io.LimitReader(rc, img.Size+1)); err != nil {
+			return img, nil, fmt.Errorf("ocr: read the image to fit it: %w", err)
+		}
+		if b = buf.Bytes(); int64(len(b)) != img.Size {
+			return img, nil, errors.New("ocr: the image changed while it was read")
+		}
+	}
+	out, fitted, err := s.Fitter.Fit(ctx, b, lim)
+	if err != nil {
+		return img, nil, err
+	}
+	return BytesImage(out), fitted, nil
 }
 
 // SubmitIDCard recognizes one side of an ID card.
@@ -180,6 +226,11 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 			return res, nil
 		}
 	}
+	var fitted *ImageFitted
+	if r.Image, fitted, err = s.fit(ctx, p, KindIDCard, r.Image); err != nil {
+		s.settle(ctx, o, p.Name(), err)
+		return nil, withOrderNo(err, r.OrderNo)
+	}
 	res, from, err := withFallback(ctx, s, KindIDCard, p, func(p Provider) bool { return fits(p, KindIDCard, r.Image, r.ImageURL) },
 		func(ctx context.Context, p Provider) (*IDCardResult, error) {
 			o.Provider = p.Name()
@@ -191,6 +242,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	}
 	res.FallbackFrom = from
 	if !res.Replayed {
+		res.ImageFitted = fitted
 		s.keepEvidence(ctx, s.Providers[res.Provider], r.Owner, KindIDCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
 	}
 	return res, nil

@@ -63,6 +63,9 @@ func InspectImage(b []byte, whole bool) (ImageInfo, error) {
 	var info ImageInfo
 	switch kind {
 	case "":
+		if f := PhoneFormat(b); f != "" {
+			return ImageInfo{}, domain.Errorf(domain.UnsupportedMediaType, "%s is not accepted; send a JPEG, PNG or BMP", f)
+		}
 		return bad("the payload is not a JPEG, PNG or BMP image")
 	case "jpeg", "png":
 		// The headers are read by hand: image/jpeg and image/png would link

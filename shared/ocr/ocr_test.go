@@ -40,7 +40,9 @@ func TestCheckImage(t *testing.T) {
 		{"three bytes of jpeg magic", []byte{0xFF, 0xD8, 0xFF}, 3, 0, domain.InvalidImage},
 		{"BM and garbage", []byte("BM\x00\x00garbage garbage garbage garbage"), 36, 0, domain.InvalidImage},
 		{"empty", []byte{}, 0, 0, domain.InvalidImage},
-		{"gif", []byte("GIF89a\x01\x00\x01\x00"), 10, 0, domain.InvalidImage},
+		{"gif", []byte("GIF89a\x01\x00\x01\x00"), 10, 0, domain.UnsupportedMediaType},
+		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"), 16, 0, domain.UnsupportedMediaType},
+		{"webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), 16, 0, domain.UnsupportedMediaType},
 		{"pdf", []byte("%PDF-1.4"), 8, 0, domain.InvalidImage},
 	}
 	inputs := map[string]func() ([]byte, int64){

@@ -62,6 +62,11 @@ type Service struct {
 	// instances the function may run at once); nil: not paced.
 	Pace           Pacer
 	ConcurrencyCap int
+	// Fitter fits an image above the provider's byte limit before it is
+	// sent (IMAGE_FIT); nil: such an image is refused with 413.
+	Fitter Fitter
+	// FitMaxBytes is the largest image taken to be fitted [DefaultFitMaxBytes].
+	FitMaxBytes int64
 	// PhotoWait bounds the re-queries of a result query whose photos are
 	// late [DefaultPhotoWait]; negative: no re-query.
 	PhotoWait time.Duration
@@ -134,15 +139,32 @@ func limit(l Limits, kind string) int64 {
 	return l.IDCardImage
 }
 
-// MaxImage is the largest image any configured provider takes for kind:
-// the bound for reading a request body (the chosen provider's own limit is
-// checked after).
+// DefaultFitMaxBytes is the largest photo fitted when FitMaxBytes is 0: a
+// 48 MP phone JPEG.
+const DefaultFitMaxBytes = 20 << 20
+
+func (s *Service) fitMax() int64 {
+	if s.Fitter == nil {
+		return 0
+	}
+	if s.FitMaxBytes > 0 {
+		return s.FitMaxBytes
+	}
+	return DefaultFitMaxBytes
+}
+
+// MaxImage is the largest image any configured provider takes for kind, or
+// that is fitted to one: the bound for reading a request body (the chosen
+// provider's own limit is checked after).
 func (s *Service) MaxImage(kind string) int64 {
 	var m int64
 	for _, p := range s.Providers {
 		if p != nil {
 			m = max(m, limit(p.Limits(), kind))
 		}
+	}
+	if m > 0 {
+		m = max(m, s.fitMax())
 	}
 	return m
 }

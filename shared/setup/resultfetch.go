@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 
 	"github.com/cardocr/cardocr/shared/config"
+	"github.com/cardocr/cardocr/shared/imagefit"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/platform"
@@ -48,6 +49,9 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*res
 	// the evidence): no other provider, no fallback.
 	svc := &ocr.Service{Providers: map[string]ocr.Provider{webank.Name: &webank.Provider{Client: WeBank(cfg, HTTPClient()), Tickets: reader}},
 		Logger: log, Orders: arch}
+	if cfg.ImageFit {
+		svc.Fitter, svc.FitMaxBytes = imagefit.New(), cfg.UploadMaxBytes
+	}
 	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace}}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/httpapi"
+	"github.com/cardocr/cardocr/shared/imagefit"
 	"github.com/cardocr/cardocr/shared/kick"
 	"github.com/cardocr/cardocr/shared/logging"
 	"github.com/cardocr/cardocr/shared/metrics"
@@ -98,6 +99,9 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace},
 		Pace:    &ratelimit.Limiter{}, ConcurrencyCap: cfg.ConcurrencyCap}
+	if cfg.ImageFit {
+		svc.Fitter, svc.FitMaxBytes = imagefit.New(), cfg.UploadMaxBytes
+	}
 	var suspendedOf func(context.Context) map[string]string
 	if cfg.QuotaStoreURL != "" {
 		qs, err := quota.Open(ctx, cfg.QuotaStoreURL)
@@ -146,6 +150,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		IDCards: svc, BankCards: svc, Eraser: eraser, Health: reader, RefreshInterval: cfg.RefreshInterval,
 		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
 		MaxLargeRequests: cfg.MaxLargeRequests, Pace: svc.Pace, ConcurrencyCap: cfg.ConcurrencyCap,
+		SyncBodyLimit: cfg.SyncBodyLimit,
 	})
 	return h, reader, nil
 }
