@@ -116,6 +116,29 @@ func TestConsoleAndDocsInABrowser(t *testing.T) {
 	if n := s.Emulator.Count(emulator.EndpointTencentBankCardOCR); n != 1 {
 		t.Errorf("BankCardOCR calls %d, want 1", n)
 	}
+	// Upload mode: the presigned flow from the browser, to the stack's
+	// stand-in bucket, the result polled until it is there.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS("#mode"), "upload"),
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{bank}),
+		chromedp.WaitEnabled(chromedp.CSS("#go")),
+		chromedp.Click(chromedp.CSS("#go")),
+		chromedp.WaitVisible(chromedp.CSS(`#steps li.ok`)),
+	); err != nil {
+		t.Fatalf("console, upload mode: %v", err)
+	}
+	steps, number := text("#steps"), text(`#card td[data-field="number"]`)
+	for _, want := range []string{"form issued", "photo stored in the bucket", "result: 200"} {
+		if !strings.Contains(steps, want) {
+			t.Errorf("upload steps %q lack %q", steps, want)
+		}
+	}
+	if want := emulator.BankCard(devstack.Samples["bankcard.jpg"].Seed).Number; number != want {
+		t.Errorf("upload mode shows %q, want %q", number, want)
+	}
+	if n := s.Emulator.Count(emulator.EndpointBankCardOCR); n != 1 {
+		t.Errorf("WeBank bank card calls %d, want 1 (the upload's)", n)
+	}
 	if p := os.Getenv("CONSOLE_SCREENSHOT"); p != "" { // scripts/console-screenshot.sh
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
 		if err != nil {
@@ -135,7 +158,7 @@ func TestConsoleAndDocsInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(ops, " ")
-	for _, p := range []string{"/healthz", "/v1/idcard/ocr", "/v1/idcard/results/{orderNo}", "/v1/bankcard/ocr", "/v1/bankcard/results/{orderNo}"} {
+	for _, p := range []string{"/healthz", "/v1/idcard/ocr", "/v1/idcard/results/{orderNo}", "/v1/bankcard/ocr", "/v1/bankcard/results/{orderNo}", "/v1/bankcard/uploads"} {
 		if !strings.Contains(joined, p) {
 			t.Errorf("docs do not show %s (%v)", p, ops)
 		}

@@ -294,7 +294,10 @@ func TestSCFLeastPrivilege(t *testing.T) {
 	readers := map[string]bool{"name/ssm:GetSecretValue": true}
 	writers := map[string]bool{"name/ssm:PutSecretValue": true, "name/ssm:UpdateSecret": true,
 		"name/ssm:ListSecretVersionIds": true, "name/ssm:DeleteSecretVersion": true}
-	cos := map[string]bool{"name/cos:PutObject": true, "name/cos:GetObject": true, "name/cos:HeadObject": true, "name/cos:DeleteObject": true}
+	cos := map[string]bool{"name/cos:PutObject": true, "name/cos:GetObject": true, "name/cos:HeadObject": true, "name/cos:DeleteObject": true,
+		// An upload form is a POST Object signed with the API role's
+		// credentials: COS authorizes it as that role's.
+		"name/cos:PostObject": true}
 	// Tencent Cloud OCR's actions have no resource-level authorization:
 	// "*" is the only resource they take.
 	ocrActions := map[string]bool{"name/ocr:IDCardOCR": true, "name/ocr:BankCardOCR": true}
@@ -352,6 +355,9 @@ func TestSCFLeastPrivilege(t *testing.T) {
 							t.Errorf("policy-%s: %s on %q: only the tickets secret", kind, a, r)
 						}
 					case cos[a]:
+						if a == "name/cos:PostObject" && (kind != "api" || !strings.HasSuffix(r, "/uploads/*")) {
+							t.Errorf("policy-%s: %s on %q: only the API role, only for uploads/", kind, a, r)
+						}
 						if !fetcher && kind != "api" {
 							t.Errorf("policy-%s (used by %v): %s: only resultfetch and the API functions use COS", kind, fns, a)
 						}

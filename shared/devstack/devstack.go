@@ -63,6 +63,7 @@ type Stack struct {
 	Config               config.Config
 	// Evidence is the local resultfetch (queue endpoint, uploads watcher).
 	Evidence *Evidence
+	bucket   *uploadTarget // the upload forms' target (BucketPath)
 
 	devKey string // the generated dev key; empty when API_KEYS was given
 
@@ -217,7 +218,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.Config = cfg
 
 	uploads := &archive.FileBucket{Dir: o.Dir} // .local/uploads/… as object keys
-	api, reader, err := setup.API(ctx, cfg, log, setup.WithUploads(func(context.Context, string) (archive.Bucket, error) { return uploads, nil }))
+	target := newUploadTarget(base, o.Dir, cfg.UploadMaxBytes, log.With("component", "bucket"), &s.wg)
+	api, reader, err := setup.API(ctx, cfg, log, setup.WithUploads(func(context.Context, string) (archive.Bucket, error) { return uploads, nil }),
+		setup.WithPresigner(target))
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -245,8 +248,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		ln.Close()
 		return nil, err
 	}
+	target.evidence = func() *Evidence { return s.Evidence }
+	s.bucket = target
 	mux := http.NewServeMux()
 	mux.Handle(QueuePath, s.Evidence)
+	mux.Handle(BucketPath, target)
+	mux.Handle(BucketPath+"/", target)
 	mux.HandleFunc("GET /_local/console.json", s.serveConsoleConfig)
 	mux.HandleFunc("GET /_local/state", s.serveState)
 	if o.Web != nil {

@@ -26,14 +26,18 @@ const (
 	NotFound             Code = "not_found"
 	OrderConflict        Code = "order_conflict"
 	Erased               Code = "erased"
-	StoreUnavailable     Code = "store_unavailable"
-	RecognitionFailed    Code = "recognition_failed"
-	QuotaExceeded        Code = "quota_exceeded"
-	TicketsUnavailable   Code = "tickets_unavailable"
-	ProviderSuspended    Code = "provider_suspended"
-	UpstreamError        Code = "upstream_error"
-	UpstreamTimeout      Code = "upstream_timeout"
-	Internal             Code = "internal"
+	// Pending: an uploaded order whose result is not there yet (202).
+	Pending Code = "pending"
+	// UploadExpired: an upload form expired with nothing uploaded.
+	UploadExpired      Code = "upload_expired"
+	StoreUnavailable   Code = "store_unavailable"
+	RecognitionFailed  Code = "recognition_failed"
+	QuotaExceeded      Code = "quota_exceeded"
+	TicketsUnavailable Code = "tickets_unavailable"
+	ProviderSuspended  Code = "provider_suspended"
+	UpstreamError      Code = "upstream_error"
+	UpstreamTimeout    Code = "upstream_timeout"
+	Internal           Code = "internal"
 )
 
 // Error is a domain error. Message must never carry personal data, tokens,

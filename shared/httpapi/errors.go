@@ -22,6 +22,8 @@ var status = map[domain.Code]int{
 	domain.NotFound:             http.StatusNotFound,
 	domain.OrderConflict:        http.StatusConflict,
 	domain.Erased:               http.StatusGone,
+	domain.Pending:              http.StatusAccepted,
+	domain.UploadExpired:        http.StatusNotFound,
 	domain.StoreUnavailable:     http.StatusServiceUnavailable,
 	domain.RecognitionFailed:    http.StatusUnprocessableEntity,
 	domain.QuotaExceeded:        http.StatusTooManyRequests,
@@ -38,6 +40,12 @@ func StatusOf(err error) int {
 		return s
 	}
 	return http.StatusInternalServerError
+}
+
+// pendingBody is the 202 of an upload whose result is not there yet.
+type pendingBody struct {
+	Status  string `json:"status"`
+	OrderNo string `json:"orderNo,omitempty"`
 }
 
 type errorBody struct {
@@ -61,6 +69,12 @@ func writeError(w http.ResponseWriter, err error, orderNo string) int {
 		orderNo = "" // echo only what is valid: an invalid one may be anything
 	}
 	st := StatusOf(e)
+	if e.Code == domain.Pending {
+		// Not an error: the order exists and its result is on its way.
+		w.Header().Set("Retry-After", "2")
+		writeJSON(w, st, pendingBody{Status: "pending", OrderNo: orderNo})
+		return st
+	}
 	retryable := e.Retryable
 	switch e.Code {
 	case domain.TicketsUnavailable, domain.UpstreamTimeout, domain.RequestTimeout, domain.StoreUnavailable:

@@ -40,6 +40,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"/v1/idcard/results/{orderNo}":   {"get", "delete"},
 		"/v1/bankcard/ocr":               {"post"},
 		"/v1/bankcard/results/{orderNo}": {"get", "delete"},
+		"/v1/idcard/uploads":             {"post"},
+		"/v1/bankcard/uploads":           {"post"},
 	}
 	var documented []string
 	for p := range doc.Paths {

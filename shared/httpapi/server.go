@@ -79,6 +79,8 @@ type Options struct {
 	// out over ConcurrencyCap instances; nil: not paced.
 	Pace           Pacer
 	ConcurrencyCap int
+	// Uploads serves POST /v1/{kind}/uploads; nil: 404.
+	Uploads Uploads
 	// SyncBodyLimit bounds the body of a submit (SYNC_BODY_LIMIT): the
 	// platform's own limit, met locally too, answered with a 413 that
 	// names the upload route. 0: no bound of its own.
@@ -138,6 +140,8 @@ func New(opt Options) http.Handler {
 	route("/v1/idcard/results/{orderNo}", s.auth(s.idcardResult))
 	route("/v1/bankcard/ocr", s.auth(s.bounded(s.bankcardSubmit)))
 	route("/v1/bankcard/results/{orderNo}", s.auth(s.bankcardResult))
+	route("/v1/idcard/uploads", s.auth(s.upload(ocr.KindIDCard)))
+	route("/v1/bankcard/uploads", s.auth(s.upload(ocr.KindBankCard)))
 	mux.HandleFunc("/", notFound)
 	return s.logRequests(s.withDeadline(cleanPaths(mux)))
 }

@@ -28,7 +28,15 @@ const (
 	OrderDone    = "done"    // the provider answered with a result
 	OrderFailed  = "failed"  // the submit failed (the error code is kept)
 	OrderErased  = "erased"  // erased on request: a tombstone without content
+	// OrderIssued: an upload form was handed out (POST /v1/{kind}/uploads)
+	// and nothing has arrived yet.
+	OrderIssued = "issued"
 )
+
+// UploadGrace is how long after its form expired an issued order still
+// answers 202: an upload begun before the expiry may still be arriving,
+// and its event is delivered within seconds.
+const UploadGrace = 2 * time.Minute
 
 // Order is what is kept about an order: enough to tell a retry from a
 // reuse, and who made it. It holds no personal data (an image's SHA-256
@@ -43,9 +51,17 @@ type Order struct {
 	// Provider is the provider that answered (or was last asked).
 	Provider string `json:"provider,omitempty"`
 	// Owner is the tenant the order belongs to ("" before tenants).
-	Owner     string    `json:"owner,omitempty"`
-	State     string    `json:"state"`
-	Code      string    `json:"code,omitempty"` // the error code of a failed order
+	Owner string `json:"owner,omitempty"`
+	State string `json:"state"`
+	Code  string `json:"code,omitempty"` // the error code of a failed order
+	// Message is a failed upload's error message, as a direct submit would
+	// have answered it (domain messages carry no personal data).
+	Message string `json:"message,omitempty"`
+	// Upload: the order came through an upload form, which expires at
+	// ExpiresAt; its result is fetched, not answered, so a query meets
+	// it pending.
+	Upload    bool      `json:"upload,omitempty"`
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -137,6 +153,14 @@ func (s *Service) claim(ctx context.Context, o *Order, callerOrder bool) (prev *
 		return nil, nil
 	}
 	switch {
+	case prev.State == OrderIssued && prev.Owner == o.Owner && prev.Kind == o.Kind && prev.Side == o.Side:
+		// The image of an issued upload form has arrived (or the caller
+		// sent it directly instead): this submit is the order's first.
+		o.CreatedAt, o.Upload, o.ExpiresAt = prev.CreatedAt, prev.Upload, prev.ExpiresAt
+		if err := s.Orders.SaveOrder(ctx, *o); err != nil {
+			return nil, storeError(err)
+		}
+		return nil, nil
 	case prev.State == OrderErased:
 		return nil, &domain.Error{Code: domain.OrderConflict, OrderNo: o.OrderNo,
 			Message: "this orderNo belongs to an erased order; use a new orderNo"}
@@ -177,6 +201,9 @@ func (s *Service) settle(ctx context.Context, o Order, provider string, err erro
 		o.State = OrderSending // the outcome upstream is unknown
 	default:
 		o.State, o.Code = OrderFailed, string(domain.ErrorCode(err))
+		if o.Upload {
+			o.Message = domain.AsError(err).Message
+		}
 	}
 	if domain.ErrorCode(err) == domain.OrderConflict {
 		return // the record is someone else's
@@ -227,6 +254,18 @@ func (s *Service) lookup(ctx context.Context, kind string, q ResultQuery) (*Orde
 		return nil, domain.Errorf(domain.NotFound, "no %s result under this orderNo", kindNoun(kind))
 	case o.State == OrderErased:
 		return nil, &domain.Error{Code: domain.Erased, Message: "this order was erased on request"}
+	case o.State == OrderIssued && s.now().After(o.ExpiresAt.Add(UploadGrace)):
+		return nil, &domain.Error{Code: domain.UploadExpired, OrderNo: q.OrderNo,
+			Message: "no image was uploaded with this order's form before it expired at " + o.ExpiresAt.UTC().Format(time.RFC3339) + "; request a new upload"}
+	case o.State == OrderIssued || o.Upload && o.State == OrderSending:
+		return nil, &domain.Error{Code: domain.Pending, OrderNo: q.OrderNo, Message: "the upload's result is not there yet"}
+	case o.Upload && o.State == OrderFailed:
+		// As the submit would have answered it.
+		msg := o.Message
+		if msg == "" {
+			msg = "the uploaded image was not recognized"
+		}
+		return nil, &domain.Error{Code: domain.Code(o.Code), OrderNo: q.OrderNo, Message: msg}
 	}
 	return o, nil
 }

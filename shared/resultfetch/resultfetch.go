@@ -44,6 +44,7 @@ import (
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
+	"github.com/cardocr/cardocr/shared/uploads"
 )
 
 // OCR is the OCR service as resultfetch uses it (an *ocr.Service).
@@ -487,7 +488,7 @@ func (h *Handler) handleUpload(ctx context.Context, u Upload) (Outcome, error) {
 	switch {
 	case err != nil:
 		return out, err
-	case out == Archived || out == FailedArchived || out == AlreadyArchived:
+	case out == Archived || out == FailedArchived || out == AlreadyArchived || out == ErasedOrder:
 		b, berr := h.bucket(ctx, u)
 		if berr == nil {
 			berr = b.Delete(ctx, u.Key)
@@ -505,10 +506,10 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 		// written but not as a file store resolves it.
 		return "", &rejection{"the object key is not a plain path (empty, dot or dot-dot segments, or a leading slash)"}
 	}
-	var kind, side string
+	var kind, side, rest string
 	for _, k := range uploadKinds {
-		if rest, ok := strings.CutPrefix(u.Key, k.prefix); ok && rest != "" && !strings.HasSuffix(rest, "/") {
-			kind, side = k.kind, k.side
+		if r, ok := strings.CutPrefix(u.Key, k.prefix); ok && r != "" && !strings.HasSuffix(r, "/") {
+			kind, side, rest = k.kind, k.side, r
 			break
 		}
 	}
@@ -526,8 +527,26 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 	if err != nil {
 		return "", fmt.Errorf("resultfetch: upload: %w", err)
 	}
-	orderNo := UploadOrderNo(u.Bucket, u.Key, info.ETag, info.Size)
-	done, err := h.Archive.Done(ctx, kind, orderNo)
+	// An upload through a form this API issued is the order the form
+	// named, its tenant's; any other object gets a number of its own.
+	owner, orderNo := "", ""
+	if o, n, ok := uploads.ParseKey(rest); ok {
+		rec, err := h.Archive.Order(ctx, o, n)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case rec != nil && rec.Upload && rec.State == ocr.OrderErased:
+			return ErasedOrder, nil // erased before its photo came: nothing is sent
+		case rec != nil && rec.Upload && rec.Kind == kind && rec.Side == side:
+			owner, orderNo = o, n
+		}
+	}
+	if orderNo == "" {
+		orderNo = UploadOrderNo(u.Bucket, u.Key, info.ETag, info.Size)
+	}
+	upNo := ocr.UpstreamOrderNo(owner, orderNo) // the archive keeps orders by it
+	done, err := h.Archive.Done(ctx, kind, upNo)
 	if err != nil {
 		return "", err
 	}
@@ -535,12 +554,12 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 		return AlreadyArchived, nil
 	}
 	src := &archive.Source{Bucket: u.Bucket, Key: u.Key, ETag: info.ETag, Size: info.Size}
-	pm, err := h.Archive.Pending(ctx, kind, orderNo)
+	pm, err := h.Archive.Pending(ctx, kind, upNo)
 	if err != nil {
 		return "", err
 	}
 	if pm != nil && pm.State != archive.NotSent {
-		return h.resumePending(ctx, kind, orderNo, src, pm)
+		return h.resumePending(ctx, kind, owner, orderNo, src, pm)
 	}
 
 	head, err := readHead(ctx, b, u.Key, info.Size)
@@ -558,11 +577,11 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 		}
 		return rc, nil
 	}}
-	rec := archive.Record{Kind: kind, OrderNo: orderNo, Source: src}
+	rec := archive.Record{Kind: kind, OrderNo: upNo, Owner: owner, Source: src}
 	// Reject what no upstream would take before claiming anything (the
 	// size is the object's, known before it is read).
-	idReq := ocr.IDCardRequest{Side: side, Image: img, OrderNo: orderNo}
-	bankReq := ocr.BankCardRequest{Image: img, OrderNo: orderNo}
+	idReq := ocr.IDCardRequest{Side: side, Image: img, OrderNo: orderNo, Owner: owner}
+	bankReq := ocr.BankCardRequest{Image: img, OrderNo: orderNo, Owner: owner}
 	var verr error
 	if kind == archive.KindIDCard {
 		verr = h.OCR.ValidateIDCardRequest(&idReq)
@@ -571,17 +590,17 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 	}
 	if verr == nil {
 		if pm == nil {
-			claimed, err := h.Archive.ClaimPending(ctx, kind, orderNo)
+			claimed, err := h.Archive.ClaimPending(ctx, kind, upNo)
 			if err != nil {
 				return "", err
 			}
 			if !claimed { // another delivery is submitting it
-				if pm, err = h.Archive.Pending(ctx, kind, orderNo); err != nil || pm == nil {
+				if pm, err = h.Archive.Pending(ctx, kind, upNo); err != nil || pm == nil {
 					return "", errors.Join(errors.New("resultfetch: lost the claim but found no pending marker"), err)
 				}
-				return h.resumePending(ctx, kind, orderNo, src, pm)
+				return h.resumePending(ctx, kind, owner, orderNo, src, pm)
 			}
-		} else if err := h.Archive.SetPending(ctx, kind, orderNo, archive.Sending); err != nil {
+		} else if err := h.Archive.SetPending(ctx, kind, upNo, archive.Sending); err != nil {
 			return "", err
 		}
 		if kind == archive.KindIDCard {
@@ -601,7 +620,7 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 	case verr != nil && !permanent(verr):
 		if !ocr.MayHaveReached(verr) {
 			// Nothing reached the upstream: the next delivery may submit.
-			if err := h.Archive.SetPending(ctx, kind, orderNo, archive.NotSent); err != nil {
+			if err := h.Archive.SetPending(ctx, kind, upNo, archive.NotSent); err != nil {
 				return "", errors.Join(verr, err)
 			}
 		}
@@ -614,7 +633,7 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 		// The evidence is the photos: the submit answer has none, and
 		// they may come late. Without them the item fails; the pending
 		// marker makes the redelivery query instead of submitting again.
-		withPhotos, err := h.fetchWithPhotos(ctx, kind, "", orderNo)
+		withPhotos, err := h.fetchWithPhotos(ctx, kind, owner, orderNo)
 		if err != nil {
 			return "", err
 		}
@@ -655,8 +674,8 @@ var ErrSubmissionInFlight = errors.New("resultfetch: another delivery's submissi
 // result (with photos) if the upstream has one; if not, once the
 // submission cannot be in flight any more, an error outcome. It never
 // submits again.
-func (h *Handler) resumePending(ctx context.Context, kind, orderNo string, src *archive.Source, pm *archive.PendingMarker) (Outcome, error) {
-	rec, err := h.fetchWithPhotos(ctx, kind, "", orderNo)
+func (h *Handler) resumePending(ctx context.Context, kind, owner, orderNo string, src *archive.Source, pm *archive.PendingMarker) (Outcome, error) {
+	rec, err := h.fetchWithPhotos(ctx, kind, owner, orderNo)
 	switch {
 	case err == nil:
 		rec.Source = src
@@ -675,7 +694,7 @@ func (h *Handler) resumePending(ctx context.Context, kind, orderNo string, src *
 		return "", ErrSubmissionInFlight
 	}
 	de := domain.AsError(err)
-	rec = archive.Record{Kind: kind, OrderNo: orderNo, Source: src, Error: &archive.Failure{
+	rec = archive.Record{Kind: kind, OrderNo: ocr.UpstreamOrderNo(owner, orderNo), Owner: owner, Source: src, Error: &archive.Failure{
 		Code: string(de.Code), UpstreamCode: de.UpstreamCode,
 		Message: "the upstream has no result for this order, which was submitted before; it is not submitted again",
 	}}

@@ -25,6 +25,7 @@ import (
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/tenants"
 	"github.com/cardocr/cardocr/shared/tickets"
+	"github.com/cardocr/cardocr/shared/uploads"
 	"github.com/cardocr/cardocr/shared/webank"
 	"github.com/cardocr/cardocr/shared/wechat"
 )
@@ -58,12 +59,23 @@ func WeChat(cfg config.Config, hc *http.Client) *wechat.Client {
 }
 
 // APIOption adjusts what API builds (the local stack's own wiring).
-type APIOption func(*archive.Archive)
+type APIOption func(*apiWiring)
+
+type apiWiring struct {
+	arch      *archive.Archive
+	presigner uploads.Presigner
+}
 
 // WithUploads opens the buckets of uploaded objects for erasures (the local
 // stack keeps its uploads beside the archive directory, not in it).
 func WithUploads(open func(ctx context.Context, bucket string) (archive.Bucket, error)) APIOption {
-	return func(a *archive.Archive) { a.Uploads = open }
+	return func(w *apiWiring) { w.arch.Uploads = open }
+}
+
+// WithPresigner signs upload forms for a bucket that cannot itself (the
+// local stack's form target stands in for S3).
+func WithPresigner(p uploads.Presigner) APIOption {
+	return func(w *apiWiring) { w.presigner = p }
 }
 
 // API builds the HTTP API with its ticket reader.
@@ -123,6 +135,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		}
 	}
 	var eraser httpapi.Eraser
+	var up httpapi.Uploads
 	if cfg.ArchiveURL != "" {
 		// Order records and erasure live in the archive (no network call
 		// here: the backends connect on first use).
@@ -130,8 +143,13 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		if err != nil {
 			return nil, nil, err
 		}
+		w := apiWiring{arch: arch}
+		w.presigner, _ = arch.Bucket.(uploads.Presigner) // S3 and COS sign their own forms
 		for _, o := range opts {
-			o(arch)
+			o(&w)
+		}
+		if w.presigner != nil {
+			up = &uploads.Service{Presigner: w.presigner, Orders: arch, MaxBytes: cfg.UploadMaxBytes}
 		}
 		svc.Orders, eraser = arch, arch
 		if cfg.Evidence {
@@ -150,7 +168,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		IDCards: svc, BankCards: svc, Eraser: eraser, Health: reader, RefreshInterval: cfg.RefreshInterval,
 		APIKeys: cfg.APIKeys, AuthNone: cfg.AuthMode == "none", Timeout: cfg.RequestTimeout, Logger: log,
 		MaxLargeRequests: cfg.MaxLargeRequests, Pace: svc.Pace, ConcurrencyCap: cfg.ConcurrencyCap,
-		SyncBodyLimit: cfg.SyncBodyLimit,
+		SyncBodyLimit: cfg.SyncBodyLimit, Uploads: up,
 	})
 	return h, reader, nil
 }

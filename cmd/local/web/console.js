@@ -74,10 +74,46 @@ function render(status, body) {
   for (const w of body.warnings || []) $('warnings').append(li(w.code + ': ' + w.message, 'warn'))
 }
 
+// upload runs the presigned flow: the form, the photo posted to the bucket
+// as a browser (or wx.uploadFile) posts it, then the result polled.
+async function upload(kind, file) {
+  const step = (text, cls) => $('steps').append(li(text, cls))
+  const req = { contentType: file.type || 'image/jpeg', size: file.size }
+  if (kind === 'idcard') req.side = $('side').value
+  const auth = { Authorization: 'Bearer ' + cfg.apiKey }
+  const t = await fetch('/v1/' + kind + '/uploads', { method: 'POST', body: JSON.stringify(req), headers: { ...auth, 'Content-Type': 'application/json' } })
+  const ticket = await t.json()
+  if (t.status !== 201) return [t.status, ticket]
+  step('form issued: order ' + ticket.orderNo + ', expires ' + ticket.expiresAt)
+  const form = new FormData()
+  for (const [k, v] of Object.entries(ticket.upload.fields)) form.append(k, v)
+  form.append(ticket.upload.fileField, file)
+  const put = await fetch(ticket.upload.url, { method: 'POST', body: form })
+  if (put.status >= 300) {
+    const xml = await put.text()
+    const code = (xml.match(/<Code>([^<]*)<\/Code>/) || [])[1] || put.status
+    step('the bucket refused the form: ' + code, 'bad')
+    return [put.status, { error: { code: String(code), message: 'the bucket refused the form' } }]
+  }
+  step('photo stored in the bucket (' + put.status + ')')
+  for (let i = 0; i < 150; i++) {
+    const r = await fetch('/v1/' + kind + '/results/' + ticket.orderNo, { headers: auth })
+    const body = await r.json()
+    if (r.status !== 202) {
+      step('result: ' + r.status, r.status === 200 ? 'ok' : 'bad')
+      return [r.status, body]
+    }
+    if (i === 0) step('pending…')
+    await new Promise(ok => setTimeout(ok, 200))
+  }
+  return [0, { error: { code: 'timeout', message: 'no result within 30 s' } }]
+}
+
 async function recognize() {
   const file = $('file').files[0]
   if (!file) return
   $('go').disabled = true
+  $('steps').replaceChildren()
   const form = new FormData()
   form.append('image', file)
   const kind = $('kind').value
@@ -85,8 +121,13 @@ async function recognize() {
   if (kind === 'idcard') form.append('side', $('side').value)
   try {
     const before = await state()
-    const r = await fetch('/v1/' + kind + '/ocr', { method: 'POST', body: form, headers: { Authorization: 'Bearer ' + cfg.apiKey } })
-    render(r.status, await r.json())
+    if ($('mode').value === 'upload') {
+      const [status, body] = await upload(kind, file)
+      render(status, body)
+    } else {
+      const r = await fetch('/v1/' + kind + '/ocr', { method: 'POST', body: form, headers: { Authorization: 'Bearer ' + cfg.apiKey } })
+      render(r.status, await r.json())
+    }
     const calls = diff(before, await state())
     $('calls').replaceChildren(...(calls.length ? calls.map(c => li(c)) : [li('none (answered before any upstream call)')]))
   } finally {
@@ -110,6 +151,10 @@ function init() {
     const wx = $('provider').querySelector('option[value="wechat"]')
     wx.disabled = !id
     if (!id && $('provider').value === 'wechat') $('provider').value = 'webank'
+  })
+  $('mode').addEventListener('change', () => {
+    // Uploads are archived from WeBank's stored results: no provider choice.
+    $('provider').disabled = $('mode').value === 'upload'
   })
   $('go').addEventListener('click', recognize)
   fetch('/_local/console.json').then(r => r.json()).then(c => {
