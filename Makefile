@@ -10,7 +10,7 @@ RACE_PKGS = ./shared/emulator/... ./shared/tickets ./shared/resultfetch ./shared
 LONG_TESTS = ^TestRotationUnderLoad$$
 GOTESTSUM = $(GO) tool gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg
 
-.PHONY: help run test test-long race lint lint-api build package bench fuzz
+.PHONY: help run test test-long race lint lint-api build package bench bench-memory fuzz
 
 help: ## list the targets
 	@awk -F':.*## ' '/^[a-z][a-zA-Z_-]*:.*## /{printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,9 @@ package: build ## zip archives of the builds for each cloud
 
 bench: ## cold start, binary size, peak memory, overhead and throughput (the README table)
 	./scripts/bench.sh
+
+bench-memory: ## peak RSS of the real binaries: uploads streamed, the API Gateway path, a phone photo fitted
+	./scripts/bench-memory.sh
 
 fuzz: ## every fuzz target for 10 s
 	./scripts/fuzz.sh 10s

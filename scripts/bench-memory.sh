@@ -8,6 +8,8 @@
 #     its base64 string and the JSON body in memory);
 #   - a 4 MB ID card image through the HTTP API Gateway path (payload 2.0,
 #     multipart body base64-encoded by the gateway) into idcardsubmit;
+#   - bankcardsubmit in HTTP mode: a 12 MP, 8 MB phone JPEG fitted for a
+#     bank card (goal: peak RSS at most half the function's 256 MB);
 #   - idcardsubmit in HTTP mode: the growth of its peak RSS for one JSON and
 #     one multipart request with a 2 MiB and a 15 MiB image (goal: at most
 #     twice the image above the idle process).
@@ -26,6 +28,7 @@ trap cleanup EXIT
 build() { "$GO" build -trimpath -ldflags='-s -w' -tags lambda.norpc -o "$work/$1" "./$2"; }
 build resultfetch functions/resultfetch
 build idcardsubmit functions/idcardsubmit
+build bankcardsubmit functions/bankcardsubmit
 "$GO" build -o "$work/benchmem" ./cmd/benchmem
 
 # Upstreams (emulator + S3) in their own process: only the function is measured.
@@ -37,9 +40,11 @@ for _ in $(seq 1 600); do [ -s "$work/env" ] && break; sleep 0.1; done
 "$work/benchmem" event-s3 >"$work/s3.json"
 "$work/benchmem" event-apigw -size "$api_size" >"$work/apigw.json"
 
-read -r stream_kb stream_st < <("$work/benchmem" invoke -bin "$work/resultfetch" -event "$work/s3.json" -env "$work/env")
+# The baseline first: resultfetch deletes the upload once it is archived.
 read -r base_kb base_st < <("$work/benchmem" baseline -env "$work/env")
+read -r stream_kb stream_st < <("$work/benchmem" invoke -bin "$work/resultfetch" -event "$work/s3.json" -env "$work/env")
 read -r api_kb api_st < <("$work/benchmem" invoke -bin "$work/idcardsubmit" -event "$work/apigw.json" -env "$work/env")
+read -r phone_kb phone_ms phone_st < <("$work/benchmem" phone -bin "$work/bankcardsubmit" -env "$work/env")
 
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 echo "| path | image | peak RSS (VmHWM) | outcome |"
@@ -47,6 +52,7 @@ echo "|---|---|---|---|"
 echo "| resultfetch, S3 upload event, streamed from object storage (goal < 64 MB) | ${SIZE_MB:-15} MB | $(mb "$stream_kb") | $stream_st |"
 echo "| baseline: whole object, base64 string and JSON body buffered | ${SIZE_MB:-15} MB | $(mb "$base_kb") | $base_st |"
 echo "| idcardsubmit, API Gateway HTTP API event (multipart, base64 body) | ${API_SIZE_MB:-4} MB | $(mb "$api_kb") | $api_st |"
+echo "| bankcardsubmit, 12 MP, 8 MB phone JPEG fitted for a bank card (goal ≤ 128 MB: 2× headroom in 256 MB; ${phone_ms} ms for the request) | 8 MB | $(mb "$phone_kb") | $phone_st |"
 
 echo
 echo "| idcardsubmit in HTTP mode, one request | image | peak RSS above idle | vs image (goal ≤ 2×) | outcome |"

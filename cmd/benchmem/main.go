@@ -63,6 +63,8 @@ func main() {
 		err = eventAPIGW(os.Args[2:])
 	case "http":
 		err = httpRequest(os.Args[2:])
+	case "phone":
+		err = phonePhoto(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -472,5 +474,81 @@ func httpRequest(args []string) error {
 		return err
 	}
 	fmt.Printf("%d %d HTTP-%d\n", peak-idle, idle, st)
+	return nil
+}
+
+// phonePhoto starts bankcardsubmit in HTTP mode and sends it one 12 MP,
+// 8 MB phone JPEG as multipart: above WeBank's 2,359,296 bytes, so it is
+// fitted before the call. It prints the process's peak RSS (VmHWM), the
+// request's time and its outcome.
+func phonePhoto(args []string) error {
+	fs := flag.NewFlagSet("phone", flag.ExitOnError)
+	bin := fs.String("bin", "", "bankcardsubmit binary")
+	envFile := fs.String("env", "", "environment file written by upstream")
+	fs.Parse(args)
+	env, err := readEnv(*envFile)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cmd := exec.Command(*bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "BIND_ADDR=127.0.0.1", "REQUEST_TIMEOUT=2m"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stderr, cmd.Stdout = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer cmd.Process.Kill()
+	base := "http://127.0.0.1:" + port
+	client := &http.Client{Timeout: 3 * time.Minute}
+	for i := 0; ; i++ {
+		if resp, err := client.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 300 {
+			return fmt.Errorf("the function did not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	post := func(img []byte) (int, bool, time.Duration, error) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		fw, _ := mw.CreateFormFile("image", "photo.jpg")
+		fw.Write(img)
+		mw.Close()
+		start := time.Now()
+		resp, err := client.Post(base+"/v1/bankcard/ocr", mw.FormDataContentType(), &buf)
+		if err != nil {
+			return 0, false, 0, err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, bytes.Contains(b, []byte(`"imageFitted"`)), time.Since(start), nil
+	}
+	if st, _, _, err := post(emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 21}.JPEG()); err != nil || st != 200 {
+		return fmt.Errorf("warm-up: %d %v", st, err)
+	}
+	photo := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 22, Width: 4000, Height: 3000, Grain: 60, MinSize: 8 << 20}.JPEG()
+	st, fitted, took, err := post(photo)
+	if err != nil {
+		return err
+	}
+	peak, err := vmHWM(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	outcome := fmt.Sprintf("HTTP-%d", st)
+	if fitted {
+		outcome += "+imageFitted"
+	}
+	fmt.Printf("%d %d %s\n", peak, took.Milliseconds(), outcome)
 	return nil
 }

@@ -229,7 +229,11 @@ func (f *fakeCOS) getObject(w http.ResponseWriter, r *http.Request, key string) 
 // returns the COS error code, or "".
 func verifySignature(r *http.Request, id, key string, now time.Time) string {
 	q := url.Values{} // not url.ParseQuery: the lists are ";"-separated
-	for _, kv := range strings.Split(r.Header.Get("Authorization"), "&") {
+	auth := r.Header.Get("Authorization")
+	if auth == "" && r.URL.Query().Get("q-sign-algorithm") != "" {
+		auth = r.URL.RawQuery // a presigned URL carries the signature as its query
+	}
+	for _, kv := range strings.Split(auth, "&") {
 		k, v, _ := strings.Cut(kv, "=")
 		q.Set(k, v)
 	}
