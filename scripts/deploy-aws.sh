@@ -15,7 +15,8 @@
 #   CARDOCR_PROVIDER_FALLBACK      provider chain of the submit functions, e.g. webank,tencentcloud
 #                                  (tencentcloud needs tencentcloudSecretId/Key in the credentials file)
 #   CARDOCR_CREDENTIALS_FILE       JSON {"webankAppId","webankSecret","wechatAppId","wechatAppSecret",
-#                                  "tencentcloudSecretId","tencentcloudSecretKey"} (the last four optional)
+#                                  "tencentcloudSecretId","tencentcloudSecretKey","callbackSecret"} (the last five optional;
+#                                  callbackSecret signs callbacks: template parameter CallbackUrl)
 #                                  written to the credentials secret (first deploy,
 #                                  or to change them; omit otherwise)
 #   CARDOCR_KYC_BASE_URL           default https://kyc1.qcloud.com

@@ -15,6 +15,8 @@
 #   CARDOCR_TENANTS_SECRET         SSM secret name of the tenants document, default cardocr-<stage>-tenants
 #   CARDOCR_AUTH_MODE              apikey (default) or none
 #   CARDOCR_CREDENTIALS_FILE       JSON {"webankAppId","webankSecret","wechatAppId","wechatAppSecret"}
+#                                  (+ "callbackSecret" when CARDOCR_CALLBACK_URL is set)
+#   CARDOCR_CALLBACK_URL           https URL final orders are POSTed to (docs/callbacks.md); default none
 #                                  written to the credentials secret (first deploy, or to change them)
 #   CARDOCR_CREDENTIALS_SECRET     SSM secret name, default cardocr-<stage>-credentials
 #   CARDOCR_TICKETS_SECRET         SSM secret name, default cardocr-<stage>-tickets
@@ -93,6 +95,7 @@ export CARDOCR_TICKET_CACHE_TTL=${CARDOCR_TICKET_CACHE_TTL:-30s}
 export CARDOCR_PROVIDER_FALLBACK=${CARDOCR_PROVIDER_FALLBACK:-}
 export CARDOCR_CONCURRENCY_CAP=${CARDOCR_CONCURRENCY_CAP:-10}
 export CARDOCR_WEBANK_QPS=${CARDOCR_WEBANK_QPS:-0}
+export CARDOCR_CALLBACK_URL=${CARDOCR_CALLBACK_URL:-} # https; the secret is callbackSecret in the credentials file
 R=$CARDOCR_SCF_REGION
 PREFIX=cardocr-$CARDOCR_STAGE
 REFRESHER_FUNCTION=$PREFIX-ticketrefresh # HTTP functions ask it to run on a rejected ticket (REFRESHER_URL)
@@ -111,7 +114,7 @@ fi
 
 step "environment for serverless.yml"
 for v in CARDOCR_SCF_REGION CARDOCR_STAGE CARDOCR_AUTH_MODE CARDOCR_CREDENTIALS_SECRET CARDOCR_TICKETS_SECRET CARDOCR_TENANTS_SECRET \
-  CARDOCR_COS_BUCKET CARDOCR_COS_SSE CARDOCR_RETENTION_DAYS CARDOCR_QUOTA_STORE_URL CARDOCR_DAILY_SPEND_CAP CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK CARDOCR_CONCURRENCY_CAP CARDOCR_WEBANK_QPS; do
+  CARDOCR_COS_BUCKET CARDOCR_COS_SSE CARDOCR_RETENTION_DAYS CARDOCR_QUOTA_STORE_URL CARDOCR_DAILY_SPEND_CAP CARDOCR_CMQ_TOPIC CARDOCR_ROLE_PREFIX CARDOCR_KYC_BASE_URL CARDOCR_LOG_LEVEL CARDOCR_TICKET_CACHE_TTL CARDOCR_PROVIDER_FALLBACK CARDOCR_CONCURRENCY_CAP CARDOCR_WEBANK_QPS CARDOCR_CALLBACK_URL; do
   echo "export $v=${!v}"
 done
 

@@ -38,7 +38,7 @@ func chromium(t *testing.T) string {
 func TestConsoleAndDocsInABrowser(t *testing.T) {
 	browser := chromium(t)
 	dir := t.TempDir()
-	getenv := func(k string) string { return map[string]string{"PORT": "0"}[k] }
+	getenv := func(k string) string { return map[string]string{"PORT": "0", "CALLBACK_URL": "local"}[k] }
 	s, err := devstack.Start(context.Background(), devstack.Options{Getenv: getenv, Dir: dir, Stdout: io.Discard, Logs: io.Discard,
 		Web: webHandler(), OpenAPIPath: filepath.Join("..", "..", "docs", "openapi.yaml")})
 	if err != nil {
@@ -138,6 +138,22 @@ func TestConsoleAndDocsInABrowser(t *testing.T) {
 	}
 	if n := s.Emulator.Count(emulator.EndpointBankCardOCR); n != 1 {
 		t.Errorf("WeBank bank card calls %d, want 1 (the upload's)", n)
+	}
+	// The callbacks the stack's own receiver got: one per final order.
+	// (The upload's callback is posted right after its result is stored:
+	// the list is read again until it is there.)
+	var cbs string
+	for i := 0; i < 50; i++ {
+		if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#callbacks li"))); err != nil {
+			t.Fatalf("callbacks list: %v", err)
+		}
+		if cbs = text("#callbacks"); strings.Count(cbs, "signature verified") == 3 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if strings.Count(cbs, "signature verified") != 3 || !strings.Contains(cbs, "bankcard") || !strings.Contains(cbs, "idcard") {
+		t.Errorf("callbacks listed: %q", cbs)
 	}
 	if p := os.Getenv("CONSOLE_SCREENSHOT"); p != "" { // scripts/console-screenshot.sh
 		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG

@@ -8,9 +8,11 @@ import (
 	// Cloud backends by build tag (see shared/backends): s3:// and/or
 	// cos:// for ARCHIVE_URL (order records, erasure), awssm:// and/or
 	// tencentssm:// for CREDENTIALS_URL and TICKET_STORE_URL, lambda:// and/or
-	// scf:// for REFRESHER_URL, dynamodb:// and/or redis:// for QUOTA_STORE_URL.
+	// scf:// for REFRESHER_URL, dynamodb:// and/or redis:// for QUOTA_STORE_URL,
+	// sqs:// and/or cmq:// for CALLBACK_QUEUE_URL.
 	_ "github.com/cardocr/cardocr/shared/backends/archives"
 	_ "github.com/cardocr/cardocr/shared/backends/kickers"
+	_ "github.com/cardocr/cardocr/shared/backends/queues"
 	_ "github.com/cardocr/cardocr/shared/backends/quotas"
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )

@@ -11,6 +11,7 @@ import (
 	// cos:// for ARCHIVE_URL, awssm:// and/or tencentssm:// for the
 	// secrets; file:// is built in.
 	_ "github.com/cardocr/cardocr/shared/backends/archives"
+	_ "github.com/cardocr/cardocr/shared/backends/queues"
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )
 

@@ -78,7 +78,7 @@ func (a *Archive) Erase(ctx context.Context, e ocr.Erasure) (ocr.Erased, error) 
 	}
 	// The archive keeps an order under the number sent upstream (unique
 	// across tenants).
-	keys, uploads, err := a.eraseKeys(ctx, owner, e.Kind, ocr.UpstreamOrderNo(owner, e.OrderNo), rec)
+	keys, uploads, err := a.eraseKeys(ctx, owner, e.Kind, ocr.UpstreamOrderNo(owner, e.OrderNo), e.OrderNo, rec)
 	if err != nil {
 		return out, storeErr(err)
 	}
@@ -148,12 +148,22 @@ func cleanReason(s string) (string, bool) {
 
 // eraseKeys lists the archive's keys of an order (results, photos,
 // markers) and the uploads it came from ("bucket\x00key").
-func (a *Archive) eraseKeys(ctx context.Context, owner, kind, orderNo string, rec *ocr.Order) (keys, uploads []string, err error) {
+func (a *Archive) eraseKeys(ctx context.Context, owner, kind, orderNo, ownNo string, rec *ocr.Order) (keys, uploads []string, err error) {
 	seen := map[string]bool{}
 	add := func(k string) {
 		if !seen[k] {
 			seen[k] = true
 			keys = append(keys, k)
+		}
+	}
+	// Callback bodies still waiting for delivery (the order's own number:
+	// the outbox is keyed by owner).
+	for _, st := range []string{"done", "failed"} {
+		k := a.CallbackKey(owner, kind, ownNo, st)
+		if _, err := a.Bucket.Stat(ctx, k); err == nil {
+			add(k)
+		} else if !errors.Is(err, ErrNotExist) {
+			return nil, nil, err
 		}
 	}
 	dirs := map[string]bool{}

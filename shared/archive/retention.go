@@ -40,7 +40,7 @@ func RetentionRules(prefix string, days, auditDays int) []Rule {
 		p += "/"
 	}
 	rules := []Rule{{ID: "uploads", Prefix: "uploads/", Days: UploadRetentionDays}}
-	for _, sub := range []string{KindIDCard, KindBankCard, TenantsDir, "_done", "_pending", "_orders", "_rejected"} {
+	for _, sub := range []string{KindIDCard, KindBankCard, TenantsDir, "_done", "_pending", "_orders", "_rejected", "_callbacks"} {
 		rules = append(rules, Rule{ID: "evidence-" + strings.TrimPrefix(sub, "_"), Prefix: p + sub + "/", Days: days})
 	}
 	return append(rules, Rule{ID: "audit", Prefix: p + "_audit/", Days: auditDays})

@@ -19,7 +19,7 @@ func TestRetentionRules(t *testing.T) {
 		got[r.Prefix] = r.Days
 	}
 	want := map[string]int{"uploads/": 1, "archive/idcard/": 180, "archive/bankcard/": 180, "archive/_done/": 180, "archive/_pending/": 180,
-		"archive/_orders/": 180, "archive/_rejected/": 180, "archive/_tenants/": 180, "archive/_audit/": 1096}
+		"archive/_orders/": 180, "archive/_rejected/": 180, "archive/_tenants/": 180, "archive/_callbacks/": 180, "archive/_audit/": 1096}
 	if len(got) != len(want) {
 		t.Fatalf("rules %+v", rules)
 	}

@@ -25,6 +25,28 @@ type Config struct {
 	API
 	Archive
 	Logging
+	Callbacks
+}
+
+// Callbacks configures the pushes of final orders (docs/callbacks.md).
+type Callbacks struct {
+	// CallbackURL receives every final order (CALLBACK_URL; https only;
+	// empty: no callbacks). The secret is Credentials.CallbackSecret.
+	CallbackURL string
+	// CallbackQueueURL is the queue resultfetch reads, where deliveries
+	// and their retries go (CALLBACK_QUEUE_URL: sqs://…, cmq://…).
+	CallbackQueueURL string
+	// CallbackBackoff is the first retry's wait, doubling up to 15
+	// minutes, for 24 hours (CALLBACK_BACKOFF, default 10s).
+	CallbackBackoff time.Duration
+}
+
+func (c *Callbacks) fromEnv(getenv func(string) string) error {
+	c.CallbackURL = strings.TrimSpace(getenv("CALLBACK_URL"))
+	c.CallbackQueueURL = strings.TrimSpace(getenv("CALLBACK_QUEUE_URL"))
+	var err error
+	c.CallbackBackoff, err = duration(getenv, "CALLBACK_BACKOFF", 10*time.Second)
+	return err
 }
 
 // Providers configures the OCR upstreams.
@@ -161,6 +183,9 @@ type Credentials struct {
 	// the SCF role's temporary credentials (TENCENTCLOUD_SECRETID…).
 	TencentCloudSecretID  string `json:"tencentcloudSecretId,omitempty"`
 	TencentCloudSecretKey string `json:"tencentcloudSecretKey,omitempty"`
+	// CallbackSecret signs callbacks (Cardocr-Signature); CALLBACK_SECRET
+	// overrides.
+	CallbackSecret string `json:"callbackSecret,omitempty"`
 }
 
 // Fill sets what c lacks from other (the environment wins over the secret).
@@ -169,6 +194,7 @@ func (c *Credentials) Fill(other Credentials) {
 	c.WeBankSecret = or(c.WeBankSecret, other.WeBankSecret)
 	c.WeChatAppID = or(c.WeChatAppID, other.WeChatAppID)
 	c.WeChatAppSecret = or(c.WeChatAppSecret, other.WeChatAppSecret)
+	c.CallbackSecret = or(c.CallbackSecret, other.CallbackSecret)
 	if c.TencentCloudSecretID == "" && c.TencentCloudSecretKey == "" {
 		c.TencentCloudSecretID, c.TencentCloudSecretKey = other.TencentCloudSecretID, other.TencentCloudSecretKey
 	}
@@ -193,7 +219,7 @@ const (
 func FromEnv(getenv func(string) string) (Config, error) {
 	var c Config
 	for _, read := range []func(func(string) string) error{
-		c.Providers.fromEnv, c.TicketStore.fromEnv, c.API.fromEnv, c.Archive.fromEnv, c.Logging.fromEnv,
+		c.Providers.fromEnv, c.TicketStore.fromEnv, c.API.fromEnv, c.Archive.fromEnv, c.Logging.fromEnv, c.Callbacks.fromEnv,
 	} {
 		if err := read(getenv); err != nil {
 			return c, err
@@ -220,6 +246,7 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 		WeBankSecret:          getenv("WEBANK_SECRET"),
 		WeChatAppID:           getenv("WECHAT_APP_ID"),
 		WeChatAppSecret:       getenv("WECHAT_APP_SECRET"),
+		CallbackSecret:        getenv("CALLBACK_SECRET"),
 		TencentCloudSecretID:  getenv("TENCENTCLOUD_OCR_SECRET_ID"),
 		TencentCloudSecretKey: getenv("TENCENTCLOUD_OCR_SECRET_KEY"),
 	}

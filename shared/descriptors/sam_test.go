@@ -395,6 +395,11 @@ func TestSAMLeastPrivilege(t *testing.T) {
 				if tag, v := tagged(f.env["REFRESHER_URL"]); tag != "!Sub" || v != "lambda://${AWS::StackName}-ticketrefresh" {
 					t.Errorf("%s: REFRESHER_URL %s %q, want !Sub lambda://${AWS::StackName}-ticketrefresh (the refresher's FunctionName)", f.id, tag, v)
 				}
+			case a == "sqs:SendMessage":
+				// Callbacks: queued by the HTTP functions and resultfetch.
+				if f.fn == "ticketrefresh" || !mapsEqual(res, map[string]bool{"!GetAtt:ResultFetchQueue.Arn": true}) {
+					t.Errorf("%s: sqs:SendMessage on %v; only the HTTP functions and resultfetch, on the resultfetch queue only", f.id, sortedKeys(res))
+				}
 			case a == "kms:GenerateDataKey" || a == "kms:Decrypt":
 				if !mapsEqual(res, map[string]bool{"!GetAtt:EvidenceKey.Arn": true}) || f.env["ARCHIVE_URL"] == nil {
 					t.Errorf("%s: %s on %v; only the evidence key, for a function with the archive", f.id, a, sortedKeys(res))

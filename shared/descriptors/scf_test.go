@@ -375,6 +375,12 @@ func TestSCFLeastPrivilege(t *testing.T) {
 						if kind != "api" || r != cosPrefix+"*" {
 							t.Errorf("policy-%s: %s on %q: only the API role lists, and only the evidence bucket", kind, a, r)
 						}
+					case a == "name/tdmq:PublishCmqMsg":
+						// Callbacks are queued on the resultfetch topic by
+						// the API role and resultfetch.
+						if kind != "api" && !fetcher {
+							t.Errorf("policy-%s (used by %v): %s: only the API functions and resultfetch queue callbacks", kind, fns, a)
+						}
 					case ocrActions[a]:
 						if kind != "api" {
 							t.Errorf("policy-%s (used by %v): %s: only the API functions call Tencent Cloud OCR", kind, fns, a)

@@ -59,7 +59,7 @@ func (s *Stack) serveState(w http.ResponseWriter, r *http.Request) {
 	}
 	today, suspended := s.quotaState(ctx)
 	writeLocalJSON(w, map[string]any{"tickets": ts, "upstreamCalls": calls, "archived": s.latestArchived(10),
-		"billableToday": today, "suspended": suspended})
+		"billableToday": today, "suspended": suspended, "callbacks": lastN(s.Callbacks(), 10)})
 }
 
 // quotaState reads today's billable calls per tenant ("" is the whole
@@ -128,4 +128,15 @@ func writeLocalJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// lastN keeps the newest n.
+func lastN[T any](xs []T, n int) []T {
+	if len(xs) > n {
+		xs = xs[len(xs)-n:]
+	}
+	if xs == nil {
+		return []T{}
+	}
+	return xs
 }

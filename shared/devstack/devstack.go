@@ -64,8 +64,11 @@ type Stack struct {
 	// Evidence is the local resultfetch (queue endpoint, uploads watcher).
 	Evidence *Evidence
 	bucket   *uploadTarget // the upload forms' target (BucketPath)
+	receiver *receiver     // CALLBACK_URL=local's receiver; nil: another URL
+	queue    *localQueue   // the stand-in for the resultfetch queue
 
-	devKey string // the generated dev key; empty when API_KEYS was given
+	devKey      string // the generated dev key; empty when API_KEYS was given
+	cancelQueue context.CancelFunc
 
 	heal chan struct{} // asks of the refresher (Reader.Kick)
 
@@ -130,7 +133,19 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, fmt.Errorf("devstack: listen: %w", err)
 	}
 	base := "http://" + ln.Addr().String()
+	// CALLBACK_URL=local (make run's default): the stack's own receiver,
+	// with a secret made for this run unless one is given.
+	var recv *receiver
+	if getenv("CALLBACK_URL") == "local" {
+		recv = &receiver{secret: or(getenv("CALLBACK_SECRET"), newSecret())}
+	}
 	env := func(k string) string {
+		if recv != nil && k == "CALLBACK_URL" {
+			return base + CallbacksPath
+		}
+		if recv != nil && k == "CALLBACK_SECRET" {
+			return recv.secret
+		}
 		if k == "KYC_BASE_URL" && embedded {
 			return base + EmulatorPath
 		}
@@ -149,8 +164,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		ln.Close()
 		return nil, err
 	}
-	s := &Stack{URL: base, Config: cfg}
+	s := &Stack{URL: base, Config: cfg, receiver: recv}
 	log := setup.Logger(cfg, o.Logs)
+	qctx, qcancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.queue = &localQueue{evidence: func() *Evidence { return s.Evidence }, log: log.With("component", "queue"), ctx: qctx, wg: &s.wg}
+	s.cancelQueue = qcancel
 
 	if embedded {
 		s.Emulator = emulator.New(o.Emulator)
@@ -220,7 +238,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	uploads := &archive.FileBucket{Dir: o.Dir} // .local/uploads/… as object keys
 	target := newUploadTarget(base, o.Dir, cfg.UploadMaxBytes, log.With("component", "bucket"), &s.wg)
 	api, reader, err := setup.API(ctx, cfg, log, setup.WithUploads(func(context.Context, string) (archive.Bucket, error) { return uploads, nil }),
-		setup.WithPresigner(target))
+		setup.WithPresigner(target), setup.WithCallbackQueue(s.queue))
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -244,7 +262,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 
-	if s.Evidence, err = newEvidence(ctx, cfg, log, o.Dir); err != nil {
+	if s.Evidence, err = newEvidence(ctx, cfg, log, o.Dir, setup.WithCallbackQueue(s.queue)); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -252,6 +270,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.bucket = target
 	mux := http.NewServeMux()
 	mux.Handle(QueuePath, s.Evidence)
+	if recv != nil {
+		mux.Handle(CallbacksPath, recv)
+	}
 	mux.Handle(BucketPath, target)
 	mux.Handle(BucketPath+"/", target)
 	mux.HandleFunc("GET /_local/console.json", s.serveConsoleConfig)
@@ -389,6 +410,8 @@ func (s *Stack) refreshLoop(ctx context.Context, log *slog.Logger, interval time
 // Close stops the server and the refresher.
 func (s *Stack) Close() error {
 	s.cancel()
+	s.queue.close()
+	s.cancelQueue()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)

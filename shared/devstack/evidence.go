@@ -42,8 +42,8 @@ type Evidence struct {
 	seen map[string]string // upload key → size/mtime handled
 }
 
-func newEvidence(ctx context.Context, cfg config.Config, log *slog.Logger, dir string) (*Evidence, error) {
-	h, err := setup.ResultFetch(ctx, cfg, log.With("component", "resultfetch"))
+func newEvidence(ctx context.Context, cfg config.Config, log *slog.Logger, dir string, opts ...setup.APIOption) (*Evidence, error) {
+	h, err := setup.ResultFetch(ctx, cfg, log.With("component", "resultfetch"), opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,7 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	var fitted *ImageFitted
 	if r.Image, fitted, err = s.fit(ctx, p, KindBankCard, r.Image); err != nil {
 		s.settle(ctx, o, p.Name(), err)
+		s.notify(ctx, KindBankCard, r.Owner, r.OrderNo, nil, err)
 		return nil, withOrderNo(err, r.OrderNo)
 	}
 	res, from, err := withFallback(ctx, s, KindBankCard, p, func(p Provider) bool { return fits(p, KindBankCard, r.Image, r.ImageURL) },
@@ -99,11 +100,13 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 		})
 	s.settle(ctx, o, o.Provider, err)
 	if err != nil {
+		s.notify(ctx, KindBankCard, r.Owner, r.OrderNo, nil, err)
 		return nil, err
 	}
 	res.FallbackFrom = from
 	if !res.Replayed {
 		res.ImageFitted = fitted
+		defer s.notify(ctx, KindBankCard, r.Owner, r.OrderNo, res, nil)
 		s.keepEvidence(ctx, s.Providers[res.Provider], r.Owner, KindBankCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
 	}
 	return res, nil

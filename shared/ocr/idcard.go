@@ -229,6 +229,7 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	var fitted *ImageFitted
 	if r.Image, fitted, err = s.fit(ctx, p, KindIDCard, r.Image); err != nil {
 		s.settle(ctx, o, p.Name(), err)
+		s.notify(ctx, KindIDCard, r.Owner, r.OrderNo, nil, err)
 		return nil, withOrderNo(err, r.OrderNo)
 	}
 	res, from, err := withFallback(ctx, s, KindIDCard, p, func(p Provider) bool { return fits(p, KindIDCard, r.Image, r.ImageURL) },
@@ -238,11 +239,13 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 		})
 	s.settle(ctx, o, o.Provider, err)
 	if err != nil {
+		s.notify(ctx, KindIDCard, r.Owner, r.OrderNo, nil, err)
 		return nil, err
 	}
 	res.FallbackFrom = from
 	if !res.Replayed {
 		res.ImageFitted = fitted
+		defer s.notify(ctx, KindIDCard, r.Owner, r.OrderNo, res, nil)
 		s.keepEvidence(ctx, s.Providers[res.Provider], r.Owner, KindIDCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
 	}
 	return res, nil

@@ -60,10 +60,12 @@ type Order struct {
 	// Upload: the order came through an upload form, which expires at
 	// ExpiresAt; its result is fetched, not answered, so a query meets
 	// it pending.
-	Upload    bool      `json:"upload,omitempty"`
-	ExpiresAt time.Time `json:"expiresAt,omitzero"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Upload bool `json:"upload,omitempty"`
+	// CallbackFailed: its callback was not delivered within 24 hours.
+	CallbackFailed bool      `json:"callbackFailed,omitempty"`
+	ExpiresAt      time.Time `json:"expiresAt,omitzero"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 // Orders is the shared store of order records.

@@ -62,6 +62,9 @@ type Service struct {
 	// instances the function may run at once); nil: not paced.
 	Pace           Pacer
 	ConcurrencyCap int
+	// Notifier is told of every order that reaches a final state: a
+	// result, or an error about the image itself (callbacks); nil: none.
+	Notifier Notifier
 	// Fitter fits an image above the provider's byte limit before it is
 	// sent (IMAGE_FIT); nil: such an image is refused with 413.
 	Fitter Fitter
@@ -461,4 +464,35 @@ func (s *Service) fellBack(ctx context.Context, kind string, from, to Provider, 
 	s.logger().WarnContext(ctx, "provider failed; falling back to the next one", "kind", kind,
 		"provider", from.Name(), "next", to.Name(), "code", string(domain.ErrorCode(err)))
 	s.Metrics.Event(ctx, "fallback", from.Name()+"_to_"+to.Name())
+}
+
+// Final is an order's final state, for its callback.
+type Final struct {
+	Kind, OrderNo string
+	Owner         string // "" for the default tenant
+	Result        any    // *IDCardResult or *BankCardResult when done
+	Err           error  // the terminal error when failed
+}
+
+// Notifier is told of final orders (package callback). Notify must not
+// block the answer for long, nor fail it.
+type Notifier interface {
+	Notify(ctx context.Context, f Final)
+}
+
+// Terminal reports whether an error is the order's final state: about
+// the image itself, so that no retry of the same order can change it.
+func Terminal(err error) bool {
+	switch domain.ErrorCode(err) {
+	case domain.RecognitionFailed, domain.InvalidImage, domain.ImageTooLarge, domain.UnsupportedMediaType:
+		return true
+	}
+	return false
+}
+
+func (s *Service) notify(ctx context.Context, kind, owner, orderNo string, res any, err error) {
+	if s.Notifier == nil || err != nil && !Terminal(err) {
+		return
+	}
+	s.Notifier.Notify(context.WithoutCancel(ctx), Final{Kind: kind, OrderNo: orderNo, Owner: OwnerOf(owner), Result: res, Err: err})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/cardocr/cardocr/shared/callback"
 	"net/url"
 	"strconv"
 	"strings"
@@ -21,6 +22,9 @@ type Message struct {
 	// "default": the default tenant). Another tenant's order must have
 	// its record here; it is archived under that tenant's prefix.
 	Tenant string `json:"tenant,omitempty"`
+	// Callback, when set, makes the message a callback delivery (queued
+	// by the API and resultfetch themselves, never by callers).
+	Callback *callback.Job `json:"callback,omitempty"`
 }
 
 // Upload is an object-created notification, normalized.
@@ -85,17 +89,19 @@ var errUnsupported = errors.New("unsupported event")
 // batch still runs.
 func parseEvent(event []byte) ([]item, error) {
 	var top struct {
-		Records *[]json.RawMessage `json:"Records"`
-		Kind    *string            `json:"kind"`
-		OrderNo *string            `json:"orderNo"`
+		Records  *[]json.RawMessage `json:"Records"`
+		Kind     *string            `json:"kind"`
+		OrderNo  *string            `json:"orderNo"`
+		Callback json.RawMessage    `json:"callback"`
 	}
 	if err := json.Unmarshal(event, &top); err != nil {
 		return nil, errUnsupported
 	}
 	if top.Records == nil {
 		// A bare message (a manual invoke, the local queue): the
-		// documented {"orderNo":"…"}, with or without kind.
-		if top.Kind != nil || top.OrderNo != nil {
+		// documented {"orderNo":"…"}, with or without kind; or a
+		// callback delivery.
+		if top.Kind != nil || top.OrderNo != nil || top.Callback != nil {
 			return []item{{id: "message", source: "message", message: bytes.TrimSpace(event)}}, nil
 		}
 		return nil, errUnsupported

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/callback"
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
@@ -76,7 +77,9 @@ type Handler struct {
 	PhotoCutoff time.Duration
 	// PendingGrace: see DefaultPendingGrace.
 	PendingGrace time.Duration
-	Now          func() time.Time // [time.Now]
+	// Callbacks delivers callback messages; nil: they are rejected.
+	Callbacks *callback.Deliverer
+	Now       func() time.Time // [time.Now]
 }
 
 // Defaults of the photo waits.
@@ -207,7 +210,28 @@ func (h *Handler) handleItem(ctx context.Context, it item) (Outcome, error) {
 	if err := json.Unmarshal(it.message, &m); err != nil {
 		return "", &rejection{"message body is not JSON"}
 	}
+	if m.Callback != nil {
+		return h.handleCallback(ctx, *m.Callback)
+	}
 	return h.handleMessage(ctx, m)
+}
+
+// handleCallback makes one delivery attempt; a failed one is queued
+// again with its backoff (the message is done), one past 24 h fails (the
+// platform moves it to the dead-letter queue).
+func (h *Handler) handleCallback(ctx context.Context, j callback.Job) (Outcome, error) {
+	if h.Callbacks == nil {
+		return "", &rejection{"a callback message, but callbacks are not configured here (CALLBACK_URL)"}
+	}
+	if !sign.ValidOrderNo(j.OrderNo) || j.Kind != archive.KindIDCard && j.Kind != archive.KindBankCard ||
+		j.Status != callback.Done && j.Status != callback.Failed || j.Tenant != "" && !tenantID.MatchString(j.Tenant) {
+		return "", &rejection{"a callback message must name a kind, an orderNo, a status and at most a tenant id"}
+	}
+	out, err := h.Callbacks.Deliver(ctx, j)
+	if err != nil {
+		return "", err
+	}
+	return Outcome("callback_" + out), nil
 }
 
 // reject records an item that can never succeed and acknowledges it. If

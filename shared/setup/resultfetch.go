@@ -26,7 +26,7 @@ const resultFetchMemoryLimit = 48 << 20
 // ResultFetch builds the resultfetch handler: the OCR service on the stored
 // tickets and the archive ARCHIVE_URL names (its scheme's backend must be
 // linked in: import shared/archive/s3archive or shared/archive/cosarchive).
-func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*resultfetch.Handler, error) {
+func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOption) (*resultfetch.Handler, error) {
 	if cfg.TicketStoreURL == "" {
 		return nil, errors.New("setup: TICKET_STORE_URL is not set")
 	}
@@ -52,7 +52,18 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger) (*res
 	if cfg.ImageFit {
 		svc.Fitter, svc.FitMaxBytes = imagefit.New(), cfg.UploadMaxBytes
 	}
-	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log,
+	w := apiWiring{arch: arch}
+	for _, o := range opts {
+		o(&w)
+	}
+	n, d, err := callbacks(ctx, cfg, arch, w, log)
+	if err != nil {
+		return nil, err
+	}
+	if n != nil {
+		svc.Notifier = n // an upload's order is final here
+	}
+	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log, Callbacks: d,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace}}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/archive"
+	"github.com/cardocr/cardocr/shared/callback"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/httpapi"
 	"github.com/cardocr/cardocr/shared/imagefit"
@@ -64,6 +65,8 @@ type APIOption func(*apiWiring)
 type apiWiring struct {
 	arch      *archive.Archive
 	presigner uploads.Presigner
+	queue     callback.Queue // nil: CALLBACK_QUEUE_URL's
+	loopback  bool           // callbacks may go to loopback (the local stack)
 }
 
 // WithUploads opens the buckets of uploaded objects for erasures (the local
@@ -150,6 +153,13 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		}
 		if w.presigner != nil {
 			up = &uploads.Service{Presigner: w.presigner, Orders: arch, MaxBytes: cfg.UploadMaxBytes}
+		}
+		n, _, err := callbacks(ctx, cfg, arch, w, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if n != nil {
+			svc.Notifier = n
 		}
 		svc.Orders, eraser = arch, arch
 		if cfg.Evidence {

@@ -32,6 +32,9 @@ async function state() {
   const billable = Object.entries(s.billableToday || {}).sort()
   $('billable').replaceChildren(...billable.map(([t, n]) => li((t === '' ? 'all tenants' : t) + ': ' + n)))
   if (!billable.length) $('billable').replaceChildren(li('none yet'))
+  const cbs = s.callbacks || []
+  $('callbacks').replaceChildren(...cbs.map(c => li(c.kind + ' ' + c.orderNo + ' · ' + c.status + (c.verified ? ' · signature verified' : ' · SIGNATURE DOES NOT VERIFY'), c.verified ? 'ok' : 'bad')))
+  if (!cbs.length) $('callbacks').replaceChildren(li('none yet'))
   const suspended = Object.entries(s.suspended || {}).sort()
   $('suspended').replaceChildren(...suspended.map(([p, why]) => li(p + ': ' + why, 'bad')))
   if (!suspended.length) $('suspended').replaceChildren(li('none', 'ok'))

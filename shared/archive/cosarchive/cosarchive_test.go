@@ -589,7 +589,7 @@ func TestBucketSetupSendsTheDocumentedRules(t *testing.T) {
 		}
 		got[r.Prefix] = r.Days
 	}
-	if got["uploads/"] != 1 || got["archive/idcard/"] != 180 || got["archive/_orders/"] != 180 || got["archive/_audit/"] != 1096 || got["archive/_tenants/"] != 180 || len(got) != 9 {
+	if got["uploads/"] != 1 || got["archive/idcard/"] != 180 || got["archive/_orders/"] != 180 || got["archive/_audit/"] != 1096 || got["archive/_tenants/"] != 180 || got["archive/_callbacks/"] != 180 || len(got) != 10 {
 		t.Errorf("lifecycle rules: %s", fake.bucketConf["lifecycle"])
 	}
 	if err := b.Put(ctx, "archive/x.json", []byte("{}"), "application/json"); err != nil {
