@@ -8,6 +8,7 @@
 //	tenants rotate-key ID [-drop-old]
 //	tenants revoke ID [-key KEYID]      (one key, or the whole tenant)
 //	tenants set-quota ID N
+//	tenants set-callback ID URL < secret  (the signing secret from standard input; no URL: none)
 //	tenants list
 package main
 
@@ -38,7 +39,7 @@ func main() {
 
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer, in io.Reader) error {
 	if len(args) == 0 {
-		return errors.New("usage: tenants add|add-key|rotate-key|revoke|set-quota|list …")
+		return errors.New("usage: tenants add|add-key|rotate-key|revoke|set-quota|set-callback|list …")
 	}
 	cmd, args := args[0], args[1:]
 	fs := flag.NewFlagSet("tenants "+cmd, flag.ContinueOnError)
@@ -78,8 +79,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			for _, k := range t.Keys {
 				ids = append(ids, k.ID)
 			}
-			fmt.Fprintf(out, "%s\tkinds=%s\tquota=%d\trps=%g\tburst=%d\tkeys=%s\n", t.ID, strings.Join(t.Kinds, ","), t.DailyQuota,
-				t.Rate.PerSecond, t.Rate.Burst, strings.Join(ids, ","))
+			cb := "-"
+			if t.Callback != nil {
+				cb = t.Callback.URL // never the secret
+			}
+			fmt.Fprintf(out, "%s\tkinds=%s\tquota=%d\trps=%g\tburst=%d\tkeys=%s\tcallback=%s\n", t.ID, strings.Join(t.Kinds, ","), t.DailyQuota,
+				t.Rate.PerSecond, t.Rate.Burst, strings.Join(ids, ","), cb)
 		}
 		return nil
 	case "add":
@@ -104,6 +109,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			return errors.New("the quota is a whole number")
 		}
 		err = doc.SetQuota(id, n)
+	case "set-callback":
+		url, secret := "", ""
+		if fs.NArg() == 1 {
+			url = fs.Arg(0)
+			b, rerr := io.ReadAll(io.LimitReader(in, 4096))
+			if secret = strings.TrimSpace(string(b)); rerr != nil {
+				return errors.New("set-callback reads the signing secret from standard input")
+			}
+		}
+		err = doc.SetCallback(id, url, secret)
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}

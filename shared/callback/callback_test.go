@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -256,5 +257,35 @@ func TestDocumentedVerifiers(t *testing.T) {
 	}
 	if nodeErr != nil && os.Getenv("CI") != "" {
 		t.Error("no node on a CI machine: .ci/run installs it")
+	}
+}
+
+// Over https, as deployed: one signed POST, removed from the outbox once
+// the receiver answered 2xx.
+func TestDeliverHTTPS(t *testing.T) {
+	var header string
+	var got []byte
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header = r.Header.Get(Header)
+		got, _ = io.ReadAll(r.Body)
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	ob := &memOutbox{m: map[string][]byte{}}
+	body := []byte(`{"orderNo":"o9","kind":"bankcard","status":"done","result":{}}`)
+	ob.PutCallback(context.Background(), "acme", "bankcard", "o9", Done, body)
+	d := &Deliverer{Outbox: ob, Queue: &memQueue{}, Orders: memOrders{}, Client: srv.Client(),
+		Targets: func(_ context.Context, owner string) (Target, bool, error) {
+			return Target{URL: srv.URL + "/hooks", Secret: "acme-secret-0123456789"}, owner == "acme", nil
+		}}
+	out, err := d.Deliver(context.Background(), Job{Tenant: "acme", Kind: "bankcard", OrderNo: "o9", Status: Done, Since: time.Now().Unix()})
+	if err != nil || out != Delivered {
+		t.Fatalf("%s %v", out, err)
+	}
+	if string(got) != string(body) || Verify("acme-secret-0123456789", header, got, Tolerance, time.Now()) != nil {
+		t.Errorf("delivered %s with %q", got, header)
+	}
+	if b, _ := ob.Callback(context.Background(), "acme", "bankcard", "o9", Done); b != nil {
+		t.Error("still in the outbox")
 	}
 }

@@ -34,12 +34,16 @@ type Target struct {
 }
 
 // Targets says where an owner's callbacks go; ok is false when it has
-// none (no callback is made).
-type Targets func(ctx context.Context, owner string) (t Target, ok bool)
+// none (no callback is made); err when that cannot be told now (the
+// tenants document unavailable).
+type Targets func(ctx context.Context, owner string) (t Target, ok bool, err error)
 
-// Static is one target for every owner (CALLBACK_URL, CALLBACK_SECRET).
+// Static is one target for every owner (tests; setup gives the default
+// tenant CALLBACK_URL and each tenant its own).
 func Static(url, secret string) Targets {
-	return func(context.Context, string) (Target, bool) { return Target{url, secret}, url != "" && secret != "" }
+	return func(context.Context, string) (Target, bool, error) {
+		return Target{url, secret}, url != "" && secret != "", nil
+	}
 }
 
 // Notifier turns final orders into queued deliveries (ocr.Notifier).
@@ -68,7 +72,9 @@ func (n *Notifier) now() time.Time {
 // Notify keeps the body and queues its delivery. A failure is logged, not
 // returned: the answer to the order's caller stands.
 func (n *Notifier) Notify(ctx context.Context, f ocr.Final) {
-	if _, ok := n.Targets(ctx, f.Owner); !ok {
+	// Unknown now (the tenants document unavailable): queued all the same,
+	// the delivery decides.
+	if _, ok, err := n.Targets(ctx, f.Owner); !ok && err == nil {
 		return
 	}
 	b := Body{OrderNo: f.OrderNo, Kind: f.Kind, Status: Done}
@@ -150,9 +156,16 @@ func (d *Deliverer) Deliver(ctx context.Context, j Job) (string, error) {
 	if body == nil {
 		return Gone, nil
 	}
-	t, ok := d.Targets(ctx, j.Tenant)
+	t, ok, err := d.Targets(ctx, j.Tenant)
+	if err != nil {
+		return "", err // redelivered later
+	}
 	if !ok {
-		return Gone, nil // callbacks were turned off since
+		// Callbacks were turned off since: nothing to deliver to.
+		if err := d.Outbox.DeleteCallback(ctx, j.Tenant, j.Kind, j.OrderNo, j.Status); err != nil {
+			d.log().WarnContext(ctx, "undeliverable callback not removed from the outbox", "err", err.Error())
+		}
+		return Gone, nil
 	}
 	derr := d.post(ctx, t, body)
 	if derr == nil {

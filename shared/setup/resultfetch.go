@@ -16,6 +16,7 @@ import (
 	"github.com/cardocr/cardocr/shared/platform"
 	"github.com/cardocr/cardocr/shared/resultfetch"
 	"github.com/cardocr/cardocr/shared/secretstore"
+	"github.com/cardocr/cardocr/shared/tenants"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
 )
@@ -56,7 +57,15 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 	for _, o := range opts {
 		o(&w)
 	}
-	n, d, err := callbacks(ctx, cfg, arch, w, log)
+	var tenantCallbacks TenantCallbacks // a tenant's own callback (TENANTS_URL)
+	if cfg.TenantsURL != "" {
+		st, err := secretstore.Open(ctx, cfg.TenantsURL)
+		if err != nil {
+			return nil, fmt.Errorf("setup: tenants store: %w", err)
+		}
+		tenantCallbacks = &tenants.Directory{Store: st, TTL: cfg.TenantsTTL}
+	}
+	n, d, err := callbacks(ctx, cfg, arch, w, tenantCallbacks, log)
 	if err != nil {
 		return nil, err
 	}

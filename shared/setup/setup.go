@@ -137,6 +137,16 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 			suspendedOf = func(ctx context.Context) map[string]string { return b.Status(ctx, names) }
 		}
 	}
+	var dir httpapi.Tenants
+	var tenantCallbacks TenantCallbacks // nil unless there are tenants
+	if cfg.TenantsURL != "" {
+		st, err := secretstore.Open(ctx, cfg.TenantsURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("setup: tenants store: %w", err)
+		}
+		d := &tenants.Directory{Store: st, TTL: cfg.TenantsTTL, Doc: tenants.Static(cfg.APIKeys)}
+		dir, tenantCallbacks = d, d
+	}
 	var eraser httpapi.Eraser
 	var up httpapi.Uploads
 	if cfg.ArchiveURL != "" {
@@ -154,7 +164,7 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		if w.presigner != nil {
 			up = &uploads.Service{Presigner: w.presigner, Orders: arch, MaxBytes: cfg.UploadMaxBytes}
 		}
-		n, _, err := callbacks(ctx, cfg, arch, w, log)
+		n, _, err := callbacks(ctx, cfg, arch, w, tenantCallbacks, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -165,14 +175,6 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		if cfg.Evidence {
 			svc.Evidence = arch
 		}
-	}
-	var dir httpapi.Tenants
-	if cfg.TenantsURL != "" {
-		st, err := secretstore.Open(ctx, cfg.TenantsURL)
-		if err != nil {
-			return nil, nil, fmt.Errorf("setup: tenants store: %w", err)
-		}
-		dir = &tenants.Directory{Store: st, TTL: cfg.TenantsTTL, Doc: tenants.Static(cfg.APIKeys)}
 	}
 	h := httpapi.New(httpapi.Options{Tenants: dir, Suspended: suspendedOf,
 		IDCards: svc, BankCards: svc, Eraser: eraser, Health: reader, RefreshInterval: cfg.RefreshInterval,

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,9 +57,16 @@ type Tenant struct {
 	Kinds      []string `json:"kinds"`
 	DailyQuota int      `json:"dailyQuota,omitempty"` // billable calls per China day; 0: none
 	Rate       Rate     `json:"rate,omitzero"`
-	// Callback settings (results pushed back) are kept for the callback
-	// feature; the API does not read them yet.
-	Callback json.RawMessage `json:"callback,omitempty"`
+	// Callback is where this tenant's final orders are POSTed
+	// (docs/callbacks.md); nil: none. The deployment's CALLBACK_URL serves
+	// the default tenant only: a tenant's results go to its own URL.
+	Callback *Callback `json:"callback,omitempty"`
+}
+
+// Callback is a tenant's callback receiver and signing secret.
+type Callback struct {
+	URL    string `json:"url"`
+	Secret string `json:"secret"`
 }
 
 // May reports whether the tenant may use kind.
@@ -96,6 +104,9 @@ func Parse(b []byte) (Doc, error) {
 			if !slices.Contains(Kinds, k) {
 				return d, fmt.Errorf("tenants: tenant %s: unknown kind %q", t.ID, k)
 			}
+		}
+		if c := t.Callback; c != nil && (!strings.HasPrefix(c.URL, "https://") || len(c.Secret) < 16) {
+			return d, fmt.Errorf("tenants: tenant %s: a callback needs an https url and a secret of 16 characters or more", t.ID)
 		}
 	}
 	return d, nil
@@ -179,6 +190,22 @@ func (d *Directory) doc(ctx context.Context) (*Doc, error) {
 		return d.cached, nil
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// Get returns the tenant with id, or nil.
+func (d *Directory) Get(ctx context.Context, id string) (*Tenant, error) {
+	doc, err := d.doc(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, dd := range []*Doc{doc, &d.Doc} {
+		for i := range dd.Tenants {
+			if dd.Tenants[i].ID == id {
+				return &dd.Tenants[i], nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 // Lookup returns the tenant holding key and the key's id, or nil. Every
@@ -301,6 +328,24 @@ func (d *Doc) SetQuota(id string, quota int) error {
 		return errors.New("tenants: a quota is 0 or more")
 	}
 	t.DailyQuota = quota
+	return nil
+}
+
+// SetCallback sets (or, with an empty URL, removes) where a tenant's final
+// orders are POSTed, and the secret they are signed with.
+func (d *Doc) SetCallback(id, url, secret string) error {
+	t := d.find(id)
+	if t == nil {
+		return fmt.Errorf("tenants: no tenant %s", id)
+	}
+	if url == "" {
+		t.Callback = nil
+		return nil
+	}
+	if !strings.HasPrefix(url, "https://") || len(secret) < 16 {
+		return errors.New("tenants: a callback needs an https url and a secret of 16 characters or more")
+	}
+	t.Callback = &Callback{URL: url, Secret: secret}
 	return nil
 }
 
