@@ -406,34 +406,11 @@ func httpRequest(args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cmd, base, client, err := startHTTP(*bin, env)
 	if err != nil {
 		return err
 	}
-	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	cmd := exec.Command(*bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "BIND_ADDR=127.0.0.1", "REQUEST_TIMEOUT=2m"}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Stderr, cmd.Stdout = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		return err
-	}
 	defer cmd.Process.Kill()
-	base := "http://127.0.0.1:" + port
-	client := &http.Client{Timeout: 3 * time.Minute}
-	for i := 0; ; i++ {
-		if resp, err := client.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i > 300 {
-			return fmt.Errorf("the function did not listen")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	post := func(img []byte) (int, error) {
 		var body io.Reader
 		ct := "application/json"
@@ -490,34 +467,11 @@ func phonePhoto(args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cmd, base, client, err := startHTTP(*bin, env)
 	if err != nil {
 		return err
 	}
-	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	cmd := exec.Command(*bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "BIND_ADDR=127.0.0.1", "REQUEST_TIMEOUT=2m"}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Stderr, cmd.Stdout = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		return err
-	}
 	defer cmd.Process.Kill()
-	base := "http://127.0.0.1:" + port
-	client := &http.Client{Timeout: 3 * time.Minute}
-	for i := 0; ; i++ {
-		if resp, err := client.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i > 300 {
-			return fmt.Errorf("the function did not listen")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	post := func(img []byte) (int, bool, time.Duration, error) {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
@@ -551,4 +505,37 @@ func phonePhoto(args []string) error {
 	}
 	fmt.Printf("%d %d %s\n", peak, took.Milliseconds(), outcome)
 	return nil
+}
+
+// startHTTP starts a function binary in HTTP mode on a free loopback port
+// and waits until it answers /healthz.
+func startHTTP(bin string, env map[string]string) (*exec.Cmd, string, *http.Client, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "BIND_ADDR=127.0.0.1", "REQUEST_TIMEOUT=2m"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stderr, cmd.Stdout = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		return nil, "", nil, err
+	}
+	base := "http://127.0.0.1:" + port
+	client := &http.Client{Timeout: 3 * time.Minute}
+	for i := 0; ; i++ {
+		if resp, err := client.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			return cmd, base, client, nil
+		}
+		if i > 300 {
+			cmd.Process.Kill()
+			return nil, "", nil, fmt.Errorf("the function did not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

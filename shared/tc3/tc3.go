@@ -1,8 +1,10 @@
-// Package tc3 verifies Tencent Cloud API 3.0 request signatures
-// (TC3-HMAC-SHA256, https://cloud.tencent.com/document/api/866/33519) for
-// the fakes that stand in for Tencent Cloud services: the emulator's OCR
-// endpoint and the SSM fake. The clients sign with tencentcloud-sdk-go;
-// this is the server side, written from the document.
+// Package tc3 is Tencent Cloud API 3.0's request signature
+// (TC3-HMAC-SHA256, https://cloud.tencent.com/document/api/866/33519),
+// written from the document: Verify for the fakes that stand in for
+// Tencent Cloud services (the emulator's OCR endpoint, the SSM fake), and
+// Call for the small clients that would otherwise link
+// tencentcloud-sdk-go for one action (scfkick's Invoke, cmqqueue's
+// PublishCmqMsg). Signature is tested against the SDK's signer.
 package tc3
 
 import (

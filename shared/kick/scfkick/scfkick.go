@@ -11,18 +11,13 @@
 package scfkick
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/cardocr/cardocr/shared/kick"
 	"github.com/cardocr/cardocr/shared/tc3"
@@ -78,51 +73,10 @@ func (k *Kicker) Kick(ctx context.Context) error {
 	}
 	body, _ := json.Marshal(map[string]string{"FunctionName": k.Function, "InvocationType": "Event",
 		"ClientContext": string(kick.Payload), "Namespace": ns})
-	base := k.Endpoint
-	if base == "" {
-		base = "https://scf.tencentcloudapi.com"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/", bytes.NewReader(body))
+	_, err = tc3.Call(ctx, tc3.Action{Service: "scf", Name: "Invoke", Version: "2018-04-16", Region: k.Region,
+		Endpoint: k.Endpoint, ID: id, Key: key, Token: token, Client: k.HTTPClient}, body)
 	if err != nil {
-		return fmt.Errorf("kick: scf: %w", err)
-	}
-	ts := time.Now().Unix()
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("X-TC-Action", "Invoke")
-	req.Header.Set("X-TC-Version", "2018-04-16")
-	req.Header.Set("X-TC-Region", k.Region)
-	req.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
-	if token != "" {
-		req.Header.Set("X-TC-Token", token)
-	}
-	signed := []string{"content-type", "host"}
-	date := time.Unix(ts, 0).UTC().Format("2006-01-02")
-	req.Header.Set("Authorization", "TC3-HMAC-SHA256 Credential="+id+"/"+date+"/scf/tc3_request, SignedHeaders="+
-		strings.Join(signed, ";")+", Signature="+tc3.Signature(req, body, signed, ts, "scf", key))
-	hc := k.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("kick: scf Invoke: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Response struct {
-			Error *struct{ Code string } `json:"Error"`
-		} `json:"Response"`
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("kick: scf Invoke: HTTP %d, unreadable answer", resp.StatusCode)
-	}
-	if out.Response.Error != nil {
-		return fmt.Errorf("kick: scf Invoke: %s", out.Response.Error.Code)
+		return fmt.Errorf("kick: %w", err)
 	}
 	return nil
 }

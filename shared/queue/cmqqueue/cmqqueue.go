@@ -11,17 +11,13 @@
 package cmqqueue
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/queue"
@@ -76,55 +72,14 @@ func (q *Queue) Send(ctx context.Context, body []byte, delay time.Duration) erro
 		return err
 	}
 	payload, _ := json.Marshal(map[string]any{"TopicName": q.Name, "MsgContent": string(body)})
-	base := q.Endpoint
-	if base == "" {
-		base = "https://tdmq.tencentcloudapi.com"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(base, "/")+"/", bytes.NewReader(payload))
+	resp, err := tc3.Call(ctx, tc3.Action{Service: "tdmq", Name: "PublishCmqMsg", Version: "2020-02-17", Region: q.Region,
+		Endpoint: q.Endpoint, ID: id, Key: key, Token: token, Client: q.Client}, payload)
 	if err != nil {
 		return fmt.Errorf("queue: cmq: %w", err)
 	}
-	ts := time.Now().Unix()
-	req.Header.Set("Content-Type", "application/json; charset=utf-8")
-	req.Header.Set("X-TC-Action", "PublishCmqMsg")
-	req.Header.Set("X-TC-Version", "2020-02-17")
-	req.Header.Set("X-TC-Region", q.Region)
-	req.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
-	if token != "" {
-		req.Header.Set("X-TC-Token", token)
-	}
-	signed := []string{"content-type", "host"}
-	date := time.Unix(ts, 0).UTC().Format("2006-01-02")
-	req.Header.Set("Authorization", "TC3-HMAC-SHA256 Credential="+id+"/"+date+"/tdmq/tc3_request, SignedHeaders="+
-		strings.Join(signed, ";")+", Signature="+tc3.Signature(req, payload, signed, ts, "tdmq", key))
-	hc := q.Client
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("queue: cmq PublishCmqMsg: %w", err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Response struct {
-			Result bool
-			Error  *struct{ Code string } `json:"Error"`
-		} `json:"Response"`
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err := json.Unmarshal(b, &out); err != nil || resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("queue: cmq PublishCmqMsg: HTTP %d, unreadable answer", resp.StatusCode)
-	}
-	if out.Response.Error != nil {
-		return fmt.Errorf("queue: cmq PublishCmqMsg: %s", out.Response.Error.Code)
-	}
-	if !out.Response.Result {
-		return errors.New("queue: cmq PublishCmqMsg: not sent (Result false)")
+	var out struct{ Result bool }
+	if json.Unmarshal(resp, &out) != nil || !out.Result {
+		return errors.New("queue: cmq: tdmq PublishCmqMsg: not sent (Result false)")
 	}
 	return nil
 }

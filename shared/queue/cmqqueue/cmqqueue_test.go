@@ -43,7 +43,7 @@ func TestPublish(t *testing.T) {
 		t.Errorf("a delayed send: %v", err)
 	}
 	answer = `{"Response":{"Error":{"Code":"ResourceNotFound","Message":"no topic"},"RequestId":"r"}}`
-	if err := q.Send(context.Background(), []byte(`{}`), 0); err == nil || err.Error() != "queue: cmq PublishCmqMsg: ResourceNotFound" {
+	if err := q.Send(context.Background(), []byte(`{}`), 0); err == nil || err.Error() != "queue: cmq: tdmq PublishCmqMsg: ResourceNotFound" {
 		t.Errorf("an error answer: %v", err)
 	}
 }
