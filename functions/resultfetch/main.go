@@ -12,6 +12,7 @@ import (
 	// secrets; file:// is built in.
 	_ "github.com/cardocr/cardocr/shared/backends/archives"
 	_ "github.com/cardocr/cardocr/shared/backends/queues"
+	_ "github.com/cardocr/cardocr/shared/backends/quotas"
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )
 

@@ -458,3 +458,41 @@ func TestUploadBelongsToItsTenant(t *testing.T) {
 		t.Errorf("a tenant over its rate: 429 on %v", got429)
 	}
 }
+
+// An upload through a tenant's form is billed to the tenant: past its
+// daily quota, no upstream call is made, and the result query says why.
+func TestUploadCountsAgainstTheTenantsQuota(t *testing.T) {
+	var doc tenants.Doc
+	key, _ := doc.Add("metered", nil, 1, tenants.Rate{})
+	docURL, _ := saveTenants(t, doc)
+	s, _ := startStack(t, env{"TENANTS_URL": docURL})
+	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 81}.JPEG()
+	ct, body := multipartBody(t, nil, img)
+	if st, b := do(t, s, "POST", "/v1/bankcard/ocr", ct, body, key); st != 200 {
+		t.Fatalf("the day's one call: %d %s", st, b)
+	}
+	before := s.Emulator.Count(emulator.EndpointBankCardOCR)
+	st, b := do(t, s, "POST", "/v1/bankcard/uploads", "application/json", jsonBody(t, map[string]any{"contentType": "image/jpeg"}), key)
+	if st != 201 {
+		t.Fatalf("upload request: %d %s", st, b)
+	}
+	var tk uploadTicket
+	json.Unmarshal(b, &tk)
+	if st, code := postForm(t, tk, tk.Upload.Fields, img); st != 204 {
+		t.Fatalf("form: %d %s", st, code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, b = do(t, s, "GET", "/v1/bankcard/results/"+tk.OrderNo, "", nil, key)
+		if st != 202 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st != 429 || !strings.Contains(string(b), "quota_exceeded") {
+		t.Errorf("over quota: %d %s", st, b)
+	}
+	if n := s.Emulator.Count(emulator.EndpointBankCardOCR) - before; n != 0 {
+		t.Errorf("%d upstream calls over the quota", n)
+	}
+}

@@ -79,7 +79,10 @@ type Handler struct {
 	PendingGrace time.Duration
 	// Callbacks delivers callback messages; nil: they are rejected.
 	Callbacks *callback.Deliverer
-	Now       func() time.Time // [time.Now]
+	// TenantQuota is a tenant's daily quota of billable calls, for the
+	// uploads made through its forms (nil: no tenants).
+	TenantQuota func(ctx context.Context, owner string) (int, error)
+	Now         func() time.Time // [time.Now]
 }
 
 // Defaults of the photo waits.
@@ -604,8 +607,14 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 	rec := archive.Record{Kind: kind, OrderNo: upNo, Owner: owner, Source: src}
 	// Reject what no upstream would take before claiming anything (the
 	// size is the object's, known before it is read).
-	idReq := ocr.IDCardRequest{Side: side, Image: img, OrderNo: orderNo, Owner: owner}
-	bankReq := ocr.BankCardRequest{Image: img, OrderNo: orderNo, Owner: owner}
+	limit := 0
+	if owner != "" && h.TenantQuota != nil {
+		if limit, err = h.TenantQuota(ctx, owner); err != nil {
+			return "", fmt.Errorf("resultfetch: the tenant's quota: %w", err)
+		}
+	}
+	idReq := ocr.IDCardRequest{Side: side, Image: img, OrderNo: orderNo, Owner: owner, Quota: limit}
+	bankReq := ocr.BankCardRequest{Image: img, OrderNo: orderNo, Owner: owner, Quota: limit}
 	var verr error
 	if kind == archive.KindIDCard {
 		verr = h.OCR.ValidateIDCardRequest(&idReq)

@@ -14,6 +14,7 @@ import (
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/platform"
+	"github.com/cardocr/cardocr/shared/quota"
 	"github.com/cardocr/cardocr/shared/resultfetch"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/tenants"
@@ -57,13 +58,37 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 	for _, o := range opts {
 		o(&w)
 	}
+	// An upload through a tenant's form is billed to that tenant: counted
+	// in the quota store against its daily quota and the deployment's cap,
+	// and held by the breaker, as the API's submits are.
+	rec := &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace}
+	svc.Metrics = rec
+	if cfg.QuotaStoreURL != "" {
+		qs, err := quota.Open(ctx, cfg.QuotaStoreURL)
+		if err != nil {
+			return nil, fmt.Errorf("setup: quota store: %w", err)
+		}
+		svc.Quota = &quota.Meter{Store: qs, Cap: cfg.DailySpendCap}
+		if sus, ok := qs.(quota.Suspensions); ok {
+			svc.Breaker = &quota.Breaker{Store: sus, For: cfg.SuspendFor, Logger: log, Metrics: rec}
+		}
+	}
 	var tenantCallbacks TenantCallbacks // a tenant's own callback (TENANTS_URL)
+	var tenantQuota func(ctx context.Context, owner string) (int, error)
 	if cfg.TenantsURL != "" {
 		st, err := secretstore.Open(ctx, cfg.TenantsURL)
 		if err != nil {
 			return nil, fmt.Errorf("setup: tenants store: %w", err)
 		}
-		tenantCallbacks = &tenants.Directory{Store: st, TTL: cfg.TenantsTTL}
+		dir := &tenants.Directory{Store: st, TTL: cfg.TenantsTTL}
+		tenantCallbacks = dir
+		tenantQuota = func(ctx context.Context, owner string) (int, error) {
+			t, err := dir.Get(ctx, owner)
+			if err != nil || t == nil {
+				return 0, err
+			}
+			return t.DailyQuota, nil
+		}
 	}
 	n, d, err := callbacks(ctx, cfg, arch, w, tenantCallbacks, log)
 	if err != nil {
@@ -72,8 +97,7 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 	if n != nil {
 		svc.Notifier = n // an upload's order is final here
 	}
-	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log, Callbacks: d,
-		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace}}, nil
+	return &resultfetch.Handler{OCR: svc, Archive: arch, Logger: log, Callbacks: d, TenantQuota: tenantQuota, Metrics: rec}, nil
 }
 
 // ResultFetchFunction serves resultfetch events (SQS, CMQ, S3, COS, or a
