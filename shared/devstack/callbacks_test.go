@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/cardocr/cardocr/shared/callback"
 	"github.com/cardocr/cardocr/shared/emulator"
@@ -115,6 +118,22 @@ func TestCallbacksOnePerFinalOrder(t *testing.T) {
 		by[d.body.OrderNo+"/"+d.body.Status] = d
 		if bytes.Contains(d.raw, []byte(`"files"`)) || bytes.Contains(d.raw, []byte("/9j/")) {
 			t.Errorf("%s: an image in the callback", d.body.OrderNo)
+		}
+	}
+	// Each body is what docs/openapi.yaml's webhook says.
+	doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join("..", "..", "docs", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := doc.Components.Schemas["CallbackBody"]
+	if schema == nil || doc.Webhooks["orderFinal"] == nil {
+		t.Fatal("docs/openapi.yaml has no orderFinal webhook with a CallbackBody")
+	}
+	for _, d := range got {
+		var v any
+		json.Unmarshal(d.raw, &v)
+		if err := schema.Value.VisitJSON(v); err != nil {
+			t.Errorf("%s: the body breaks the CallbackBody schema: %v", d.body.OrderNo, err)
 		}
 	}
 	if d, ok := by["cbDone0001/done"]; !ok || d.body.Kind != "idcard" || !bytes.Contains(d.body.Result, []byte(emulator.Person(seed).IDNumber)) {
