@@ -34,7 +34,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +44,7 @@ import (
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
+	"github.com/cardocr/cardocr/shared/tenants"
 	"github.com/cardocr/cardocr/shared/uploads"
 )
 
@@ -227,7 +227,7 @@ func (h *Handler) handleCallback(ctx context.Context, j callback.Job) (Outcome, 
 		return "", &rejection{"a callback message, but callbacks are not configured here (CALLBACK_URL)"}
 	}
 	if !sign.ValidOrderNo(j.OrderNo) || j.Kind != archive.KindIDCard && j.Kind != archive.KindBankCard ||
-		j.Status != callback.Done && j.Status != callback.Failed || j.Tenant != "" && !tenantID.MatchString(j.Tenant) {
+		j.Status != callback.Done && j.Status != callback.Failed || j.Tenant != "" && !tenants.ValidID(j.Tenant) {
 		return "", &rejection{"a callback message must name a kind, an orderNo, a status and at most a tenant id"}
 	}
 	out, err := h.Callbacks.Deliver(ctx, j)
@@ -288,7 +288,7 @@ func CheckMessage(m Message) (Message, error) {
 	if !sign.ValidOrderNo(m.OrderNo) {
 		return m, &rejection{"message orderNo must be 1 to 32 letters or digits"}
 	}
-	if m.Tenant != "" && !tenantID.MatchString(m.Tenant) {
+	if m.Tenant != "" && !tenants.ValidID(m.Tenant) {
 		return m, &rejection{"message tenant must be a tenant id (lowercase letters, digits and '-')"}
 	}
 	if m.Kind == "" {
@@ -300,12 +300,9 @@ func CheckMessage(m Message) (Message, error) {
 	return m, nil
 }
 
-// tenantID is what tenants.Doc accepts as an id.
-var tenantID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
-
 // handleMessage queries an order's result with its photos and archives it.
 func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error) {
-	if m.Tenant != "" && !tenantID.MatchString(m.Tenant) {
+	if m.Tenant != "" && !tenants.ValidID(m.Tenant) {
 		return "", &rejection{"message tenant must be a tenant id (lowercase letters, digits and '-')"}
 	}
 	owner := ocr.OwnerOf(m.Tenant)

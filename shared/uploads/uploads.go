@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/presign"
 	"github.com/cardocr/cardocr/shared/sign"
+	"github.com/cardocr/cardocr/shared/tenants"
 )
 
 // Presigner signs forms for the bucket uploads go to (the archive's).
@@ -83,20 +83,30 @@ func Key(kind, side, owner, orderNo, contentType string) string {
 	return prefix + "api/" + owner + "/" + orderNo + ext
 }
 
-var keyRest = regexp.MustCompile(`^api/(_|[a-z0-9][a-z0-9-]{0,31})/([A-Za-z0-9]{1,32})\.(jpg|png)$`)
-
 // ParseKey reads what Key wrote from the part of a key after its kind's
-// prefix; ok is false for any other object (an upload made with bucket
-// credentials, named as its writer pleased).
+// prefix, api/{tenant|_}/{orderNo}.{jpg|png}; ok is false for any other
+// object (an upload made with bucket credentials, named as its writer
+// pleased).
 func ParseKey(rest string) (owner, orderNo string, ok bool) {
-	m := keyRest.FindStringSubmatch(rest)
-	if m == nil {
+	rest, found := strings.CutPrefix(rest, "api/")
+	if !found {
 		return "", "", false
 	}
-	if m[1] == "_" {
-		m[1] = ""
+	owner, file, found := strings.Cut(rest, "/")
+	if !found {
+		return "", "", false
 	}
-	return m[1], m[2], true
+	orderNo, ext, found := strings.Cut(file, ".")
+	if !found || ext != "jpg" && ext != "png" || !sign.ValidOrderNo(orderNo) {
+		return "", "", false
+	}
+	switch {
+	case owner == "_":
+		owner = ""
+	case !tenants.ValidID(owner):
+		return "", "", false
+	}
+	return owner, orderNo, true
 }
 
 func (s *Service) now() time.Time {

@@ -33,6 +33,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/archive"
@@ -67,7 +68,8 @@ type Bucket struct {
 	hc   *http.Client
 }
 
-var bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*-[0-9]+$`)
+// bucketName is compiled on first use (a regexp at init costs every cold start).
+var bucketName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]*-[0-9]+$`) })
 
 func open(_ context.Context, u *url.URL) (archive.Bucket, string, error) {
 	q := u.Query()
@@ -94,7 +96,7 @@ func open(_ context.Context, u *url.URL) (archive.Bucket, string, error) {
 
 // New returns a Bucket. It makes no network call.
 func New(cfg Config) (*Bucket, error) {
-	if !bucketName.MatchString(cfg.Bucket) {
+	if !bucketName().MatchString(cfg.Bucket) {
 		return nil, errors.New("archive: cos: the bucket must be named name-appid (cos://examplebucket-1250000000?region=…)")
 	}
 	if cfg.Region == "" {

@@ -56,7 +56,8 @@ const (
 	leasePrefix        = "lease-"
 )
 
-var versionRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+// versionRe is compiled on first use (a regexp at init costs every cold start).
+var versionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`) })
 
 // Config is what Open needs; open fills it from the URL and environment.
 type Config struct {
@@ -137,7 +138,7 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.VersionID == "" {
 		cfg.VersionID = DefaultVersion
 	}
-	if !versionRe.MatchString(cfg.VersionID) || strings.HasPrefix(cfg.VersionID, leasePrefix) {
+	if !versionRe().MatchString(cfg.VersionID) || strings.HasPrefix(cfg.VersionID, leasePrefix) {
 		return nil, fmt.Errorf("secretstore: tencentssm: bad version %q (1-64 of A-Za-z0-9-_., not starting with %q)", cfg.VersionID, leasePrefix)
 	}
 	if cfg.LeaseSecret == "" {
