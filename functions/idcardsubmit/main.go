@@ -3,6 +3,7 @@
 package main
 
 import (
+	"github.com/cardocr/cardocr/shared/imagefit"
 	"github.com/cardocr/cardocr/shared/setup"
 
 	// Cloud backends by build tag (see shared/backends): s3:// and/or
@@ -17,4 +18,5 @@ import (
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )
 
-func main() { setup.Main("idcardsubmit", setup.APIFunction) }
+// Only the submitting functions link the image decoders (imagefit).
+func main() { setup.Main("idcardsubmit", setup.APIFunctionWith(setup.WithFitter(imagefit.New()))) }

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"github.com/cardocr/cardocr/shared/imagefit"
 	"github.com/cardocr/cardocr/shared/setup"
 
 	// Cloud backends by build tag (see shared/backends): s3:// and/or
@@ -16,4 +17,7 @@ import (
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )
 
-func main() { setup.Main("resultfetch", setup.ResultFetchFunction) }
+// Uploads above the provider's limit are fitted (imagefit).
+func main() {
+	setup.Main("resultfetch", setup.ResultFetchFunctionWith(setup.WithFitter(imagefit.New())))
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/imagefit"
 	"github.com/cardocr/cardocr/shared/quota"
 	"github.com/cardocr/cardocr/shared/setup"
 	"github.com/cardocr/cardocr/shared/tickets"
@@ -238,7 +239,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	uploads := &archive.FileBucket{Dir: o.Dir} // .local/uploads/… as object keys
 	target := newUploadTarget(base, o.Dir, cfg.UploadMaxBytes, log.With("component", "bucket"), &s.wg)
 	api, reader, err := setup.API(ctx, cfg, log, setup.WithUploads(func(context.Context, string) (archive.Bucket, error) { return uploads, nil }),
-		setup.WithPresigner(target), setup.WithCallbackQueue(s.queue))
+		setup.WithPresigner(target), setup.WithCallbackQueue(s.queue), setup.WithFitter(imagefit.New()))
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -262,7 +263,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 
-	if s.Evidence, err = newEvidence(ctx, cfg, log, o.Dir, setup.WithCallbackQueue(s.queue)); err != nil {
+	if s.Evidence, err = newEvidence(ctx, cfg, log, o.Dir, setup.WithCallbackQueue(s.queue), setup.WithFitter(imagefit.New())); err != nil {
 		ln.Close()
 		return nil, err
 	}

@@ -10,7 +10,6 @@ import (
 	"runtime/debug"
 
 	"github.com/cardocr/cardocr/shared/config"
-	"github.com/cardocr/cardocr/shared/imagefit"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/platform"
@@ -51,12 +50,13 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 	// the evidence): no other provider, no fallback.
 	svc := &ocr.Service{Providers: map[string]ocr.Provider{webank.Name: &webank.Provider{Client: WeBank(cfg, HTTPClient()), Tickets: reader}},
 		Logger: log, Orders: arch}
-	if cfg.ImageFit {
-		svc.Fitter, svc.FitMaxBytes = imagefit.New(), cfg.UploadMaxBytes
-	}
+
 	w := apiWiring{arch: arch}
 	for _, o := range opts {
 		o(&w)
+	}
+	if cfg.ImageFit && w.fitter != nil {
+		svc.Fitter, svc.FitMaxBytes = w.fitter, cfg.UploadMaxBytes
 	}
 	// An upload through a tenant's form is billed to that tenant: counted
 	// in the quota store against its daily quota and the deployment's cap,
@@ -103,6 +103,18 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 // ResultFetchFunction serves resultfetch events (SQS, CMQ, S3, COS, or a
 // bare message).
 func ResultFetchFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error) {
+	return ResultFetchFunctionWith()(ctx, cfg, log)
+}
+
+// ResultFetchFunctionWith is ResultFetchFunction with options (the main
+// passes the image fitter: uploads above the provider's limit are fitted).
+func ResultFetchFunctionWith(opts ...APIOption) Builder {
+	return func(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error) {
+		return resultFetchFunction(ctx, cfg, log, opts...)
+	}
+}
+
+func resultFetchFunction(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOption) (platform.Function, error) {
 	// The function process only (not make run, which runs everything in
 	// one): resultfetch waits on object storage and the upstream, and holds
 	// at most a query answer and one decoded photo (about 35 MB for the
@@ -112,7 +124,7 @@ func ResultFetchFunction(ctx context.Context, cfg config.Config, log *slog.Logge
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(resultFetchMemoryLimit)
 	}
-	h, err := ResultFetch(ctx, cfg, log)
+	h, err := ResultFetch(ctx, cfg, log, opts...)
 	if err != nil {
 		return platform.Function{}, err
 	}

@@ -50,8 +50,17 @@ func Main(name string, build Builder) {
 // APIFunction serves the HTTP API (every HTTP function: the gateway routes
 // each path to its function).
 func APIFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error) {
-	h, _, err := API(ctx, cfg, log)
-	return platform.Function{HTTP: h}, err
+	return APIFunctionWith()(ctx, cfg, log)
+}
+
+// APIFunctionWith is APIFunction with options: the submitting functions'
+// mains pass the image fitter (WithFitter), so that only they link the
+// image decoders.
+func APIFunctionWith(opts ...APIOption) Builder {
+	return func(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error) {
+		h, _, err := API(ctx, cfg, log, opts...)
+		return platform.Function{HTTP: h}, err
+	}
 }
 
 // RefreshFunction runs one refresh per event, whatever the event (an

@@ -16,7 +16,6 @@ import (
 	"github.com/cardocr/cardocr/shared/callback"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/httpapi"
-	"github.com/cardocr/cardocr/shared/imagefit"
 	"github.com/cardocr/cardocr/shared/kick"
 	"github.com/cardocr/cardocr/shared/logging"
 	"github.com/cardocr/cardocr/shared/metrics"
@@ -63,16 +62,24 @@ func WeChat(cfg config.Config, hc *http.Client) *wechat.Client {
 type APIOption func(*apiWiring)
 
 type apiWiring struct {
-	arch      *archive.Archive
-	presigner uploads.Presigner
-	queue     callback.Queue // nil: CALLBACK_QUEUE_URL's
-	loopback  bool           // callbacks may go to loopback (the local stack)
+	arch        *archive.Archive
+	openUploads func(ctx context.Context, bucket string) (archive.Bucket, error)
+	fitter      ocr.Fitter // nil: photos above a provider's limit are refused
+	presigner   uploads.Presigner
+	queue       callback.Queue // nil: CALLBACK_QUEUE_URL's
+	loopback    bool           // callbacks may go to loopback (the local stack)
 }
 
 // WithUploads opens the buckets of uploaded objects for erasures (the local
 // stack keeps its uploads beside the archive directory, not in it).
 func WithUploads(open func(ctx context.Context, bucket string) (archive.Bucket, error)) APIOption {
-	return func(w *apiWiring) { w.arch.Uploads = open }
+	return func(w *apiWiring) { w.openUploads = open }
+}
+
+// WithFitter fits photos above a provider's byte limit (IMAGE_FIT). The
+// functions that submit pass imagefit's: only they link the decoders.
+func WithFitter(f ocr.Fitter) APIOption {
+	return func(w *apiWiring) { w.fitter = f }
 }
 
 // WithPresigner signs upload forms for a bucket that cannot itself (the
@@ -114,8 +121,12 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace},
 		Pace:    &ratelimit.Limiter{}, ConcurrencyCap: cfg.ConcurrencyCap}
-	if cfg.ImageFit {
-		svc.Fitter, svc.FitMaxBytes = imagefit.New(), cfg.UploadMaxBytes
+	var w apiWiring
+	for _, o := range opts {
+		o(&w)
+	}
+	if cfg.ImageFit && w.fitter != nil {
+		svc.Fitter, svc.FitMaxBytes = w.fitter, cfg.UploadMaxBytes
 	}
 	var suspendedOf func(context.Context) map[string]string
 	if cfg.QuotaStoreURL != "" {
@@ -156,10 +167,12 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		if err != nil {
 			return nil, nil, err
 		}
-		w := apiWiring{arch: arch}
-		w.presigner, _ = arch.Bucket.(uploads.Presigner) // S3 and COS sign their own forms
-		for _, o := range opts {
-			o(&w)
+		w.arch = arch
+		if w.openUploads != nil {
+			arch.Uploads = w.openUploads
+		}
+		if w.presigner == nil {
+			w.presigner, _ = arch.Bucket.(uploads.Presigner) // S3 and COS sign their own forms
 		}
 		if w.presigner != nil {
 			up = &uploads.Service{Presigner: w.presigner, Orders: arch, MaxBytes: cfg.UploadMaxBytes}
