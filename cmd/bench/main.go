@@ -239,7 +239,7 @@ func fetches(ctx context.Context, n int) {
 	}
 	emu.ResetCounts()
 	run(func(i int) error {
-		_, err := svcs[i%8].SubmitIDCard(ctx, ocr.IDCardRequest{Side: "front", Image: webank.BytesImage(img)})
+		_, err := svcs[i%8].SubmitIDCard(ctx, ocr.IDCardRequest{Side: "front", Image: ocr.BytesImage(img)})
 		return err
 	})
 	ours := emu.Count("access_token") + emu.Count("api_ticket") + 2 // + the refresher's two
@@ -259,7 +259,7 @@ func fetches(ctx context.Context, n int) {
 		if err != nil {
 			return err
 		}
-		_, err = client.SubmitIDCard(ctx, tk.Value, webank.SubmitRequest{OrderNo: sign.OrderNo("bn"), CardType: "0", Image: webank.BytesImage(img)})
+		_, err = client.SubmitIDCard(ctx, tk.Value, webank.SubmitRequest{OrderNo: sign.OrderNo("bn"), CardType: "0", Image: ocr.BytesImage(img)})
 		return err
 	})
 	naive := emu.Count("access_token") + emu.Count("api_ticket")

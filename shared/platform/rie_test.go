@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/webank"
 )
 
@@ -135,7 +136,7 @@ func TestFunctionsUnderTheRIE(t *testing.T) {
 		wb := webank.New(webank.Config{BaseURL: up.URL, AppID: emulator.DefaultAppID})
 		ticket := storedTicket(t, env)
 		img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 62}.JPEG()
-		if _, err := wb.SubmitBankCard(context.Background(), ticket, webank.SubmitRequest{OrderNo: "bankRie62", Image: webank.BytesImage(img)}); err != nil {
+		if _, err := wb.SubmitBankCard(context.Background(), ticket, webank.SubmitRequest{OrderNo: "bankRie62", Image: ocr.BytesImage(img)}); err != nil {
 			t.Fatal(err)
 		}
 		emu.SetFault(emulator.EndpointOCRResult, emulator.Fault{Kind: emulator.FaultStatus})

@@ -20,7 +20,7 @@ import (
 func submitID(t *testing.T, f *fixture, seed int64, orderNo string) {
 	t.Helper()
 	img := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: seed}.JPEG()
-	if _, err := f.svc.SubmitIDCard(context.Background(), ocr.IDCardRequest{Side: ocr.Front, Image: webank.BytesImage(img), OrderNo: orderNo}); err != nil {
+	if _, err := f.svc.SubmitIDCard(context.Background(), ocr.IDCardRequest{Side: ocr.Front, Image: ocr.BytesImage(img), OrderNo: orderNo}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -28,7 +28,7 @@ func submitID(t *testing.T, f *fixture, seed int64, orderNo string) {
 func submitBank(t *testing.T, f *fixture, seed int64, orderNo string) {
 	t.Helper()
 	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: seed}.JPEG()
-	if _, err := f.svc.SubmitBankCard(context.Background(), ocr.BankCardRequest{Image: webank.BytesImage(img), OrderNo: orderNo}); err != nil {
+	if _, err := f.svc.SubmitBankCard(context.Background(), ocr.BankCardRequest{Image: ocr.BytesImage(img), OrderNo: orderNo}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -21,10 +21,12 @@ import (
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/metrics"
+	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/secretstore/awssm/awssmtest"
 	"github.com/cardocr/cardocr/shared/secretstore/tencentssm/tencentssmtest"
 	"github.com/cardocr/cardocr/shared/sign"
+	"github.com/cardocr/cardocr/shared/upstream"
 	"github.com/cardocr/cardocr/shared/webank"
 )
 
@@ -52,11 +54,11 @@ func (u emuUpstream) submit(ctx context.Context, r *Reader, img []byte) error {
 		return err
 	}
 	call := func(ticket string) error {
-		_, err := u.wb.SubmitBankCard(ctx, ticket, webank.SubmitRequest{OrderNo: sign.OrderNo("pf"), Image: webank.BytesImage(img)})
+		_, err := u.wb.SubmitBankCard(ctx, ticket, webank.SubmitRequest{OrderNo: sign.OrderNo("pf"), Image: ocr.BytesImage(img)})
 		return err
 	}
 	err = call(p.SignTicket)
-	var ae *webank.APIError
+	var ae *upstream.Error
 	if !errors.As(err, &ae) || !ae.CredentialsRejected {
 		return err
 	}

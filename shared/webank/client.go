@@ -85,16 +85,10 @@ func New(cfg Config) *Client {
 // AppID returns the configured WBappid.
 func (c *Client) AppID() string { return c.appID }
 
-// Token is an access token and how long it lives.
-type Token = upstream.Credential
-
-// Ticket is a SIGN ticket and how long it lives.
-type Ticket = upstream.Credential
-
 // AccessToken fetches a new access token. Each call makes the previous
 // token (and its tickets) die about one minute later: only the refresher
 // may call it.
-func (c *Client) AccessToken(ctx context.Context) (Token, error) {
+func (c *Client) AccessToken(ctx context.Context) (upstream.Credential, error) {
 	q := url.Values{}
 	q.Set("app_id", c.appID)
 	q.Set("secret", c.secret)
@@ -102,11 +96,11 @@ func (c *Client) AccessToken(ctx context.Context) (Token, error) {
 	q.Set("version", Version)
 	f, err := c.get(ctx, "access_token", "/api/oauth2/access_token", q, c.cfg.TokenTimeout)
 	if err != nil {
-		return Token{}, err
+		return upstream.Credential{}, err
 	}
-	tok := Token{Value: f.String("access_token")}
+	tok := upstream.Credential{Value: f.String("access_token")}
 	if tok.Value == "" {
-		return Token{}, toDomain(&APIError{Provider: "webank", Op: "access_token", Msg: "answer without access_token", Retryable: true})
+		return upstream.Credential{}, toDomain(&upstream.Error{Provider: "webank", Op: "access_token", Msg: "answer without access_token", Retryable: true})
 	}
 	var ok bool
 	if tok.ExpiresIn, ok = Seconds(f.String("expire_in")); !ok {
@@ -116,7 +110,7 @@ func (c *Client) AccessToken(ctx context.Context) (Token, error) {
 }
 
 // SignTicket fetches the SIGN ticket for an access token.
-func (c *Client) SignTicket(ctx context.Context, accessToken string) (Ticket, error) {
+func (c *Client) SignTicket(ctx context.Context, accessToken string) (upstream.Credential, error) {
 	q := url.Values{}
 	q.Set("app_id", c.appID)
 	q.Set("access_token", accessToken)
@@ -124,7 +118,7 @@ func (c *Client) SignTicket(ctx context.Context, accessToken string) (Ticket, er
 	q.Set("version", Version)
 	f, err := c.get(ctx, "api_ticket", "/api/oauth2/api_ticket", q, c.cfg.TokenTimeout)
 	if err != nil {
-		return Ticket{}, err
+		return upstream.Credential{}, err
 	}
 	var tickets []map[string]json.RawMessage
 	if raw := f.Raw("tickets"); raw != nil {
@@ -133,11 +127,11 @@ func (c *Client) SignTicket(ctx context.Context, accessToken string) (Ticket, er
 		}
 	}
 	if len(tickets) == 0 {
-		return Ticket{}, toDomain(&APIError{Provider: "webank", Op: "api_ticket", Msg: "answer without tickets", Retryable: true})
+		return upstream.Credential{}, toDomain(&upstream.Error{Provider: "webank", Op: "api_ticket", Msg: "answer without tickets", Retryable: true})
 	}
-	t := Ticket{Value: rawText(tickets[0]["value"])}
+	t := upstream.Credential{Value: rawText(tickets[0]["value"])}
 	if t.Value == "" {
-		return Ticket{}, toDomain(&APIError{Provider: "webank", Op: "api_ticket", Msg: "ticket without value", Retryable: true})
+		return upstream.Credential{}, toDomain(&upstream.Error{Provider: "webank", Op: "api_ticket", Msg: "ticket without value", Retryable: true})
 	}
 	var ok bool
 	if t.ExpiresIn, ok = Seconds(rawText(tickets[0]["expire_in"])); !ok {
@@ -146,20 +140,13 @@ func (c *Client) SignTicket(ctx context.Context, accessToken string) (Ticket, er
 	return t, nil
 }
 
-// Image is an image to submit, opened once per attempt: the body is
-// streamed (base64 on the fly, exact Content-Length), never held whole.
-type Image = ocr.Image
-
-// BytesImage wraps an image held in memory.
-func BytesImage(b []byte) Image { return ocr.BytesImage(b) }
-
 // SubmitRequest is an OCR submission.
 type SubmitRequest struct {
 	OrderNo   string
 	UserID    string // optional, not signed
 	CardType  string // ID cards: "0" portrait, "1" national emblem
 	GetNative bool   // ID cards: ask for nativePlace
-	Image     Image
+	Image     ocr.Image
 }
 
 // SubmitIDCard posts an ID card image to api/paas/idcardocrapp.
@@ -218,7 +205,7 @@ type submitHead struct {
 
 func (c *Client) submit(ctx context.Context, op, path, imageField, ticket string, r SubmitRequest) (*Fields, error) {
 	if !sign.ValidOrderNo(r.OrderNo) {
-		return nil, toDomain(&APIError{Provider: "webank", Op: op, Msg: "invalid order number"})
+		return nil, toDomain(&upstream.Error{Provider: "webank", Op: op, Msg: "invalid order number"})
 	}
 	nonce := sign.Nonce()
 	h := submitHead{
@@ -230,13 +217,13 @@ func (c *Client) submit(ctx context.Context, op, path, imageField, ticket string
 	}
 	head, err := json.Marshal(h)
 	if err != nil {
-		return nil, toDomain(&APIError{Provider: "webank", Op: op, Err: err})
+		return nil, toDomain(&upstream.Error{Provider: "webank", Op: op, Err: err})
 	}
 	prefix := append(head[:len(head)-1], `,"`+imageField+`":"`...)
 	suffix := []byte(`"}`)
 	src, err := r.Image.Open()
 	if err != nil {
-		return nil, toDomain(&APIError{Provider: "webank", Op: op, Msg: "cannot read the image", Err: err, NotSent: true, Retryable: true})
+		return nil, toDomain(&upstream.Error{Provider: "webank", Op: op, Msg: "cannot read the image", Err: err, NotSent: true, Retryable: true})
 	}
 	body := streamBody(prefix, src, suffix)
 	length := int64(len(prefix)) + int64(base64.StdEncoding.EncodedLen(int(r.Image.Size))) + int64(len(suffix))
@@ -247,7 +234,7 @@ func (c *Client) submit(ctx context.Context, op, path, imageField, ticket string
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
 	if err != nil {
 		body.Close()
-		return nil, toDomain(&APIError{Provider: "webank", Op: op, Err: errors.New("bad base URL"), NotSent: true})
+		return nil, toDomain(&upstream.Error{Provider: "webank", Op: op, Err: errors.New("bad base URL"), NotSent: true})
 	}
 	req.ContentLength = length
 	req.Header.Set("Content-Type", "application/json")
@@ -283,7 +270,7 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, timeout
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path+"?"+q.Encode(), nil)
 	if err != nil {
-		return nil, toDomain(&APIError{Provider: "webank", Op: op, Err: errors.New("bad base URL")})
+		return nil, toDomain(&upstream.Error{Provider: "webank", Op: op, Err: errors.New("bad base URL")})
 	}
 	return c.do(req, op)
 }
@@ -295,7 +282,7 @@ func (c *Client) do(req *http.Request, op string) (*Fields, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		err, notSent := upstream.Transport(req.Context(), err)
-		return nil, toDomain(&APIError{Provider: "webank", Op: op, Err: err, Retryable: true, NotSent: notSent})
+		return nil, toDomain(&upstream.Error{Provider: "webank", Op: op, Err: err, Retryable: true, NotSent: notSent})
 	}
 	defer resp.Body.Close()
 	body, err := upstream.ReadBody(resp, c.maxBody)
@@ -307,14 +294,14 @@ func (c *Client) do(req *http.Request, op string) (*Fields, error) {
 	}
 	f, err := ParseFields(body)
 	if err != nil {
-		return nil, toDomain(&APIError{Provider: "webank", Op: op, HTTPStatus: resp.StatusCode, Err: err, Retryable: true})
+		return nil, toDomain(&upstream.Error{Provider: "webank", Op: op, HTTPStatus: resp.StatusCode, Err: err, Retryable: true})
 	}
 	code := f.TopString("code")
 	if code == "" {
 		code = f.String("code")
 	}
 	if code != "0" {
-		return nil, toDomain(&APIError{
+		return nil, toDomain(&upstream.Error{
 			Provider: "webank", Op: op, Code: code, Msg: upstream.Truncate(f.TopString("msg"), 80), HTTPStatus: resp.StatusCode,
 			CredentialsRejected: ticketRejectedCodes[code], Quota: code == "66660003", Retryable: busyCodes[code] || code == "", Throttled: throttleCodes[code], NotBilled: notBilledCodes[code],
 		})
@@ -338,7 +325,7 @@ var ErrTicketRejected = upstream.ErrCredentialsRejected
 // meaning is not known): callers must not act on it.
 func (c *Client) CheckTicket(ctx context.Context, ticket string) error {
 	_, err := c.IDCardResult(ctx, ticket, SelfCheckOrderNo, false, false)
-	var ae *APIError
+	var ae *upstream.Error
 	switch {
 	case err == nil:
 		return nil

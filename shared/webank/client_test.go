@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/upstream"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -88,7 +90,7 @@ func TestErrorsCarryCodesAndNoSecrets(t *testing.T) {
 			})
 			_, err := c.AccessToken(context.Background())
 			var de *domain.Error
-			var ae *APIError
+			var ae *upstream.Error
 			if !errors.As(err, &de) || !errors.As(err, &ae) {
 				t.Fatalf("error %T %v", err, err)
 			}
@@ -158,7 +160,7 @@ func TestSubmitStreamsExactBody(t *testing.T) {
 		}
 		io.WriteString(w, `{"code":"0","msg":"ok","result":{"authority":"某公安局","validDate":"20200101-长期","success":false}}`)
 	})
-	f, err := c.SubmitIDCard(context.Background(), "ticket", SubmitRequest{OrderNo: "order1", UserID: "u1", CardType: "1", Image: BytesImage(img)})
+	f, err := c.SubmitIDCard(context.Background(), "ticket", SubmitRequest{OrderNo: "order1", UserID: "u1", CardType: "1", Image: ocr.BytesImage(img)})
 	if err != nil {
 		t.Fatal(err)
 	}

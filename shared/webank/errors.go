@@ -5,10 +5,9 @@ import (
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
-// APIError is the upstream error type (shared by every provider client);
-// WeBank's are marked Provider "webank". CredentialsRejected means the token,
-// ticket or signature was not accepted: reload the pair and retry once.
-type APIError = upstream.Error
+// WeBank's errors are upstream.Error marked Provider "webank".
+// CredentialsRejected means the token, ticket or signature was not
+// accepted: reload the pair and retry once.
 
 // ticketRejectedCodes are the answers that mean the credentials used for the
 // call are no longer (or never were) accepted: "15" token expired (face
@@ -77,7 +76,7 @@ var codeMessages = map[string]string{
 
 // toDomain converts any error from this package into a *domain.Error whose
 // Err is the *APIError, so callers can both map it to HTTP and inspect it.
-func toDomain(e *APIError) *domain.Error {
+func toDomain(e *upstream.Error) *domain.Error {
 	de := &domain.Error{Code: domain.UpstreamError, UpstreamCode: e.Code, Retryable: e.Retryable, Err: e}
 	switch {
 	case e.Code == "" && isTimeout(e.Err):

@@ -92,9 +92,6 @@ func New(cfg Config) *Client {
 // AppID returns the configured appid.
 func (c *Client) AppID() string { return c.cfg.AppID }
 
-// Token is an access token and how long it lives.
-type Token = upstream.Credential
-
 // ErrForceTooSoon is returned (wrapped) by StableToken when a forced
 // refresh was asked for within ForceRefreshSpacing of the previous one made
 // by this client: the platform would not refresh anyway.
@@ -112,35 +109,35 @@ type stableTokenBody struct {
 // it is valid, and invalidates nothing: it is safe from many places. force
 // invalidates the previous token at once for every instance (20 a day, 30 s
 // apart): only the tickets refresher may ask for it, after a 40001.
-func (c *Client) StableToken(ctx context.Context, force bool) (Token, error) {
+func (c *Client) StableToken(ctx context.Context, force bool) (upstream.Credential, error) {
 	if force {
 		c.forceMu.Lock()
 		now := c.cfg.Now()
 		if !c.lastForce.IsZero() && now.Sub(c.lastForce) < ForceRefreshSpacing {
 			c.forceMu.Unlock()
-			return Token{}, toDomain(&APIError{Provider: "wechat", Op: "stable_token", Msg: "force_refresh too soon", Err: ErrForceTooSoon})
+			return upstream.Credential{}, toDomain(&upstream.Error{Provider: "wechat", Op: "stable_token", Msg: "force_refresh too soon", Err: ErrForceTooSoon})
 		}
 		c.lastForce = now
 		c.forceMu.Unlock()
 	}
 	body, err := json.Marshal(stableTokenBody{GrantType: "client_credential", AppID: c.cfg.AppID, Secret: c.cfg.Secret, ForceRefresh: force})
 	if err != nil {
-		return Token{}, toDomain(&APIError{Provider: "wechat", Op: "stable_token", Err: err})
+		return upstream.Credential{}, toDomain(&upstream.Error{Provider: "wechat", Op: "stable_token", Err: err})
 	}
 	ctx, cancel := upstream.WithDefaultTimeout(ctx, c.cfg.TokenTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/cgi-bin/stable_token", bytes.NewReader(body))
 	if err != nil {
-		return Token{}, toDomain(&APIError{Provider: "wechat", Op: "stable_token", Err: errors.New("bad base URL")})
+		return upstream.Credential{}, toDomain(&upstream.Error{Provider: "wechat", Op: "stable_token", Err: errors.New("bad base URL")})
 	}
 	req.Header.Set("Content-Type", "application/json")
 	a, err := c.do(req, "stable_token")
 	if err != nil {
-		return Token{}, err
+		return upstream.Credential{}, err
 	}
-	tok := Token{Value: a.String("access_token")}
+	tok := upstream.Credential{Value: a.String("access_token")}
 	if tok.Value == "" {
-		return Token{}, toDomain(&APIError{Provider: "wechat", Op: "stable_token", Msg: "answer without access_token", Retryable: true})
+		return upstream.Credential{}, toDomain(&upstream.Error{Provider: "wechat", Op: "stable_token", Msg: "answer without access_token", Retryable: true})
 	}
 	var ok bool
 	if tok.ExpiresIn, ok = seconds(a.String("expires_in")); !ok {
@@ -212,7 +209,7 @@ func (c *Client) IDCard(ctx context.Context, accessToken string, r IDCardRequest
 		mode = ModePhoto
 	}
 	if mode != ModePhoto && mode != ModeScan {
-		return nil, toDomain(&APIError{Provider: "wechat", Op: op, Msg: "mode must be photo or scan", NotSent: true})
+		return nil, toDomain(&upstream.Error{Provider: "wechat", Op: op, Msg: "mode must be photo or scan", NotSent: true})
 	}
 	q := url.Values{}
 	q.Set("type", mode)
@@ -227,14 +224,14 @@ func (c *Client) IDCard(ctx context.Context, accessToken string, r IDCardRequest
 		q.Set("img_url", r.ImageURL)
 	} else {
 		if r.Image.Size <= 0 || r.Image.Open == nil {
-			return nil, toDomain(&APIError{Provider: "wechat", Op: op, Msg: "no image", NotSent: true})
+			return nil, toDomain(&upstream.Error{Provider: "wechat", Op: op, Msg: "no image", NotSent: true})
 		}
 		if r.Image.Size > MaxImage {
 			return nil, tooLarge(r.Image.Size)
 		}
 		src, err := r.Image.Open()
 		if err != nil {
-			return nil, toDomain(&APIError{Provider: "wechat", Op: op, Msg: "cannot read the image", Err: err, NotSent: true, Retryable: true})
+			return nil, toDomain(&upstream.Error{Provider: "wechat", Op: op, Msg: "cannot read the image", Err: err, NotSent: true, Retryable: true})
 		}
 		mb, ct := multipartBody(src, r.Image)
 		body, length, contentType = mb, mb.length, ct
@@ -246,7 +243,7 @@ func (c *Client) IDCard(ctx context.Context, accessToken string, r IDCardRequest
 		if rc, ok := body.(io.Closer); ok {
 			rc.Close()
 		}
-		return nil, toDomain(&APIError{Provider: "wechat", Op: op, Err: errors.New("bad base URL")})
+		return nil, toDomain(&upstream.Error{Provider: "wechat", Op: op, Err: errors.New("bad base URL")})
 	}
 	if contentType != "" {
 		req.ContentLength = length
@@ -262,7 +259,7 @@ func (c *Client) IDCard(ctx context.Context, accessToken string, r IDCardRequest
 		Raw: a.raw,
 	}
 	if card.Type != TypeFront && card.Type != TypeBack {
-		return nil, toDomain(&APIError{Provider: "wechat", Op: op, Msg: "answer without a known type", Retryable: false})
+		return nil, toDomain(&upstream.Error{Provider: "wechat", Op: op, Msg: "answer without a known type", Retryable: false})
 	}
 	return card, nil
 }
@@ -312,7 +309,7 @@ func (c *Client) do(req *http.Request, op string) (*answer, error) {
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		err, notSent := upstream.Transport(req.Context(), err)
-		return nil, toDomain(&APIError{Provider: "wechat", Op: op, Err: err, Retryable: true, NotSent: notSent})
+		return nil, toDomain(&upstream.Error{Provider: "wechat", Op: op, Err: err, Retryable: true, NotSent: notSent})
 	}
 	defer resp.Body.Close()
 	body, err := upstream.ReadBody(resp, c.cfg.MaxResponseBytes)
@@ -324,7 +321,7 @@ func (c *Client) do(req *http.Request, op string) (*answer, error) {
 	}
 	a, err := parseAnswer(body)
 	if err != nil {
-		return nil, toDomain(&APIError{Provider: "wechat", Op: op, HTTPStatus: resp.StatusCode, Err: err, Retryable: true})
+		return nil, toDomain(&upstream.Error{Provider: "wechat", Op: op, HTTPStatus: resp.StatusCode, Err: err, Retryable: true})
 	}
 	code := a.String("errcode")
 	if code != "" && code != "0" {

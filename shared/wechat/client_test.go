@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/cardocr/cardocr/shared/upstream"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -240,7 +241,7 @@ func TestErrorMapping(t *testing.T) {
 	for _, tc := range cases {
 		c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, tc.body) })
 		_, err := c.IDCard(context.Background(), testToken, IDCardRequest{Image: BytesImage([]byte("x"))})
-		var ae *APIError
+		var ae *upstream.Error
 		if domain.ErrorCode(err) != tc.code || (errors.As(err, &ae) && ae.CredentialsRejected != tc.rejected) {
 			t.Errorf("%s: %v", tc.body, err)
 		}

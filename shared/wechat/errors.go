@@ -12,10 +12,9 @@ import (
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
-// APIError is the upstream error type (shared by every provider client);
-// WeChat's are marked Provider "wechat". CredentialsRejected is
-// 40001/42001/40014: reload the token and retry once.
-type APIError = upstream.Error
+// WeChat's errors are upstream.Error marked Provider "wechat".
+// CredentialsRejected is 40001/42001/40014: reload the token and retry
+// once.
 
 // Token errors: 40001 invalid credential (or not the latest), 42001
 // expired, 40014 invalid access_token (old global table).
@@ -63,9 +62,9 @@ func classify(code, msg string) kind {
 	return kindOther
 }
 
-func newAPIError(op, code, msg string) *APIError {
+func newAPIError(op, code, msg string) *upstream.Error {
 	k := classify(code, msg)
-	return &APIError{
+	return &upstream.Error{
 		Provider: "wechat", Op: op, Code: code, Msg: upstream.Truncate(msg, 80),
 		CredentialsRejected: k == kindToken,
 		Quota:               k == kindQuota && code != "45011",
@@ -76,7 +75,7 @@ func newAPIError(op, code, msg string) *APIError {
 
 // toDomain converts any error from this package into a *domain.Error whose
 // Err is the *APIError. The upstream errmsg is not shown to callers.
-func toDomain(e *APIError) *domain.Error {
+func toDomain(e *upstream.Error) *domain.Error {
 	de := &domain.Error{Code: domain.UpstreamError, UpstreamCode: e.Code, Retryable: e.Retryable, Err: e}
 	if e.Code == "" {
 		switch {

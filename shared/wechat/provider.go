@@ -3,6 +3,7 @@ package wechat
 import (
 	"context"
 	"errors"
+	"github.com/cardocr/cardocr/shared/upstream"
 
 	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/metrics"
@@ -75,7 +76,7 @@ func (p *Provider) SubmitBankCard(context.Context, string, ocr.BankCardCall) (*o
 // image are, refusals of the token or quota and failures before an answer
 // are not.
 func billed(err error) bool {
-	var ae *APIError
+	var ae *upstream.Error
 	if !errors.As(err, &ae) {
 		return false
 	}

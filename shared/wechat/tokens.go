@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cardocr/cardocr/shared/upstream"
 	"log/slog"
 	"sync"
 	"time"
@@ -73,7 +74,7 @@ func StoredTokenOf(doc tickets.Document) (*StoredToken, error) {
 // TokenFetcher gets WeChat stable tokens (a *Client).
 type TokenFetcher interface {
 	AppID() string
-	StableToken(ctx context.Context, force bool) (Token, error)
+	StableToken(ctx context.Context, force bool) (upstream.Credential, error)
 }
 
 // TokenKeeper is the refresher's side of the policy: a tickets.Member that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/cardocr/cardocr/shared/upstream"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,14 +31,14 @@ type wxPlatform struct {
 
 func (p *wxPlatform) AppID() string { return "wxapp" }
 
-func (p *wxPlatform) StableToken(ctx context.Context, force bool) (Token, error) {
+func (p *wxPlatform) StableToken(ctx context.Context, force bool) (upstream.Credential, error) {
 	if p.release != nil {
 		<-p.release
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {
-		return Token{}, p.fail
+		return upstream.Credential{}, p.fail
 	}
 	if force {
 		p.forced.Add(1)
@@ -51,7 +52,7 @@ func (p *wxPlatform) StableToken(ctx context.Context, force bool) (Token, error)
 	if ttl == 0 {
 		ttl = 2 * time.Hour
 	}
-	return Token{Value: p.cur, ExpiresIn: ttl}, nil
+	return upstream.Credential{Value: p.cur, ExpiresIn: ttl}, nil
 }
 
 func (p *wxPlatform) rotateLocked() {

@@ -33,7 +33,6 @@ import (
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/resultfetch"
-	"github.com/cardocr/cardocr/shared/webank"
 )
 
 // fakeCOS speaks the part of the COS object API the archive uses (PUT, GET
@@ -439,7 +438,7 @@ func TestCOSUploadEventAndCMQMessage(t *testing.T) {
 
 	// A CMQ message for an order submitted elsewhere: result and photos.
 	img2 := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 18}.JPEG()
-	if _, err := svc.SubmitIDCard(ctx, ocr.IDCardRequest{Side: ocr.Front, Image: webank.BytesImage(img2), OrderNo: "idcmq18"}); err != nil {
+	if _, err := svc.SubmitIDCard(ctx, ocr.IDCardRequest{Side: ocr.Front, Image: ocr.BytesImage(img2), OrderNo: "idcmq18"}); err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(`{"kind":"idcard","orderNo":"idcmq18"}`)

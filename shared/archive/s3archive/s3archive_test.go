@@ -195,7 +195,7 @@ func today() string { return time.Now().In(time.FixedZone("CST", 8*3600)).Format
 func TestQueueMessageArchivesToS3(t *testing.T) {
 	st := newStack(t)
 	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 5}.JPEG()
-	if _, err := st.svc.SubmitBankCard(context.Background(), ocr.BankCardRequest{Image: webank.BytesImage(img), OrderNo: "banks3q1"}); err != nil {
+	if _, err := st.svc.SubmitBankCard(context.Background(), ocr.BankCardRequest{Image: ocr.BytesImage(img), OrderNo: "banks3q1"}); err != nil {
 		t.Fatal(err)
 	}
 	body, _ := json.Marshal(`{"kind":"bankcard","orderNo":"banks3q1"}`)
