@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/logging"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
@@ -56,11 +56,11 @@ var ErrBadReason = errors.New("archive: the reason must be at most 200 character
 func (a *Archive) Erase(ctx context.Context, e ocr.Erasure) (ocr.Erased, error) {
 	var out ocr.Erased
 	if err := checkOrder(e.Kind, e.OrderNo); err != nil {
-		return out, domain.Wrap(domain.InvalidRequest, err, "unknown kind or invalid orderNo")
+		return out, errcode.Wrap(errcode.InvalidRequest, err, "unknown kind or invalid orderNo")
 	}
 	reason, ok := cleanReason(e.Reason)
 	if !ok {
-		return out, domain.Wrap(domain.InvalidRequest, ErrBadReason, ErrBadReason.Error()[len("archive: "):])
+		return out, errcode.Wrap(errcode.InvalidRequest, ErrBadReason, ErrBadReason.Error()[len("archive: "):])
 	}
 	owner := ocr.OwnerOf(e.Owner)
 	rec, err := a.Order(ctx, owner, e.OrderNo)
@@ -69,12 +69,12 @@ func (a *Archive) Erase(ctx context.Context, e ocr.Erasure) (ocr.Erased, error) 
 	}
 	if rec == nil && owner != "" {
 		// A tenant's orders all have records: nothing of theirs is here.
-		return out, domain.Errorf(domain.NotFound, "no %s order under this orderNo", kindWords(e.Kind))
+		return out, errcode.Errorf(errcode.NotFound, "no %s order under this orderNo", kindWords(e.Kind))
 	}
 	if rec != nil && (rec.Owner != owner || (rec.Kind != "" && rec.Kind != e.Kind)) {
 		// Another tenant's order, or one of the other kind: nothing of
 		// the caller's is there, and it is not the caller's to erase.
-		return out, domain.Errorf(domain.NotFound, "no %s order under this orderNo", kindWords(e.Kind))
+		return out, errcode.Errorf(errcode.NotFound, "no %s order under this orderNo", kindWords(e.Kind))
 	}
 	// The archive keeps an order under the number sent upstream (unique
 	// across tenants).
@@ -120,7 +120,7 @@ func (a *Archive) Erase(ctx context.Context, e ocr.Erasure) (ocr.Erased, error) 
 }
 
 func storeErr(err error) error {
-	return &domain.Error{Code: domain.StoreUnavailable, Retryable: true, Err: err,
+	return &errcode.Error{Code: errcode.StoreUnavailable, Retryable: true, Err: err,
 		Message: "the archive did not answer; the erasure is not complete, send it again"}
 }
 

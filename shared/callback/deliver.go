@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 )
 
@@ -79,7 +79,7 @@ func (n *Notifier) Notify(ctx context.Context, f ocr.Final) {
 	}
 	b := Body{OrderNo: f.OrderNo, Kind: f.Kind, Status: Done}
 	if f.Err != nil {
-		de := domain.AsError(f.Err)
+		de := errcode.AsError(f.Err)
 		b.Status, b.Error = Failed, &Error{Code: string(de.Code), Message: de.Message, UpstreamCode: de.UpstreamCode}
 	} else {
 		raw, err := json.Marshal(f.Result)

@@ -3,7 +3,7 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 )
 
@@ -15,7 +15,7 @@ func (s *server) bankcardSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.opt.BankCards == nil {
-		fail(w, r, domain.Errorf(domain.NotFound, "bank card OCR is not served here"), "")
+		fail(w, r, errcode.Errorf(errcode.NotFound, "bank card OCR is not served here"), "")
 		return
 	}
 	if !mayUse(w, r, ocr.KindBankCard) {
@@ -48,7 +48,7 @@ func (s *server) bankcardResult(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.opt.BankCards == nil {
-		fail(w, r, domain.Errorf(domain.NotFound, "bank card OCR is not served here"), "")
+		fail(w, r, errcode.Errorf(errcode.NotFound, "bank card OCR is not served here"), "")
 		return
 	}
 	if !mayUse(w, r, ocr.KindBankCard) {

@@ -13,7 +13,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 // submission is a decoded POST body, before the service checks it.
@@ -34,7 +34,7 @@ type submission struct {
 func decodeSubmission(w http.ResponseWriter, r *http.Request, maxImage, syncLimit int64, kind string) (*submission, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return nil, domain.Errorf(domain.UnsupportedMediaType, "send application/json or multipart/form-data")
+		return nil, errcode.Errorf(errcode.UnsupportedMediaType, "send application/json or multipart/form-data")
 	}
 	maxBody := int64(base64.StdEncoding.EncodedLen(int(maxImage))) + 64<<10
 	if syncLimit > 0 && syncLimit < maxBody {
@@ -51,7 +51,7 @@ func decodeSubmission(w http.ResponseWriter, r *http.Request, maxImage, syncLimi
 	case "multipart/form-data":
 		sub, err = decodeMultipart(r.Body, params["boundary"], maxImage, r.ContentLength)
 	default:
-		return nil, domain.Errorf(domain.UnsupportedMediaType, "send application/json or multipart/form-data")
+		return nil, errcode.Errorf(errcode.UnsupportedMediaType, "send application/json or multipart/form-data")
 	}
 	var mbe *http.MaxBytesError
 	if syncLimit > 0 && maxBody == syncLimit && errors.As(err, &mbe) {
@@ -63,20 +63,20 @@ func decodeSubmission(w http.ResponseWriter, r *http.Request, maxImage, syncLimi
 // syncTooLarge is the 413 of a body over the synchronous routes' bound: it
 // names the route that takes larger photos.
 func syncTooLarge(limit int64, kind string) error {
-	return domain.Errorf(domain.ImageTooLarge,
+	return errcode.Errorf(errcode.ImageTooLarge,
 		"the request body is larger than %d bytes, the most this deployment's synchronous routes take; send a larger photo with POST /v1/%s/uploads (a presigned upload)", limit, kind)
 }
 
 func bodyErr(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return domain.Wrap(domain.ImageTooLarge, err, fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit))
+		return errcode.Wrap(errcode.ImageTooLarge, err, fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit))
 	}
 	var ne net.Error
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
-		return domain.Wrap(domain.RequestTimeout, err, "the request body did not arrive in time")
+		return errcode.Wrap(errcode.RequestTimeout, err, "the request body did not arrive in time")
 	}
-	return domain.Wrap(domain.InvalidRequest, err, "the request body could not be read")
+	return errcode.Wrap(errcode.InvalidRequest, err, "the request body could not be read")
 }
 
 // decodeBase64 accepts standard base64 with or without padding, URL-safe
@@ -85,7 +85,7 @@ func decodeBase64(s string, maxImage int64) ([]byte, error) {
 	if strings.HasPrefix(s, "data:") {
 		i := strings.Index(s, ";base64,")
 		if i < 0 {
-			return nil, domain.Errorf(domain.InvalidImage, "image data URL is not base64")
+			return nil, errcode.Errorf(errcode.InvalidImage, "image data URL is not base64")
 		}
 		s = s[i+len(";base64,"):]
 	}
@@ -98,10 +98,10 @@ func decodeBase64(s string, maxImage int64) ([]byte, error) {
 		}, s)
 	}
 	if strings.TrimRight(s, "=") == "" {
-		return nil, domain.Errorf(domain.InvalidImage, "the image is empty")
+		return nil, errcode.Errorf(errcode.InvalidImage, "the image is empty")
 	}
 	if int64(base64.RawStdEncoding.DecodedLen(len(strings.TrimRight(s, "=")))) > maxImage {
-		return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", maxImage)
+		return nil, errcode.Errorf(errcode.ImageTooLarge, "the image is larger than %d bytes", maxImage)
 	}
 	enc := base64.StdEncoding
 	if strings.ContainsAny(s, "-_") {
@@ -113,7 +113,7 @@ func decodeBase64(s string, maxImage int64) ([]byte, error) {
 	}
 	b, err := enc.DecodeString(s)
 	if err != nil {
-		return nil, domain.Errorf(domain.InvalidImage, "image is not valid base64")
+		return nil, errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 	}
 	return b, nil
 }
@@ -128,7 +128,7 @@ func parseFlag(name, s string) (bool, error) {
 	case "true", "1", "yes", "on":
 		return true, nil
 	}
-	return false, domain.Errorf(domain.InvalidRequest, "%s must be true or false (or 1/0, yes/no, on/off)", name)
+	return false, errcode.Errorf(errcode.InvalidRequest, "%s must be true or false (or 1/0, yes/no, on/off)", name)
 }
 
 func parseBool(s string) (bool, error) { return parseFlag("native", s) }
@@ -137,7 +137,7 @@ const maxFieldBytes = 1 << 10
 
 func decodeMultipart(body io.Reader, boundary string, maxImage, contentLength int64) (*submission, error) {
 	if boundary == "" {
-		return nil, domain.Errorf(domain.InvalidRequest, "multipart body without a boundary")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "multipart body without a boundary")
 	}
 	mr := multipart.NewReader(body, boundary)
 	s := &submission{}
@@ -149,10 +149,10 @@ func decodeMultipart(body io.Reader, boundary string, maxImage, contentLength in
 			break
 		}
 		if err != nil {
-			if be := bodyErr(err); domain.ErrorCode(be) != domain.InvalidRequest {
+			if be := bodyErr(err); errcode.ErrorCode(be) != errcode.InvalidRequest {
 				return nil, be // too large, or too slow
 			}
-			return nil, domain.Errorf(domain.InvalidRequest, "the multipart body is malformed")
+			return nil, errcode.Errorf(errcode.InvalidRequest, "the multipart body is malformed")
 		}
 		name := p.FormName()
 		if name == "image" {
@@ -172,14 +172,14 @@ func decodeMultipart(body io.Reader, boundary string, maxImage, contentLength in
 			if p.FileName() == "" && looksBase64(img) {
 				// A text field named image: base64, as in the JSON form.
 				if int64(len(img)) > textMax {
-					return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", maxImage)
+					return nil, errcode.Errorf(errcode.ImageTooLarge, "the image is larger than %d bytes", maxImage)
 				}
 				if img, err = decodeBase64(string(img), maxImage); err != nil {
 					return nil, err
 				}
 			}
 			if int64(len(img)) > maxImage {
-				return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", maxImage)
+				return nil, errcode.Errorf(errcode.ImageTooLarge, "the image is larger than %d bytes", maxImage)
 			}
 			s.Image, sawImage = img, true
 			continue
@@ -189,7 +189,7 @@ func decodeMultipart(body io.Reader, boundary string, maxImage, contentLength in
 			return nil, bodyErr(err)
 		}
 		if len(v) > maxFieldBytes {
-			return nil, domain.Errorf(domain.InvalidRequest, "form field %q is too long", name)
+			return nil, errcode.Errorf(errcode.InvalidRequest, "form field %q is too long", name)
 		}
 		val := strings.TrimSpace(string(v))
 		switch name {
@@ -213,7 +213,7 @@ func decodeMultipart(body io.Reader, boundary string, maxImage, contentLength in
 		return s, err
 	}
 	if !sawImage || len(s.Image) == 0 {
-		return nil, domain.Errorf(domain.InvalidRequest, "image is required (a file in the image field)")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "image is required (a file in the image field)")
 	}
 	var err error
 	if s.Native, err = parseBool(nativeText); err != nil {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 var jpeg = []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0, 1, 2, 3}
@@ -27,7 +27,7 @@ func TestDecodeJSONForms(t *testing.T) {
 	tests := []struct {
 		name     string
 		body     string
-		wantCode domain.Code
+		wantCode errcode.Code
 		native   bool
 	}{
 		{"standard", `{"side":"front","image":"` + std + `","native":true}`, "", true},
@@ -36,18 +36,18 @@ func TestDecodeJSONForms(t *testing.T) {
 		{"data URL", `{"side":"front","image":"data:image/jpeg;base64,` + std + `"}`, "", false},
 		{"line breaks", `{"side":"front","image":"` + std[:8] + `\n` + std[8:] + `"}`, "", false},
 		{"native as string", `{"side":"front","image":"` + std + `","native":"1"}`, "", true},
-		{"bad native", `{"side":"front","image":"` + std + `","native":"maybe"}`, domain.InvalidRequest, false},
-		{"no image", `{"side":"front"}`, domain.InvalidRequest, false},
-		{"null image", `{"side":"front","image":null}`, domain.InvalidRequest, false},
-		{"bad base64", `{"side":"front","image":"@@@@"}`, domain.InvalidImage, false},
-		{"trailing garbage", `{"side":"front","image":"` + std + `"} {}`, domain.InvalidRequest, false},
-		{"not JSON", `side=front`, domain.InvalidRequest, false},
-		{"array", `[1,2]`, domain.InvalidRequest, false},
+		{"bad native", `{"side":"front","image":"` + std + `","native":"maybe"}`, errcode.InvalidRequest, false},
+		{"no image", `{"side":"front"}`, errcode.InvalidRequest, false},
+		{"null image", `{"side":"front","image":null}`, errcode.InvalidRequest, false},
+		{"bad base64", `{"side":"front","image":"@@@@"}`, errcode.InvalidImage, false},
+		{"trailing garbage", `{"side":"front","image":"` + std + `"} {}`, errcode.InvalidRequest, false},
+		{"not JSON", `side=front`, errcode.InvalidRequest, false},
+		{"array", `[1,2]`, errcode.InvalidRequest, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := decodeReq(t, "application/json", []byte(tt.body), 1<<20)
-			if got := domain.ErrorCode(err); got != tt.wantCode {
+			if got := errcode.ErrorCode(err); got != tt.wantCode {
 				t.Fatalf("code %q, want %q (%v)", got, tt.wantCode, err)
 			}
 			if err == nil && (!bytes.Equal(s.Image, jpeg) || s.Native != tt.native || s.Side != "front") {
@@ -60,17 +60,17 @@ func TestDecodeJSONForms(t *testing.T) {
 func TestDecodeSizeLimits(t *testing.T) {
 	img := append(append([]byte{}, jpeg...), make([]byte, 2000)...)
 	body := `{"side":"front","image":"` + base64.StdEncoding.EncodeToString(img) + `"}`
-	if _, err := decodeReq(t, "application/json", []byte(body), 1000); domain.ErrorCode(err) != domain.ImageTooLarge {
+	if _, err := decodeReq(t, "application/json", []byte(body), 1000); errcode.ErrorCode(err) != errcode.ImageTooLarge {
 		t.Errorf("JSON over the limit: %v", err)
 	}
 	ct, mb := multipartOf(map[string]string{"side": "front"}, img)
-	if _, err := decodeReq(t, ct, mb, 1000); domain.ErrorCode(err) != domain.ImageTooLarge {
+	if _, err := decodeReq(t, ct, mb, 1000); errcode.ErrorCode(err) != errcode.ImageTooLarge {
 		t.Errorf("multipart over the limit: %v", err)
 	}
-	if _, err := decodeReq(t, "text/plain", []byte("x"), 1000); domain.ErrorCode(err) != domain.UnsupportedMediaType {
+	if _, err := decodeReq(t, "text/plain", []byte("x"), 1000); errcode.ErrorCode(err) != errcode.UnsupportedMediaType {
 		t.Errorf("text/plain: %v", err)
 	}
-	if _, err := decodeReq(t, "", []byte("x"), 1000); domain.ErrorCode(err) != domain.UnsupportedMediaType {
+	if _, err := decodeReq(t, "", []byte("x"), 1000); errcode.ErrorCode(err) != errcode.UnsupportedMediaType {
 		t.Errorf("no content type: %v", err)
 	}
 }
@@ -108,20 +108,20 @@ func TestDecodeMultipart(t *testing.T) {
 		t.Errorf("base64 field: %v", err)
 	}
 	ct, body = multipartOf(map[string]string{"side": "front"}, nil)
-	if _, err := decodeReq(t, ct, body, 1<<20); domain.ErrorCode(err) != domain.InvalidRequest {
+	if _, err := decodeReq(t, ct, body, 1<<20); errcode.ErrorCode(err) != errcode.InvalidRequest {
 		t.Errorf("no image: %v", err)
 	}
-	if _, err := decodeReq(t, "multipart/form-data; boundary=zzz", []byte("garbage"), 1<<20); domain.ErrorCode(err) != domain.InvalidRequest {
+	if _, err := decodeReq(t, "multipart/form-data; boundary=zzz", []byte("garbage"), 1<<20); errcode.ErrorCode(err) != errcode.InvalidRequest {
 		t.Errorf("garbage: %v", err)
 	}
-	if _, err := decodeReq(t, "multipart/form-data", body, 1<<20); domain.ErrorCode(err) != domain.InvalidRequest {
+	if _, err := decodeReq(t, "multipart/form-data", body, 1<<20); errcode.ErrorCode(err) != errcode.InvalidRequest {
 		t.Errorf("no boundary: %v", err)
 	}
 }
 
 func TestStatusMapping(t *testing.T) {
 	for code, st := range status {
-		if got := StatusOf(domain.Errorf(code, "x")); got != st {
+		if got := StatusOf(errcode.Errorf(code, "x")); got != st {
 			t.Errorf("%s → %d, want %d", code, got, st)
 		}
 	}
@@ -129,7 +129,7 @@ func TestStatusMapping(t *testing.T) {
 		t.Error("plain errors must be 500")
 	}
 	rec := httptest.NewRecorder()
-	writeError(rec, domain.Wrap(domain.Internal, bytes.ErrTooLarge, "secret detail"), "")
+	writeError(rec, errcode.Wrap(errcode.Internal, bytes.ErrTooLarge, "secret detail"), "")
 	if strings.Contains(rec.Body.String(), "secret detail") || strings.Contains(rec.Body.String(), "too large") {
 		t.Errorf("internal error text leaked: %s", rec.Body)
 	}
@@ -145,7 +145,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		if err == nil && (len(s.Image) == 0 || len(s.Image) > 1<<16) {
 			t.Fatalf("accepted an image of %d bytes", len(s.Image))
 		}
-		if err != nil && domain.ErrorCode(err) == domain.Internal {
+		if err != nil && errcode.ErrorCode(err) == errcode.Internal {
 			t.Fatalf("uncoded error: %v", err)
 		}
 	})
@@ -161,7 +161,7 @@ func FuzzDecodeMultipart(f *testing.F) {
 		if err == nil && (len(s.Image) == 0 || len(s.Image) > 1<<16) {
 			t.Fatalf("accepted an image of %d bytes", len(s.Image))
 		}
-		if err != nil && domain.ErrorCode(err) == domain.Internal {
+		if err != nil && errcode.ErrorCode(err) == errcode.Internal {
 			t.Fatalf("uncoded error: %v", err)
 		}
 	})
@@ -186,16 +186,16 @@ func referenceDecodeJSON(body io.Reader, maxImage int64) (*submission, error) {
 	var js jsonSubmission
 	dec := json.NewDecoder(body)
 	if err := dec.Decode(&js); err != nil {
-		if be := bodyErr(err); domain.ErrorCode(be) != domain.InvalidRequest {
+		if be := bodyErr(err); errcode.ErrorCode(be) != errcode.InvalidRequest {
 			return nil, be // too large, or too slow
 		}
-		return nil, domain.Errorf(domain.InvalidRequest, "the body is not valid JSON")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "the body is not valid JSON")
 	}
 	if dec.More() {
-		return nil, domain.Errorf(domain.InvalidRequest, "the body is not a single JSON object")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "the body is not a single JSON object")
 	}
 	if js.ImageURL != "" && js.Image != nil && *js.Image != "" {
-		return nil, domain.Errorf(domain.InvalidRequest, "send either image or imageUrl, not both")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "send either image or imageUrl, not both")
 	}
 	if js.ImageURL != "" {
 		native, err := parseBool(string(bytes.Trim(js.Native, `"`)))
@@ -205,7 +205,7 @@ func referenceDecodeJSON(body io.Reader, maxImage int64) (*submission, error) {
 		return &submission{Side: js.Side, UserID: js.UserID, Native: native, Provider: js.Provider, OrderNo: js.OrderNo, ImageURL: js.ImageURL}, nil
 	}
 	if js.Image == nil || *js.Image == "" {
-		return nil, domain.Errorf(domain.InvalidRequest, "image is required (base64)")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "image is required (base64)")
 	}
 	native, err := parseBool(string(bytes.Trim(js.Native, `"`)))
 	if err != nil {

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
 )
@@ -23,16 +23,16 @@ func (s *server) erase(w http.ResponseWriter, r *http.Request, kind string) {
 	orderNo := r.PathValue("orderNo")
 	noteOrder(r, orderNo)
 	if s.opt.Eraser == nil {
-		fail(w, r, domain.Errorf(domain.NotFound, "this deployment keeps no archive (ARCHIVE_URL is not set): there is nothing to erase"), orderNo)
+		fail(w, r, errcode.Errorf(errcode.NotFound, "this deployment keeps no archive (ARCHIVE_URL is not set): there is nothing to erase"), orderNo)
 		return
 	}
 	if !sign.ValidOrderNo(orderNo) {
-		fail(w, r, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits"), orderNo)
+		fail(w, r, errcode.Errorf(errcode.InvalidRequest, "orderNo must be 1 to 32 letters or digits"), orderNo)
 		return
 	}
 	reason := strings.TrimSpace(r.URL.Query().Get("reason"))
 	if len(reason) > 200 {
-		fail(w, r, domain.Errorf(domain.InvalidRequest, "reason must be at most 200 characters"), orderNo)
+		fail(w, r, errcode.Errorf(errcode.InvalidRequest, "reason must be at most 200 characters"), orderNo)
 		return
 	}
 	if reason == "" {

@@ -5,38 +5,38 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/sign"
 )
 
-// status maps domain codes to HTTP statuses: the one place this happens.
-var status = map[domain.Code]int{
-	domain.Unauthorized:         http.StatusUnauthorized,
-	domain.Forbidden:            http.StatusForbidden,
-	domain.InvalidRequest:       http.StatusBadRequest,
-	domain.InvalidImage:         http.StatusBadRequest,
-	domain.ImageTooLarge:        http.StatusRequestEntityTooLarge,
-	domain.UnsupportedMediaType: http.StatusUnsupportedMediaType,
-	domain.RequestTimeout:       http.StatusRequestTimeout,
-	domain.Busy:                 http.StatusTooManyRequests, // slow down: Retry-After says when
-	domain.NotFound:             http.StatusNotFound,
-	domain.OrderConflict:        http.StatusConflict,
-	domain.Erased:               http.StatusGone,
-	domain.Pending:              http.StatusAccepted,
-	domain.UploadExpired:        http.StatusNotFound,
-	domain.StoreUnavailable:     http.StatusServiceUnavailable,
-	domain.RecognitionFailed:    http.StatusUnprocessableEntity,
-	domain.QuotaExceeded:        http.StatusTooManyRequests,
-	domain.TicketsUnavailable:   http.StatusServiceUnavailable,
-	domain.ProviderSuspended:    http.StatusServiceUnavailable,
-	domain.UpstreamError:        http.StatusBadGateway,
-	domain.UpstreamTimeout:      http.StatusGatewayTimeout,
-	domain.Internal:             http.StatusInternalServerError,
+// status maps error codes to HTTP statuses: the one place this happens.
+var status = map[errcode.Code]int{
+	errcode.Unauthorized:         http.StatusUnauthorized,
+	errcode.Forbidden:            http.StatusForbidden,
+	errcode.InvalidRequest:       http.StatusBadRequest,
+	errcode.InvalidImage:         http.StatusBadRequest,
+	errcode.ImageTooLarge:        http.StatusRequestEntityTooLarge,
+	errcode.UnsupportedMediaType: http.StatusUnsupportedMediaType,
+	errcode.RequestTimeout:       http.StatusRequestTimeout,
+	errcode.Busy:                 http.StatusTooManyRequests, // slow down: Retry-After says when
+	errcode.NotFound:             http.StatusNotFound,
+	errcode.OrderConflict:        http.StatusConflict,
+	errcode.Erased:               http.StatusGone,
+	errcode.Pending:              http.StatusAccepted,
+	errcode.UploadExpired:        http.StatusNotFound,
+	errcode.StoreUnavailable:     http.StatusServiceUnavailable,
+	errcode.RecognitionFailed:    http.StatusUnprocessableEntity,
+	errcode.QuotaExceeded:        http.StatusTooManyRequests,
+	errcode.TicketsUnavailable:   http.StatusServiceUnavailable,
+	errcode.ProviderSuspended:    http.StatusServiceUnavailable,
+	errcode.UpstreamError:        http.StatusBadGateway,
+	errcode.UpstreamTimeout:      http.StatusGatewayTimeout,
+	errcode.Internal:             http.StatusInternalServerError,
 }
 
 // StatusOf returns the HTTP status for an error.
 func StatusOf(err error) int {
-	if s, ok := status[domain.ErrorCode(err)]; ok {
+	if s, ok := status[errcode.ErrorCode(err)]; ok {
 		return s
 	}
 	return http.StatusInternalServerError
@@ -54,14 +54,14 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code         domain.Code `json:"code"`
-	Message      string      `json:"message"`
-	Retryable    bool        `json:"retryable"`
-	UpstreamCode string      `json:"upstreamCode,omitempty"`
+	Code         errcode.Code `json:"code"`
+	Message      string       `json:"message"`
+	Retryable    bool         `json:"retryable"`
+	UpstreamCode string       `json:"upstreamCode,omitempty"`
 }
 
 func writeError(w http.ResponseWriter, err error, orderNo string) int {
-	e := domain.AsError(err)
+	e := errcode.AsError(err)
 	if e.OrderNo != "" {
 		orderNo = e.OrderNo // the order the failed upstream call used
 	}
@@ -69,7 +69,7 @@ func writeError(w http.ResponseWriter, err error, orderNo string) int {
 		orderNo = "" // echo only what is valid: an invalid one may be anything
 	}
 	st := StatusOf(e)
-	if e.Code == domain.Pending {
+	if e.Code == errcode.Pending {
 		// Not an error: the order exists and its result is on its way.
 		w.Header().Set("Retry-After", "2")
 		writeJSON(w, st, pendingBody{Status: "pending", OrderNo: orderNo})
@@ -77,9 +77,9 @@ func writeError(w http.ResponseWriter, err error, orderNo string) int {
 	}
 	retryable := e.Retryable
 	switch e.Code {
-	case domain.TicketsUnavailable, domain.UpstreamTimeout, domain.RequestTimeout, domain.StoreUnavailable:
+	case errcode.TicketsUnavailable, errcode.UpstreamTimeout, errcode.RequestTimeout, errcode.StoreUnavailable:
 		retryable = true
-	case domain.Busy:
+	case errcode.Busy:
 		retryable = true
 		w.Header().Set("Retry-After", "1")
 	}
@@ -87,7 +87,7 @@ func writeError(w http.ResponseWriter, err error, orderNo string) int {
 		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())+1))
 	}
 	msg := e.Message
-	if e.Code == domain.Internal {
+	if e.Code == errcode.Internal {
 		msg = "internal error"
 	}
 	writeJSON(w, st, errorBody{Error: errorDetail{Code: e.Code, Message: msg, Retryable: retryable, UpstreamCode: e.UpstreamCode}, OrderNo: orderNo})

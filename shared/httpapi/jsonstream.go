@@ -8,7 +8,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 // A JSON submission carries the image as one long base64 string. Decoding
@@ -39,12 +39,12 @@ func decodeJSONStream(body io.Reader, maxImage, contentLength int64) (*submissio
 	js := &jsonStream{r: bufio.NewReaderSize(body, 32<<10), maxImage: maxImage, hint: contentLength}
 	sub, err := js.object()
 	if err != nil {
-		var de *domain.Error
+		var de *errcode.Error
 		if errors.As(err, &de) {
 			return nil, err
 		}
 		if errors.Is(err, errNotJSON) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, domain.Errorf(domain.InvalidRequest, "the body is not valid JSON")
+			return nil, errcode.Errorf(errcode.InvalidRequest, "the body is not valid JSON")
 		}
 		return nil, bodyErr(err)
 	}
@@ -117,7 +117,7 @@ func (j *jsonStream) object() (*submission, error) {
 		key = strings.ToLower(key)
 		if known[key] {
 			if seen[key] {
-				return nil, domain.Errorf(domain.InvalidRequest, "member %q appears twice", truncateKey(key))
+				return nil, errcode.Errorf(errcode.InvalidRequest, "member %q appears twice", truncateKey(key))
 			}
 			seen[key] = true
 		}
@@ -157,7 +157,7 @@ func (j *jsonStream) object() (*submission, error) {
 	}
 	// A single object: nothing but white space may follow.
 	if _, err := j.next(); err == nil {
-		return nil, domain.Errorf(domain.InvalidRequest, "the body is not a single JSON object")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "the body is not a single JSON object")
 	} else if !errors.Is(err, io.EOF) {
 		return nil, err
 	}
@@ -166,9 +166,9 @@ func (j *jsonStream) object() (*submission, error) {
 	}
 	switch {
 	case sub.ImageURL != "" && len(sub.Image) > 0:
-		return nil, domain.Errorf(domain.InvalidRequest, "send either image or imageUrl, not both")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "send either image or imageUrl, not both")
 	case sub.ImageURL == "" && len(sub.Image) == 0:
-		return nil, domain.Errorf(domain.InvalidRequest, "image is required (base64)")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "image is required (base64)")
 	}
 	return sub, nil
 }
@@ -192,7 +192,7 @@ func (j *jsonStream) stringValue(limit int) (string, error) {
 		}
 		raw = append(raw, c)
 		if len(raw) > limit+2 {
-			return "", domain.Errorf(domain.InvalidRequest, "a member of the body is too long")
+			return "", errcode.Errorf(errcode.InvalidRequest, "a member of the body is too long")
 		}
 		switch {
 		case escaped:
@@ -221,7 +221,7 @@ func (j *jsonStream) scalarString() (string, error) {
 	case 'n':
 		return "", j.literal("ull")
 	}
-	return "", domain.Errorf(domain.InvalidRequest, "the body's string members must be strings")
+	return "", errcode.Errorf(errcode.InvalidRequest, "the body's string members must be strings")
 }
 
 func (j *jsonStream) literal(rest string) error {
@@ -268,7 +268,7 @@ func (j *jsonStream) rawValue() (string, error) {
 			}
 			b.WriteByte(c)
 			if b.Len() > maxValueLen {
-				return "", domain.Errorf(domain.InvalidRequest, "a member of the body is too long")
+				return "", errcode.Errorf(errcode.InvalidRequest, "a member of the body is too long")
 			}
 		}
 	}
@@ -279,7 +279,7 @@ func (j *jsonStream) rawValue() (string, error) {
 		}
 		b.WriteByte(c)
 		if b.Len() > maxValueLen {
-			return "", domain.Errorf(domain.InvalidRequest, "a member of the body is too long")
+			return "", errcode.Errorf(errcode.InvalidRequest, "a member of the body is too long")
 		}
 		switch {
 		case escaped:
@@ -315,7 +315,7 @@ func (j *jsonStream) imageValue() ([]byte, error) {
 		return nil, j.literal("ull")
 	case '"':
 	default:
-		return nil, domain.Errorf(domain.InvalidImage, "image must be a base64 string")
+		return nil, errcode.Errorf(errcode.InvalidImage, "image must be a base64 string")
 	}
 	capacity := int64(64 << 10)
 	if j.hint > 0 {
@@ -335,14 +335,14 @@ func (j *jsonStream) imageValue() ([]byte, error) {
 			return nil
 		}
 		if final && k%4 == 1 {
-			return domain.Errorf(domain.InvalidImage, "image is not valid base64")
+			return errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 		}
 		enc := base64.StdEncoding
 		if k%4 != 0 {
 			enc = base64.RawStdEncoding
 		}
 		if int64(len(out))+int64(enc.DecodedLen(k)) > j.maxImage+2 {
-			return domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", j.maxImage)
+			return errcode.Errorf(errcode.ImageTooLarge, "the image is larger than %d bytes", j.maxImage)
 		}
 		if need := enc.DecodedLen(k); cap(out)-len(out) < need {
 			// Only without a Content-Length (chunked), or with a lying one.
@@ -352,7 +352,7 @@ func (j *jsonStream) imageValue() ([]byte, error) {
 		}
 		m, err := enc.Decode(out[len(out):cap(out)], chunk[:k])
 		if err != nil {
-			return domain.Errorf(domain.InvalidImage, "image is not valid base64")
+			return errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 		}
 		out = out[:len(out)+m]
 		n = copy(chunk[:], chunk[k:n])
@@ -364,7 +364,7 @@ func (j *jsonStream) imageValue() ([]byte, error) {
 			pad++
 			return nil
 		case pad > 0:
-			return domain.Errorf(domain.InvalidImage, "image is not valid base64")
+			return errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 		case c == '-':
 			c = '+'
 		case c == '_':
@@ -412,11 +412,11 @@ func (j *jsonStream) imageValue() ([]byte, error) {
 					}
 				}
 				if v > 0x7f {
-					return nil, domain.Errorf(domain.InvalidImage, "image is not valid base64")
+					return nil, errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 				}
 				c = byte(v)
 			default:
-				return nil, domain.Errorf(domain.InvalidImage, "image is not valid base64")
+				return nil, errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 			}
 		} else if c == '"' {
 			break
@@ -435,18 +435,18 @@ func (j *jsonStream) imageValue() ([]byte, error) {
 				if c == ',' {
 					p := string(prefix)
 					if !strings.HasSuffix(p, ";base64,") {
-						return nil, domain.Errorf(domain.InvalidImage, "image data URL is not base64")
+						return nil, errcode.Errorf(errcode.InvalidImage, "image data URL is not base64")
 					}
 					prefix, checkedPrefix = prefix[:0], true
 				} else if len(prefix) == cap(prefix) {
-					return nil, domain.Errorf(domain.InvalidImage, "image data URL is not base64")
+					return nil, errcode.Errorf(errcode.InvalidImage, "image data URL is not base64")
 				}
 				continue
 			}
 			checkedPrefix = true
 			for _, p := range prefix {
 				if !validB64(p) && p != '=' {
-					return nil, domain.Errorf(domain.InvalidImage, "image is not valid base64")
+					return nil, errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 				}
 				if err := add(p); err != nil {
 					return nil, err
@@ -456,7 +456,7 @@ func (j *jsonStream) imageValue() ([]byte, error) {
 			continue
 		}
 		if !validB64(c) && c != '=' {
-			return nil, domain.Errorf(domain.InvalidImage, "image is not valid base64")
+			return nil, errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 		}
 		if err := add(c); err != nil {
 			return nil, err
@@ -465,7 +465,7 @@ func (j *jsonStream) imageValue() ([]byte, error) {
 	if !checkedPrefix { // a string shorter than five characters
 		for _, p := range prefix {
 			if !validB64(p) && p != '=' {
-				return nil, domain.Errorf(domain.InvalidImage, "image is not valid base64")
+				return nil, errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 			}
 			if err := add(p); err != nil {
 				return nil, err
@@ -473,16 +473,16 @@ func (j *jsonStream) imageValue() ([]byte, error) {
 		}
 	}
 	if pad > 2 { // padding is optional (and its alignment is not checked)
-		return nil, domain.Errorf(domain.InvalidImage, "image is not valid base64")
+		return nil, errcode.Errorf(errcode.InvalidImage, "image is not valid base64")
 	}
 	if err := flush(true); err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, domain.Errorf(domain.InvalidImage, "the image is empty")
+		return nil, errcode.Errorf(errcode.InvalidImage, "the image is empty")
 	}
 	if int64(len(out)) > j.maxImage {
-		return nil, domain.Errorf(domain.ImageTooLarge, "the image is larger than %d bytes", j.maxImage)
+		return nil, errcode.Errorf(errcode.ImageTooLarge, "the image is larger than %d bytes", j.maxImage)
 	}
 	return out, nil
 }

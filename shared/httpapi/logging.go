@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/sign"
 )
 
@@ -116,7 +116,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		}
 		level := slog.LevelInfo
 		if n.err != nil {
-			e := domain.AsError(n.err)
+			e := errcode.AsError(n.err)
 			attrs = append(attrs, slog.String("code", string(e.Code)))
 			if e.UpstreamCode != "" {
 				attrs = append(attrs, slog.String("upstreamCode", e.UpstreamCode))

@@ -1,5 +1,5 @@
 // Package httpapi is the HTTP API (docs/openapi.yaml): routes, API-key auth, body
-// decoding, and the mapping of domain error codes to HTTP statuses. It is
+// decoding, and the mapping of error codes to HTTP statuses. It is
 // plain net/http; platform adapters feed it events.
 package httpapi
 
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/buildinfo"
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/ratelimit"
 	"github.com/cardocr/cardocr/shared/tenants"
@@ -147,7 +147,7 @@ func New(opt Options) http.Handler {
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	fail(w, r, domain.Errorf(domain.NotFound, "no such route"), "")
+	fail(w, r, errcode.Errorf(errcode.NotFound, "no such route"), "")
 }
 
 // cleanPaths answers a path that is not in canonical form (//v1/…, /./,
@@ -207,7 +207,7 @@ func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
 		t, err := s.authorized(r)
 		if err != nil {
 			w.Header().Set("Connection", "close")
-			fail(w, r, &domain.Error{Code: domain.StoreUnavailable, Retryable: true, Err: err,
+			fail(w, r, &errcode.Error{Code: errcode.StoreUnavailable, Retryable: true, Err: err,
 				Message: "the tenants document could not be read; try again"}, "")
 			return
 		}
@@ -217,7 +217,7 @@ func (s *server) auth(next http.HandlerFunc) http.HandlerFunc {
 			// without a key cannot hold it by trickling a body.
 			w.Header().Set("Connection", "close")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cardocr"`)
-			fail(w, r, domain.Errorf(domain.Unauthorized, "missing or wrong API key"), "")
+			fail(w, r, errcode.Errorf(errcode.Unauthorized, "missing or wrong API key"), "")
 			return
 		}
 		if err := s.paceTenant(r.Context(), t); err != nil {
@@ -245,7 +245,7 @@ func (s *server) paceTenant(ctx context.Context, t *tenants.Tenant) error {
 	if err == nil {
 		return nil
 	}
-	de := &domain.Error{Code: domain.Busy, Retryable: true, Err: err,
+	de := &errcode.Error{Code: errcode.Busy, Retryable: true, Err: err,
 		Message: "this API key's tenant is over its request rate; try again shortly"}
 	var lim *ratelimit.Limited
 	if errors.As(err, &lim) {
@@ -269,7 +269,7 @@ func mayUse(w http.ResponseWriter, r *http.Request, kind string) bool {
 	if tenantOf(r).May(kind) {
 		return true
 	}
-	fail(w, r, domain.Errorf(domain.Forbidden, "this API key's tenant may not use %s OCR", kind), "")
+	fail(w, r, errcode.Errorf(errcode.Forbidden, "this API key's tenant may not use %s OCR", kind), "")
 	return false
 }
 
@@ -289,7 +289,7 @@ func (s *server) bounded(next http.HandlerFunc) http.HandlerFunc {
 			next(w, r)
 		default:
 			w.Header().Set("Connection", "close") // the body is not read
-			fail(w, r, &domain.Error{Code: domain.Busy, Retryable: true,
+			fail(w, r, &errcode.Error{Code: errcode.Busy, Retryable: true,
 				Message: "too many large requests in flight on this instance; try again shortly"}, "")
 		}
 	}
@@ -387,7 +387,7 @@ func (s *server) idcardResult(w http.ResponseWriter, r *http.Request) {
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	e := domain.Errorf(domain.InvalidRequest, "use %s", allow)
+	e := errcode.Errorf(errcode.InvalidRequest, "use %s", allow)
 	noteErr(r, e)
 	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message}})
 }

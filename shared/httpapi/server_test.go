@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
 	"github.com/cardocr/cardocr/shared/tickets"
@@ -42,7 +42,7 @@ func (s *stubCards) SubmitIDCard(_ context.Context, r ocr.IDCardRequest) (*ocr.I
 func (s *stubCards) IDCardResult(_ context.Context, q ocr.ResultQuery) (*ocr.IDCardResult, error) {
 	orderNo, files := q.OrderNo, q.Files
 	if !sign.ValidOrderNo(orderNo) {
-		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
 	s.calls.Add(1)
 	s.gotFiles.Store(files)
@@ -159,15 +159,15 @@ func TestHandlerAnswers(t *testing.T) {
 	if st, _, _ := call(t, srv, "GET", "/v1/idcard/results/o1?files=yes", "", "", "k"); st != 200 || !cards.gotFiles.Load() {
 		t.Errorf("files=yes: %d, files %v", st, cards.gotFiles.Load())
 	}
-	for code, status := range map[domain.Code]int{domain.NotFound: 404, domain.OrderConflict: 409, domain.RecognitionFailed: 422,
-		domain.QuotaExceeded: 429, domain.TicketsUnavailable: 503, domain.UpstreamError: 502, domain.UpstreamTimeout: 504,
-		domain.RequestTimeout: 408, domain.Busy: 429, domain.Internal: 500} {
-		cards.err = &domain.Error{Code: code, Message: "m", Err: io.EOF}
+	for code, status := range map[errcode.Code]int{errcode.NotFound: 404, errcode.OrderConflict: 409, errcode.RecognitionFailed: 422,
+		errcode.QuotaExceeded: 429, errcode.TicketsUnavailable: 503, errcode.UpstreamError: 502, errcode.UpstreamTimeout: 504,
+		errcode.RequestTimeout: 408, errcode.Busy: 429, errcode.Internal: 500} {
+		cards.err = &errcode.Error{Code: code, Message: "m", Err: io.EOF}
 		st, h, body := call(t, srv, "GET", "/v1/idcard/results/o1", "", "", "k")
 		if st != status || !strings.Contains(string(body), `"code":"`+string(code)+`"`) {
 			t.Errorf("%s: %d %s", code, st, body)
 		}
-		if code == domain.Busy && h.Get("Retry-After") == "" {
+		if code == errcode.Busy && h.Get("Retry-After") == "" {
 			t.Errorf("busy without Retry-After")
 		}
 		if strings.Contains(string(body), "EOF") {

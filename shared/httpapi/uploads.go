@@ -7,7 +7,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/uploads"
 )
 
@@ -32,7 +32,7 @@ func (s *server) upload(kind string) http.HandlerFunc {
 			return
 		}
 		if s.opt.Uploads == nil {
-			fail(w, r, domain.Errorf(domain.NotFound, "uploads are not served here: this deployment has no archive bucket to upload to (ARCHIVE_URL)"), "")
+			fail(w, r, errcode.Errorf(errcode.NotFound, "uploads are not served here: this deployment has no archive bucket to upload to (ARCHIVE_URL)"), "")
 			return
 		}
 		var req uploads.Request
@@ -41,14 +41,14 @@ func (s *server) upload(kind string) http.HandlerFunc {
 		if err := dec.Decode(&req); err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				fail(w, r, domain.Errorf(domain.InvalidRequest, "the request is larger than %d bytes: send the photo to the form, not here", maxUploadRequest), "")
+				fail(w, r, errcode.Errorf(errcode.InvalidRequest, "the request is larger than %d bytes: send the photo to the form, not here", maxUploadRequest), "")
 				return
 			}
-			fail(w, r, domain.Errorf(domain.InvalidRequest, `send JSON: {"side":"front"|"back" (ID cards), "contentType":"image/jpeg"|"image/png", "size":N, "orderNo"?, "method"?}`), "")
+			fail(w, r, errcode.Errorf(errcode.InvalidRequest, `send JSON: {"side":"front"|"back" (ID cards), "contentType":"image/jpeg"|"image/png", "size":N, "orderNo"?, "method"?}`), "")
 			return
 		}
 		if _, err := dec.Token(); err != io.EOF {
-			fail(w, r, domain.Errorf(domain.InvalidRequest, "the body must hold one JSON object"), "")
+			fail(w, r, errcode.Errorf(errcode.InvalidRequest, "the body must hold one JSON object"), "")
 			return
 		}
 		req.Kind, req.Owner = kind, tenantOf(r).ID

@@ -19,7 +19,7 @@ import (
 	"image/png"
 	"runtime"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 )
 
@@ -64,7 +64,7 @@ func (f *Fitter) Fit(ctx context.Context, img []byte, maxBytes int64) ([]byte, *
 		case f.slots <- struct{}{}:
 			defer func() { <-f.slots }()
 		case <-ctx.Done():
-			return nil, nil, domain.Wrap(domain.RequestTimeout, ctx.Err(), "the image could not be fitted in time")
+			return nil, nil, errcode.Wrap(errcode.RequestTimeout, ctx.Err(), "the image could not be fitted in time")
 		}
 	}
 	var src image.Image
@@ -78,7 +78,7 @@ func (f *Fitter) Fit(ctx context.Context, img []byte, maxBytes int64) ([]byte, *
 		notes = pngComments(img)
 	}
 	if err != nil {
-		return nil, nil, domain.Wrap(domain.InvalidImage, err, "the "+kind+" image does not decode")
+		return nil, nil, errcode.Wrap(errcode.InvalidImage, err, "the "+kind+" image does not decode")
 	}
 	from := ocr.ImageSize{Width: info.Width, Height: info.Height, Bytes: int64(len(img))}
 	if orient >= 5 { // turned by a quarter: the image as seen is the other way round
@@ -89,11 +89,11 @@ func (f *Fitter) Fit(ctx context.Context, img []byte, maxBytes int64) ([]byte, *
 	for {
 		w, h := max(1, int(float64(b.Dx())*scale+0.5)), max(1, int(float64(b.Dy())*scale+0.5))
 		if min(w, h) < ocr.MinImageSide {
-			return nil, nil, domain.Errorf(domain.ImageTooLarge,
+			return nil, nil, errcode.Errorf(errcode.ImageTooLarge,
 				"the image does not fit in %d bytes even at %d pixels on its short side", maxBytes, ocr.MinImageSide)
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, nil, domain.Wrap(domain.RequestTimeout, err, "the image could not be fitted in time")
+			return nil, nil, errcode.Wrap(errcode.RequestTimeout, err, "the image could not be fitted in time")
 		}
 		out := orientate(downscale(src, w, h), orient)
 		enc, err := encode(out, notes)
@@ -118,7 +118,7 @@ func Unsupported(img []byte) error {
 			name = "a BMP larger than the provider takes"
 		}
 	}
-	return domain.Errorf(domain.UnsupportedMediaType, "%s is not accepted; send a JPEG or PNG (or a BMP within the provider's limit). An iPhone sends JPEG when its camera is set to Most Compatible, and a mini-program's chooseMedia returns JPEG", name)
+	return errcode.Errorf(errcode.UnsupportedMediaType, "%s is not accepted; send a JPEG or PNG (or a BMP within the provider's limit). An iPhone sends JPEG when its camera is set to Most Compatible, and a mini-program's chooseMedia returns JPEG", name)
 }
 
 // encode writes img as a JPEG with notes as COM segments after SOI.

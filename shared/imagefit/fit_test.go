@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 // bankLimit is WeBank's bank card limit: 3 MB of Base64 (2,359,296 raw).
@@ -206,19 +206,19 @@ func TestFitRefusals(t *testing.T) {
 		name string
 		img  []byte
 		max  int64
-		code domain.Code
+		code errcode.Code
 		says string
 	}{
-		{"heic", heic, 10, domain.UnsupportedMediaType, "HEIC"},
-		{"webp", webp, 10, domain.UnsupportedMediaType, "WebP"},
-		{"garbage", []byte("not an image at all"), 10, domain.UnsupportedMediaType, "JPEG or PNG"},
-		{"truncated", small[:len(small)/2], 10, domain.InvalidImage, "truncated"},
-		{"cannot fit", small, 50, domain.ImageTooLarge, "even at"},
-		{"too few pixels", encodeJPEG(t, halves(90, 60), 90), 10, domain.InvalidImage, "plausible"},
+		{"heic", heic, 10, errcode.UnsupportedMediaType, "HEIC"},
+		{"webp", webp, 10, errcode.UnsupportedMediaType, "WebP"},
+		{"garbage", []byte("not an image at all"), 10, errcode.UnsupportedMediaType, "JPEG or PNG"},
+		{"truncated", small[:len(small)/2], 10, errcode.InvalidImage, "truncated"},
+		{"cannot fit", small, 50, errcode.ImageTooLarge, "even at"},
+		{"too few pixels", encodeJPEG(t, halves(90, 60), 90), 10, errcode.InvalidImage, "plausible"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := New().Fit(context.Background(), tc.img, tc.max)
-			if domain.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.says) {
+			if errcode.ErrorCode(err) != tc.code || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("err = %v, want %s saying %q", err, tc.code, tc.says)
 			}
 		})
@@ -231,7 +231,7 @@ func TestFitCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, _, err := f.Fit(ctx, encodeJPEG(t, halves(400, 200), 95), 100)
-	if domain.ErrorCode(err) != domain.RequestTimeout {
+	if errcode.ErrorCode(err) != errcode.RequestTimeout {
 		t.Fatalf("err = %v, want request_timeout", err)
 	}
 }

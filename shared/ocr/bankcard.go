@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/sign"
 )
 
@@ -147,7 +147,7 @@ func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequ
 // asked.
 func (s *Service) BankCardResult(ctx context.Context, q ResultQuery) (*BankCardResult, error) {
 	if !sign.ValidOrderNo(q.OrderNo) {
-		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
 	o, err := s.lookup(ctx, KindBankCard, q)
 	if err != nil {

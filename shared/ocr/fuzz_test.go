@@ -8,8 +8,8 @@ import (
 	"io"
 	"testing"
 
-	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 // FuzzInspectImage: any bytes, whole or as a head, give a coded answer and
@@ -42,7 +42,7 @@ func FuzzInspectImage(f *testing.F) {
 		}
 		info, err := InspectImage(b, whole)
 		if err != nil {
-			if domain.ErrorCode(err) != domain.InvalidImage {
+			if errcode.ErrorCode(err) != errcode.InvalidImage {
 				t.Fatalf("uncoded error %v", err)
 			}
 			return

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/sign"
 )
@@ -93,7 +93,7 @@ func (s *Service) ValidateIDCardRequest(r *IDCardRequest) error {
 
 func (s *Service) checkIDCard(r *IDCardRequest) (Provider, error) {
 	if r.Side != Front && r.Side != Back {
-		return nil, domain.Errorf(domain.InvalidRequest, `side must be "front" or "back"`)
+		return nil, errcode.Errorf(errcode.InvalidRequest, `side must be "front" or "back"`)
 	}
 	if err := checkIDs(r.OrderNo, r.UserID); err != nil {
 		return nil, err
@@ -108,10 +108,10 @@ func (s *Service) checkIDCard(r *IDCardRequest) (Provider, error) {
 
 func checkIDs(orderNo, userID string) error {
 	if orderNo != "" && !sign.ValidOrderNo(orderNo) {
-		return domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
+		return errcode.Errorf(errcode.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
 	if userID != "" && !validUserID(userID) {
-		return domain.Errorf(domain.InvalidRequest, "userId must be 1 to 64 letters, digits, '_' or '-' (a WeChat openid is fine)")
+		return errcode.Errorf(errcode.InvalidRequest, "userId must be 1 to 64 letters, digits, '_' or '-' (a WeChat openid is fine)")
 	}
 	return nil
 }
@@ -150,15 +150,15 @@ func checkInput(p Provider, kind string, img Image, imageURL string, fitMax int6
 	l := p.Limits()
 	if imageURL != "" {
 		if !l.ImageURL {
-			return domain.Errorf(domain.InvalidRequest, "imageUrl is not accepted by provider %q; send the image", p.Name())
+			return errcode.Errorf(errcode.InvalidRequest, "imageUrl is not accepted by provider %q; send the image", p.Name())
 		}
 		if img.Size != 0 {
-			return domain.Errorf(domain.InvalidRequest, "send either image or imageUrl, not both")
+			return errcode.Errorf(errcode.InvalidRequest, "send either image or imageUrl, not both")
 		}
 		return nil // the provider's address guard checks it before the call
 	}
 	err := CheckImage(img.Head, img.Size, limit(l, kind))
-	if domain.ErrorCode(err) == domain.ImageTooLarge && img.Size <= fitMax {
+	if errcode.ErrorCode(err) == errcode.ImageTooLarge && img.Size <= fitMax {
 		if k := ImageKind(img.Head); k == "jpeg" || k == "png" {
 			return CheckImage(img.Head, img.Size, img.Size)
 		}
@@ -255,7 +255,7 @@ func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest,
 	if r.ImageURL != "" {
 		uc, ok := p.(URLChecker)
 		if !ok {
-			return nil, domain.Errorf(domain.InvalidRequest, "imageUrl is not accepted by provider %q", p.Name())
+			return nil, errcode.Errorf(errcode.InvalidRequest, "imageUrl is not accepted by provider %q", p.Name())
 		}
 		if err := uc.CheckImageURL(ctx, r.ImageURL); err != nil { // bad input: no credential, no call
 			return nil, err
@@ -279,7 +279,7 @@ func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest,
 	done(err)
 	if err == nil && read.Side != "" && read.Side != r.Side {
 		s.Metrics.Call(ctx, counter(p, KindIDCard), metrics.OutcomeSideMismatch)
-		return nil, &domain.Error{Code: domain.RecognitionFailed, OrderNo: r.OrderNo,
+		return nil, &errcode.Error{Code: errcode.RecognitionFailed, OrderNo: r.OrderNo,
 			Message: "the image shows the " + read.Side + " side of an ID card; the " + r.Side + " side was requested"}
 	}
 	s.count(ctx, counter(p, KindIDCard), err)
@@ -324,7 +324,7 @@ func (s *Service) fromRead(res *IDCardResult, read *IDCardRead) {
 // says which provider made it; only that provider is asked.
 func (s *Service) IDCardResult(ctx context.Context, q ResultQuery) (*IDCardResult, error) {
 	if !sign.ValidOrderNo(q.OrderNo) {
-		return nil, domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
+		return nil, errcode.Errorf(errcode.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
 	o, err := s.lookup(ctx, KindIDCard, q)
 	if err != nil {
@@ -374,7 +374,7 @@ func (s *Service) querier(o *Order) (Provider, Querier, error) {
 		if q, ok := p.(Querier); ok {
 			return p, q, nil
 		}
-		return nil, nil, &domain.Error{Code: domain.NotFound, Err: errNoQuerier,
+		return nil, nil, &errcode.Error{Code: errcode.NotFound, Err: errNoQuerier,
 			Message: "this order was made by provider " + o.Provider + ", which keeps no results to query"}
 	}
 	for _, n := range s.names() {
@@ -382,7 +382,7 @@ func (s *Service) querier(o *Order) (Provider, Querier, error) {
 			return s.Providers[n], q, nil
 		}
 	}
-	return nil, nil, domain.Errorf(domain.NotFound, "no configured provider keeps results by order number")
+	return nil, nil, errcode.Errorf(errcode.NotFound, "no configured provider keeps results by order number")
 }
 
 func (s *Service) finishIDCard(res *IDCardResult, in cardcheck.IDCardFields) {

@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 // Plausible dimensions of a photo of a card (ID-1, 85.6 × 54 mm): a short
@@ -36,10 +36,10 @@ type ImageInfo struct {
 // shorter than its pixels). limit is the provider's raw-size limit.
 func CheckImage(head []byte, size, limit int64) error {
 	if size == 0 {
-		return domain.Errorf(domain.InvalidImage, "the image is empty")
+		return errcode.Errorf(errcode.InvalidImage, "the image is empty")
 	}
 	if size > limit {
-		return domain.Errorf(domain.ImageTooLarge, "the image is %d bytes; this provider accepts at most %d", size, limit)
+		return errcode.Errorf(errcode.ImageTooLarge, "the image is %d bytes; this provider accepts at most %d", size, limit)
 	}
 	info, err := InspectImage(head, int64(len(head)) >= size)
 	if err != nil {
@@ -47,7 +47,7 @@ func CheckImage(head []byte, size, limit int64) error {
 	}
 	short, long := min(info.Width, info.Height), max(info.Width, info.Height)
 	if short < MinImageSide || long > MaxImageSide || info.Width*info.Height > MaxImagePixels {
-		return domain.Errorf(domain.InvalidImage, "the image is %d×%d pixels: not a plausible card photo (each side %d to %d pixels, at most %d megapixels)",
+		return errcode.Errorf(errcode.InvalidImage, "the image is %d×%d pixels: not a plausible card photo (each side %d to %d pixels, at most %d megapixels)",
 			info.Width, info.Height, MinImageSide, MaxImageSide, MaxImagePixels/1_000_000)
 	}
 	return nil
@@ -57,14 +57,14 @@ func CheckImage(head []byte, size, limit int64) error {
 // says b is the complete file, and then its structure is walked to the end.
 func InspectImage(b []byte, whole bool) (ImageInfo, error) {
 	bad := func(msg string) (ImageInfo, error) {
-		return ImageInfo{}, domain.Errorf(domain.InvalidImage, "%s", msg)
+		return ImageInfo{}, errcode.Errorf(errcode.InvalidImage, "%s", msg)
 	}
 	kind := ImageKind(b)
 	var info ImageInfo
 	switch kind {
 	case "":
 		if f := PhoneFormat(b); f != "" {
-			return ImageInfo{}, domain.Errorf(domain.UnsupportedMediaType, "%s is not accepted; send a JPEG, PNG or BMP", f)
+			return ImageInfo{}, errcode.Errorf(errcode.UnsupportedMediaType, "%s is not accepted; send a JPEG, PNG or BMP", f)
 		}
 		return bad("the payload is not a JPEG, PNG or BMP image")
 	case "jpeg", "png":
@@ -275,7 +275,7 @@ func pngComplete(b []byte) bool {
 // whole file it checks that the pixel array fits in it.
 func bmpInfo(b []byte, whole bool) (ImageInfo, error) {
 	bad := func(msg string) (ImageInfo, error) {
-		return ImageInfo{}, domain.Errorf(domain.InvalidImage, "%s", msg)
+		return ImageInfo{}, errcode.Errorf(errcode.InvalidImage, "%s", msg)
 	}
 	if len(b) < 26 {
 		return bad("the bmp header is truncated")

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
-	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 func TestCheckImage(t *testing.T) {
@@ -24,26 +24,26 @@ func TestCheckImage(t *testing.T) {
 		head  []byte
 		size  int64
 		limit int64
-		want  domain.Code
+		want  errcode.Code
 	}{
 		{"jpeg", nil, 0, 0, ""},
 		{"png", nil, 0, 0, ""},
 		{"bmp", nil, 0, 0, ""},
 		{"jpeg padded after its end", nil, 0, 0, ""},
 		{"jpeg, head of an upload", nil, 0, 0, ""},
-		{"truncated jpeg", nil, 0, 0, domain.InvalidImage},
-		{"truncated png", nil, 0, 0, domain.InvalidImage},
-		{"truncated bmp", nil, 0, 0, domain.InvalidImage},
-		{"10x10 png", nil, 0, 0, domain.InvalidImage},
-		{"99 px high", nil, 0, 0, domain.InvalidImage},
-		{"too large", nil, 0, 100, domain.ImageTooLarge},
-		{"three bytes of jpeg magic", []byte{0xFF, 0xD8, 0xFF}, 3, 0, domain.InvalidImage},
-		{"BM and garbage", []byte("BM\x00\x00garbage garbage garbage garbage"), 36, 0, domain.InvalidImage},
-		{"empty", []byte{}, 0, 0, domain.InvalidImage},
-		{"gif", []byte("GIF89a\x01\x00\x01\x00"), 10, 0, domain.UnsupportedMediaType},
-		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"), 16, 0, domain.UnsupportedMediaType},
-		{"webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), 16, 0, domain.UnsupportedMediaType},
-		{"pdf", []byte("%PDF-1.4"), 8, 0, domain.InvalidImage},
+		{"truncated jpeg", nil, 0, 0, errcode.InvalidImage},
+		{"truncated png", nil, 0, 0, errcode.InvalidImage},
+		{"truncated bmp", nil, 0, 0, errcode.InvalidImage},
+		{"10x10 png", nil, 0, 0, errcode.InvalidImage},
+		{"99 px high", nil, 0, 0, errcode.InvalidImage},
+		{"too large", nil, 0, 100, errcode.ImageTooLarge},
+		{"three bytes of jpeg magic", []byte{0xFF, 0xD8, 0xFF}, 3, 0, errcode.InvalidImage},
+		{"BM and garbage", []byte("BM\x00\x00garbage garbage garbage garbage"), 36, 0, errcode.InvalidImage},
+		{"empty", []byte{}, 0, 0, errcode.InvalidImage},
+		{"gif", []byte("GIF89a\x01\x00\x01\x00"), 10, 0, errcode.UnsupportedMediaType},
+		{"heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00"), 16, 0, errcode.UnsupportedMediaType},
+		{"webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), 16, 0, errcode.UnsupportedMediaType},
+		{"pdf", []byte("%PDF-1.4"), 8, 0, errcode.InvalidImage},
 	}
 	inputs := map[string]func() ([]byte, int64){
 		"jpeg": func() ([]byte, int64) { return whole(jpg) }, "png": func() ([]byte, int64) { return whole(png) },
@@ -63,7 +63,7 @@ func TestCheckImage(t *testing.T) {
 		if tt.limit == 0 {
 			tt.limit = testMaxImage
 		}
-		if got := domain.ErrorCode(CheckImage(tt.head, tt.size, tt.limit)); got != tt.want {
+		if got := errcode.ErrorCode(CheckImage(tt.head, tt.size, tt.limit)); got != tt.want {
 			t.Errorf("%s: %q, want %q (%v)", tt.name, got, tt.want, CheckImage(tt.head, tt.size, tt.limit))
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 // Order records. Every order this service makes is recorded in a store that
@@ -55,7 +55,7 @@ type Order struct {
 	State string `json:"state"`
 	Code  string `json:"code,omitempty"` // the error code of a failed order
 	// Message is a failed upload's error message, as a direct submit would
-	// have answered it (domain messages carry no personal data).
+	// have answered it (coded errors' messages carry no personal data).
 	Message string `json:"message,omitempty"`
 	// Upload: the order came through an upload form, which expires at
 	// ExpiresAt; its result is fetched, not answered, so a query meets
@@ -134,7 +134,7 @@ func ImageSHA256(img Image, imageURL string) (string, error) {
 // without it a reused order number cannot be told from a retry, so nothing
 // is sent.
 func storeError(err error) error {
-	return &domain.Error{Code: domain.StoreUnavailable, Retryable: true, Err: err,
+	return &errcode.Error{Code: errcode.StoreUnavailable, Retryable: true, Err: err,
 		Message: "the order store did not answer; nothing was sent upstream, try again"}
 }
 
@@ -164,7 +164,7 @@ func (s *Service) claim(ctx context.Context, o *Order, callerOrder bool) (prev *
 		}
 		return nil, nil
 	case prev.State == OrderErased:
-		return nil, &domain.Error{Code: domain.OrderConflict, OrderNo: o.OrderNo,
+		return nil, &errcode.Error{Code: errcode.OrderConflict, OrderNo: o.OrderNo,
 			Message: "this orderNo belongs to an erased order; use a new orderNo"}
 	case prev.Owner != o.Owner:
 		// Another tenant's number: told apart from nothing else.
@@ -199,15 +199,15 @@ func (s *Service) settle(ctx context.Context, o Order, provider string, err erro
 	switch {
 	case err == nil:
 		o.State = OrderDone
-	case MayHaveReached(err) && domain.ErrorCode(err) != domain.RecognitionFailed:
+	case MayHaveReached(err) && errcode.ErrorCode(err) != errcode.RecognitionFailed:
 		o.State = OrderSending // the outcome upstream is unknown
 	default:
-		o.State, o.Code = OrderFailed, string(domain.ErrorCode(err))
+		o.State, o.Code = OrderFailed, string(errcode.ErrorCode(err))
 		if o.Upload {
-			o.Message = domain.AsError(err).Message
+			o.Message = errcode.AsError(err).Message
 		}
 	}
-	if domain.ErrorCode(err) == domain.OrderConflict {
+	if errcode.ErrorCode(err) == errcode.OrderConflict {
 		return // the record is someone else's
 	}
 	if werr := s.Orders.SaveOrder(context.WithoutCancel(ctx), o); werr != nil {
@@ -225,7 +225,7 @@ func (s *Service) newOrder(kind, side, orderNo string, img Image, imageURL strin
 	}
 	h, err := ImageSHA256(img, imageURL)
 	if err != nil {
-		return o, domain.Wrap(domain.InvalidImage, err, "the image could not be read")
+		return o, errcode.Wrap(errcode.InvalidImage, err, "the image could not be read")
 	}
 	o.ImageSHA256 = h
 	return o, nil
@@ -246,28 +246,28 @@ func (s *Service) lookup(ctx context.Context, kind string, q ResultQuery) (*Orde
 	case o == nil && OwnerOf(q.Owner) != "":
 		// A tenant's orders all have records: no record, no order (the
 		// upstream is not asked, whoever else used the number).
-		return nil, domain.Errorf(domain.NotFound, "no %s result under this orderNo", kindNoun(kind))
+		return nil, errcode.Errorf(errcode.NotFound, "no %s result under this orderNo", kindNoun(kind))
 	case o == nil:
 		return nil, nil
 	case o.Owner != OwnerOf(q.Owner):
 		// Another tenant's order is answered as no order at all.
-		return nil, domain.Errorf(domain.NotFound, "no %s result under this orderNo", kindNoun(kind))
+		return nil, errcode.Errorf(errcode.NotFound, "no %s result under this orderNo", kindNoun(kind))
 	case o.Kind != "" && o.Kind != kind:
-		return nil, domain.Errorf(domain.NotFound, "no %s result under this orderNo", kindNoun(kind))
+		return nil, errcode.Errorf(errcode.NotFound, "no %s result under this orderNo", kindNoun(kind))
 	case o.State == OrderErased:
-		return nil, &domain.Error{Code: domain.Erased, Message: "this order was erased on request"}
+		return nil, &errcode.Error{Code: errcode.Erased, Message: "this order was erased on request"}
 	case o.State == OrderIssued && s.now().After(o.ExpiresAt.Add(UploadGrace)):
-		return nil, &domain.Error{Code: domain.UploadExpired, OrderNo: q.OrderNo,
+		return nil, &errcode.Error{Code: errcode.UploadExpired, OrderNo: q.OrderNo,
 			Message: "no image was uploaded with this order's form before it expired at " + o.ExpiresAt.UTC().Format(time.RFC3339) + "; request a new upload"}
 	case o.State == OrderIssued || o.Upload && o.State == OrderSending:
-		return nil, &domain.Error{Code: domain.Pending, OrderNo: q.OrderNo, Message: "the upload's result is not there yet"}
+		return nil, &errcode.Error{Code: errcode.Pending, OrderNo: q.OrderNo, Message: "the upload's result is not there yet"}
 	case o.Upload && o.State == OrderFailed:
 		// As the submit would have answered it.
 		msg := o.Message
 		if msg == "" {
 			msg = "the uploaded image was not recognized"
 		}
-		return nil, &domain.Error{Code: domain.Code(o.Code), OrderNo: q.OrderNo, Message: msg}
+		return nil, &errcode.Error{Code: errcode.Code(o.Code), OrderNo: q.OrderNo, Message: msg}
 	}
 	return o, nil
 }
@@ -333,7 +333,7 @@ func (s *Service) keepEvidence(ctx context.Context, p Provider, owner, kind, ord
 // results: from the archive when evidence is on, else a 404 that says so.
 func (s *Service) archived(ctx context.Context, kind string, o *Order, into any) error {
 	if s.Evidence == nil {
-		return &domain.Error{Code: domain.NotFound, Err: errNoQuerier,
+		return &errcode.Error{Code: errcode.NotFound, Err: errNoQuerier,
 			Message: "this order was made by provider " + o.Provider + ", which keeps no results, and this deployment archives none (EVIDENCE is off)"}
 	}
 	raw, err := s.Evidence.ArchivedResult(ctx, kind, UpstreamOrderNo(o.Owner, o.OrderNo))
@@ -341,11 +341,11 @@ func (s *Service) archived(ctx context.Context, kind string, o *Order, into any)
 		return storeError(err)
 	}
 	if raw == nil {
-		return &domain.Error{Code: domain.NotFound, Err: errNoQuerier,
+		return &errcode.Error{Code: errcode.NotFound, Err: errNoQuerier,
 			Message: "this order was made by provider " + o.Provider + ", which keeps no results, and its result was not archived"}
 	}
 	if err := json.Unmarshal(raw, into); err != nil {
-		return domain.Wrap(domain.Internal, err, "the archived result is unreadable")
+		return errcode.Wrap(errcode.Internal, err, "the archived result is unreadable")
 	}
 	return nil
 }

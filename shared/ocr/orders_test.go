@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
@@ -80,7 +80,7 @@ func newPeople() *people {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if _, used := p.kept[c.OrderNo]; used {
-			return nil, failed(domain.UpstreamError, p.dup)
+			return nil, failed(errcode.UpstreamError, p.dup)
 		}
 		r := frontRead
 		r.Card.Name = string(c.Image.Head[len(c.Image.Head)-7:]) // the person is the image
@@ -92,7 +92,7 @@ func newPeople() *people {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if _, used := p.bank[c.OrderNo]; used {
-			return nil, failed(domain.UpstreamError, p.dup)
+			return nil, failed(errcode.UpstreamError, p.dup)
 		}
 		r := BankCardRead{Number: "6222020200112233445"}
 		p.bank[c.OrderNo], p.at[c.OrderNo] = r, p.now
@@ -107,7 +107,7 @@ func (p *people) QueryIDCard(_ context.Context, _, orderNo string, _ bool) (*IDC
 	p.query++
 	r, ok := p.kept[orderNo]
 	if !ok {
-		return nil, &domain.Error{Code: domain.NotFound, Err: &upstream.Error{Provider: "webank", Code: "66660020"}}
+		return nil, &errcode.Error{Code: errcode.NotFound, Err: &upstream.Error{Provider: "webank", Code: "66660020"}}
 	}
 	r.OrderTime = p.at[orderNo]
 	return &r, nil
@@ -119,7 +119,7 @@ func (p *people) QueryBankCard(_ context.Context, _, orderNo string, _ bool) (*B
 	p.query++
 	r, ok := p.bank[orderNo]
 	if !ok {
-		return nil, &domain.Error{Code: domain.NotFound, Err: &upstream.Error{Provider: "webank", Code: "66660020"}}
+		return nil, &errcode.Error{Code: errcode.NotFound, Err: &upstream.Error{Provider: "webank", Code: "66660020"}}
 	}
 	r.OrderTime = p.at[orderNo]
 	return &r, nil
@@ -177,7 +177,7 @@ func TestRepeatedOrderNoIsDecidedFromTheRecord(t *testing.T) {
 			p.calls, p.query = nil, 0
 			err = tc.second(s)
 			if tc.conflic {
-				if domain.ErrorCode(err) != domain.OrderConflict {
+				if errcode.ErrorCode(err) != errcode.OrderConflict {
 					t.Fatalf("want order_conflict, got %v", err)
 				}
 			} else if err != nil {
@@ -215,7 +215,7 @@ func TestRepeatedBankOrderNo(t *testing.T) {
 			return err
 		}(),
 	} {
-		if domain.ErrorCode(err) != domain.OrderConflict {
+		if errcode.ErrorCode(err) != errcode.OrderConflict {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -236,7 +236,7 @@ func TestNumberUsedUpstreamBeforeTheRecord(t *testing.T) {
 	s := svc(p)
 	s.Orders = newMemOrders()
 	_, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: personImage(3, emulator.SideFront), OrderNo: "old1"})
-	if domain.ErrorCode(err) != domain.OrderConflict {
+	if errcode.ErrorCode(err) != errcode.OrderConflict {
 		t.Fatalf("want order_conflict, got %v", err)
 	}
 	// A timeout whose submit did go through is the caller's own result.
@@ -261,10 +261,10 @@ func TestErasedAndUnreachableRecords(t *testing.T) {
 	}
 	orders.SaveOrder(ctx, Order{OrderNo: "gone1", Kind: KindIDCard, State: OrderErased})
 	p.calls, p.query = nil, 0
-	if _, err := s.IDCardResult(ctx, ResultQuery{OrderNo: "gone1"}); domain.ErrorCode(err) != domain.Erased {
+	if _, err := s.IDCardResult(ctx, ResultQuery{OrderNo: "gone1"}); errcode.ErrorCode(err) != errcode.Erased {
 		t.Errorf("query of an erased order: %v", err)
 	}
-	if _, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: img, OrderNo: "gone1"}); domain.ErrorCode(err) != domain.OrderConflict {
+	if _, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: img, OrderNo: "gone1"}); errcode.ErrorCode(err) != errcode.OrderConflict {
 		t.Errorf("submit under an erased number: %v", err)
 	}
 	if p.n()+p.query != 0 {
@@ -274,13 +274,13 @@ func TestErasedAndUnreachableRecords(t *testing.T) {
 	if _, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: img, OrderNo: "id5"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.BankCardResult(ctx, ResultQuery{OrderNo: "id5"}); domain.ErrorCode(err) != domain.NotFound {
+	if _, err := s.BankCardResult(ctx, ResultQuery{OrderNo: "id5"}); errcode.ErrorCode(err) != errcode.NotFound {
 		t.Errorf("bank query of an ID order: %v", err)
 	}
 	orders.fail = errors.New("store down")
 	p.calls = nil
 	_, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: img, OrderNo: "down1"})
-	if domain.ErrorCode(err) != domain.StoreUnavailable || !domain.IsRetryable(err) || p.n() != 0 {
+	if errcode.ErrorCode(err) != errcode.StoreUnavailable || !errcode.IsRetryable(err) || p.n() != 0 {
 		t.Errorf("store down: %v, submits %d", err, p.n())
 	}
 }
@@ -298,7 +298,7 @@ func TestQueryAsksTheProviderThatMadeTheOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.IDCardResult(ctx, ResultQuery{OrderNo: r.OrderNo})
-	if domain.ErrorCode(err) != domain.NotFound || !errors.Is(err, errNoQuerier) || wb.query != 0 {
+	if errcode.ErrorCode(err) != errcode.NotFound || !errors.Is(err, errNoQuerier) || wb.query != 0 {
 		t.Fatalf("query of a tencentcloud order: %v, webank queries %d", err, wb.query)
 	}
 }

@@ -87,7 +87,7 @@ type Credentials interface {
 	Rejected(ctx context.Context, cred string) (string, error)
 }
 
-// Provider is one OCR upstream. Errors are *domain.Error values; a failure
+// Provider is one OCR upstream. Errors are *errcode.Error values; a failure
 // of the upstream call itself wraps an *upstream.Error.
 type Provider interface {
 	Name() string

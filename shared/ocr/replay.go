@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
@@ -70,15 +70,15 @@ func mayBeRepeat(err error) bool {
 	if !upstream.Reached(err) {
 		return false // no upstream call was made
 	}
-	switch domain.ErrorCode(err) {
-	case domain.RecognitionFailed, domain.InvalidImage, domain.ImageTooLarge, domain.InvalidRequest:
+	switch errcode.ErrorCode(err) {
+	case errcode.RecognitionFailed, errcode.InvalidImage, errcode.ImageTooLarge, errcode.InvalidRequest:
 		return false
 	}
 	return true
 }
 
 func conflict(orderNo, what string) error {
-	return &domain.Error{Code: domain.OrderConflict, OrderNo: orderNo,
+	return &errcode.Error{Code: errcode.OrderConflict, OrderNo: orderNo,
 		Message: "this orderNo was already used for " + what + "; use a new orderNo for each card and side"}
 }
 
@@ -99,7 +99,7 @@ func (s *Service) replayIDCard(ctx context.Context, p Provider, q Querier, r IDC
 			res.Card.NativePlace = ""
 		}
 		res.Replayed = true
-		s.logger().InfoContext(ctx, "submit under a used orderNo answered from its stored result", "kind", "idcard", "upstreamCode", domain.AsError(cause).UpstreamCode)
+		s.logger().InfoContext(ctx, "submit under a used orderNo answered from its stored result", "kind", "idcard", "upstreamCode", errcode.AsError(cause).UpstreamCode)
 		return res, nil
 	}
 	if ctx.Err() != nil || !lookupFoundNothing(err) {
@@ -120,7 +120,7 @@ func (s *Service) replayBankCard(ctx context.Context, p Provider, q Querier, r B
 			return nil, conflict(r.OrderNo, "an earlier order upstream")
 		}
 		res.Replayed = true
-		s.logger().InfoContext(ctx, "submit under a used orderNo answered from its stored result", "kind", "bankcard", "upstreamCode", domain.AsError(cause).UpstreamCode)
+		s.logger().InfoContext(ctx, "submit under a used orderNo answered from its stored result", "kind", "bankcard", "upstreamCode", errcode.AsError(cause).UpstreamCode)
 		return res, nil
 	}
 	if ctx.Err() != nil || !lookupFoundNothing(err) {
@@ -193,8 +193,8 @@ func (s *Service) replayDoneBankCard(ctx context.Context, o *Order, r BankCardRe
 // lookupFoundNothing: the query answered, and there is no usable result of
 // that kind under the number.
 func lookupFoundNothing(err error) bool {
-	switch domain.ErrorCode(err) {
-	case domain.NotFound, domain.RecognitionFailed:
+	switch errcode.ErrorCode(err) {
+	case errcode.NotFound, errcode.RecognitionFailed:
 		return true
 	}
 	return false

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ratelimit"
 	"github.com/cardocr/cardocr/shared/upstream"
@@ -118,12 +118,12 @@ func (s *Service) provider(kind, name string) (Provider, error) {
 	p, known := s.Providers[name]
 	switch {
 	case !known:
-		return nil, domain.Errorf(domain.InvalidRequest, "provider must be one of %s", strings.Join(s.names(), ", "))
+		return nil, errcode.Errorf(errcode.InvalidRequest, "provider must be one of %s", strings.Join(s.names(), ", "))
 	case p == nil:
-		return nil, domain.Errorf(domain.InvalidRequest, "provider %q is not configured on this deployment (no credentials for it)", name)
+		return nil, errcode.Errorf(errcode.InvalidRequest, "provider %q is not configured on this deployment (no credentials for it)", name)
 	}
 	if limit(p.Limits(), kind) == 0 {
-		return nil, domain.Errorf(domain.InvalidRequest, "provider %q does not read %s", name, kindWords(kind))
+		return nil, errcode.Errorf(errcode.InvalidRequest, "provider %q does not read %s", name, kindWords(kind))
 	}
 	return p, nil
 }
@@ -233,7 +233,7 @@ type Breaker interface {
 
 // suspended is the answer for a provider the breaker holds.
 func suspended(p Provider, reason string, left time.Duration) error {
-	return &domain.Error{Code: domain.ProviderSuspended, Retryable: true, RetryAfter: left, UpstreamCode: reason,
+	return &errcode.Error{Code: errcode.ProviderSuspended, Retryable: true, RetryAfter: left, UpstreamCode: reason,
 		Message: "provider " + p.Name() + " is suspended after an account-level error (balance, quota or service not opened); an operator must act"}
 }
 
@@ -267,10 +267,10 @@ func (s *Service) pace(ctx context.Context, p Provider, kind string) error {
 	var lim *ratelimit.Limited
 	if errors.As(err, &lim) {
 		s.logger().WarnContext(ctx, "over this instance's share of the provider's rate", "provider", p.Name(), "kind", kind, "perSecond", rate)
-		return &domain.Error{Code: domain.Busy, Retryable: true, RetryAfter: lim.RetryAfter,
+		return &errcode.Error{Code: errcode.Busy, Retryable: true, RetryAfter: lim.RetryAfter,
 			Message: "this deployment is at " + p.Name() + "'s documented call rate; try again shortly"}
 	}
-	return &domain.Error{Code: domain.Busy, Retryable: true, Err: err,
+	return &errcode.Error{Code: errcode.Busy, Retryable: true, Err: err,
 		Message: "the request ended while waiting for " + p.Name() + "'s call rate; try again shortly"}
 }
 
@@ -333,7 +333,7 @@ func withFallback[R any](ctx context.Context, s *Service, kind string, first Pro
 		actx, cancel := attemptContext(ctx, i < len(chain)-1)
 		res, err = submit(actx, p)
 		cancel()
-		if err == nil || i == len(chain)-1 || !fallsThrough(err) || ctx.Err() != nil || !upstream.Reached(err) && domain.ErrorCode(err) == domain.QuotaExceeded {
+		if err == nil || i == len(chain)-1 || !fallsThrough(err) || ctx.Err() != nil || !upstream.Reached(err) && errcode.ErrorCode(err) == errcode.QuotaExceeded {
 			return res, strings.Join(failed, ","), err
 		}
 		s.fellBack(ctx, kind, p, chain[i+1], err)
@@ -346,8 +346,8 @@ func withFallback[R any](ctx context.Context, s *Service, kind string, first Pro
 // worth the next provider: never a recognition failure or bad input (the
 // image is the problem then, and another provider would be billed for it).
 func fallsThrough(err error) bool {
-	switch domain.ErrorCode(err) {
-	case domain.UpstreamError, domain.UpstreamTimeout, domain.TicketsUnavailable, domain.QuotaExceeded, domain.ProviderSuspended:
+	switch errcode.ErrorCode(err) {
+	case errcode.UpstreamError, errcode.UpstreamTimeout, errcode.TicketsUnavailable, errcode.QuotaExceeded, errcode.ProviderSuspended:
 		return true
 	}
 	return false
@@ -387,8 +387,8 @@ func withCredentials[T any](ctx context.Context, s *Service, p Provider, op stri
 		// rotated secret): only the refresher can mend that.
 		s.logger().WarnContext(ctx, "upstream rejected the stored credential and the store has no newer one",
 			"provider", p.Name(), "op", op, "upstreamCode", ue.Code)
-		de := domain.AsError(rerr)
-		return zero, &domain.Error{Code: de.Code, Message: de.Message, Retryable: de.Retryable, UpstreamCode: ue.Code, Err: err}
+		de := errcode.AsError(rerr)
+		return zero, &errcode.Error{Code: de.Code, Message: de.Message, Retryable: de.Retryable, UpstreamCode: ue.Code, Err: err}
 	}
 	s.logger().InfoContext(ctx, "upstream rejected the credential; retrying once with the reloaded one",
 		"provider", p.Name(), "op", op, "upstreamCode", ue.Code)
@@ -401,7 +401,7 @@ func (s *Service) count(ctx context.Context, counter string, err error) {
 	switch {
 	case err == nil || upstream.Reached(err):
 		s.Metrics.Call(ctx, counter, outcomeOf(err))
-	case domain.ErrorCode(err) == domain.QuotaExceeded:
+	case errcode.ErrorCode(err) == errcode.QuotaExceeded:
 		s.Metrics.Call(ctx, counter, metrics.OutcomeLocalQuota)
 	}
 }
@@ -416,11 +416,11 @@ func counter(p Provider, kind string) string {
 }
 
 // withOrderNo records on a failed upstream call's error the order number it
-// was made under (see domain.Error.OrderNo).
+// was made under (see errcode.Error.OrderNo).
 func withOrderNo(err error, orderNo string) error {
 	err = asDomain(err)
-	var de *domain.Error
-	if errors.As(err, &de) && de.Code != domain.TicketsUnavailable { // no call took effect then
+	var de *errcode.Error
+	if errors.As(err, &de) && de.Code != errcode.TicketsUnavailable { // no call took effect then
 		de.OrderNo = orderNo
 	}
 	return err
@@ -431,11 +431,11 @@ func asDomain(err error) error {
 	if err == nil {
 		return nil
 	}
-	var de *domain.Error
+	var de *errcode.Error
 	if errors.As(err, &de) {
 		return err
 	}
-	return domain.Wrap(domain.Internal, err, "internal error")
+	return errcode.Wrap(errcode.Internal, err, "internal error")
 }
 
 // MayHaveReached reports whether a failed submission may have reached the
@@ -449,9 +449,9 @@ func outcomeOf(err error) string {
 	if err == nil {
 		return metrics.OutcomeOK
 	}
-	e := domain.AsError(err)
+	e := errcode.AsError(err)
 	switch {
-	case e.Code == domain.QuotaExceeded:
+	case e.Code == errcode.QuotaExceeded:
 		return metrics.OutcomeQuota
 	case e.UpstreamCode != "":
 		return metrics.OutcomeRejected
@@ -462,7 +462,7 @@ func outcomeOf(err error) string {
 // fellBack logs and counts a fallback.
 func (s *Service) fellBack(ctx context.Context, kind string, from, to Provider, err error) {
 	s.logger().WarnContext(ctx, "provider failed; falling back to the next one", "kind", kind,
-		"provider", from.Name(), "next", to.Name(), "code", string(domain.ErrorCode(err)))
+		"provider", from.Name(), "next", to.Name(), "code", string(errcode.ErrorCode(err)))
 	s.Metrics.Event(ctx, "fallback", from.Name()+"_to_"+to.Name())
 }
 
@@ -483,8 +483,8 @@ type Notifier interface {
 // Terminal reports whether an error is the order's final state: about
 // the image itself, so that no retry of the same order can change it.
 func Terminal(err error) bool {
-	switch domain.ErrorCode(err) {
-	case domain.RecognitionFailed, domain.InvalidImage, domain.ImageTooLarge, domain.UnsupportedMediaType:
+	switch errcode.ErrorCode(err) {
+	case errcode.RecognitionFailed, errcode.InvalidImage, errcode.ImageTooLarge, errcode.UnsupportedMediaType:
 		return true
 	}
 	return false

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
-	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ratelimit"
 	"github.com/cardocr/cardocr/shared/upstream"
@@ -67,7 +67,7 @@ func (q *querying) QueryIDCard(_ context.Context, cred, orderNo string, _ bool) 
 }
 func (q *querying) QueryBankCard(_ context.Context, cred, orderNo string, _ bool) (*BankCardRead, error) {
 	q.record(cred)
-	return nil, &domain.Error{Code: domain.NotFound, Err: &upstream.Error{Provider: q.name, Code: "66660020"}}
+	return nil, &errcode.Error{Code: errcode.NotFound, Err: &upstream.Error{Provider: q.name, Code: "66660020"}}
 }
 
 // seqCreds hands out its credentials in turn, one more on each rejection.
@@ -81,7 +81,7 @@ func (s *seqCreds) Current(context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.creds) == 0 {
-		return "", domain.Errorf(domain.TicketsUnavailable, "none")
+		return "", errcode.Errorf(errcode.TicketsUnavailable, "none")
 	}
 	return s.creds[min(s.i, len(s.creds)-1)], nil
 }
@@ -93,17 +93,17 @@ func (s *seqCreds) Rejected(_ context.Context, cred string) (string, error) {
 	if next := s.creds[min(s.i, len(s.creds)-1)]; next != cred {
 		return next, nil
 	}
-	return "", &domain.Error{Code: domain.TicketsUnavailable, Retryable: true, Message: "the store has nothing newer"}
+	return "", &errcode.Error{Code: errcode.TicketsUnavailable, Retryable: true, Message: "the store has nothing newer"}
 }
 
 // Errors as provider packages make them: coded, wrapping an upstream error.
 func rejected(code string) error {
-	return &domain.Error{Code: domain.UpstreamError, UpstreamCode: code,
+	return &errcode.Error{Code: errcode.UpstreamError, UpstreamCode: code,
 		Err: &upstream.Error{Provider: "stub", Code: code, CredentialsRejected: true}}
 }
 
-func failed(code domain.Code, upstreamCode string) error {
-	return &domain.Error{Code: code, UpstreamCode: upstreamCode, Err: &upstream.Error{Provider: "stub", Code: upstreamCode}}
+func failed(code errcode.Code, upstreamCode string) error {
+	return &errcode.Error{Code: code, UpstreamCode: upstreamCode, Err: &upstream.Error{Provider: "stub", Code: upstreamCode}}
 }
 
 var (
@@ -184,7 +184,7 @@ func TestSideMismatchIsRecognitionFailed(t *testing.T) {
 	s := svc(p)
 	s.Metrics = &metrics.Recorder{Logger: discard()}
 	_, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Provider: "wechat"})
-	if domain.ErrorCode(err) != domain.RecognitionFailed {
+	if errcode.ErrorCode(err) != errcode.RecognitionFailed {
 		t.Fatalf("%v", err)
 	}
 	if s.Metrics.Counts()["wechat/"+metrics.OutcomeSideMismatch] != 1 {
@@ -212,7 +212,7 @@ func TestRejectedCredentialReloadsAndRetriesOnce(t *testing.T) {
 	p.calls = nil
 	p.creds = &seqCreds{creds: []string{"old"}}
 	_, err = svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
-	if domain.ErrorCode(err) != domain.TicketsUnavailable || !domain.IsRetryable(err) || domain.AsError(err).UpstreamCode != "400101" {
+	if errcode.ErrorCode(err) != errcode.TicketsUnavailable || !errcode.IsRetryable(err) || errcode.AsError(err).UpstreamCode != "400101" {
 		t.Fatalf("dead credential: %v", err)
 	}
 	if strings.Join(p.calls, ",") != "old" {
@@ -221,8 +221,8 @@ func TestRejectedCredentialReloadsAndRetriesOnce(t *testing.T) {
 	// A failure that is not a rejection is not retried.
 	p.calls = nil
 	p.creds = &seqCreds{creds: []string{"a", "b"}}
-	p.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(domain.UpstreamError, "999999") }
-	if _, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); domain.ErrorCode(err) != domain.UpstreamError || len(p.calls) != 1 {
+	p.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(errcode.UpstreamError, "999999") }
+	if _, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); errcode.ErrorCode(err) != errcode.UpstreamError || len(p.calls) != 1 {
 		t.Fatalf("%v, calls %v", err, p.calls)
 	}
 }
@@ -233,17 +233,17 @@ func TestOrderNoOnErrors(t *testing.T) {
 	img := image()
 	p := newStub("webank")
 	p.idcard = func(string, IDCardCall) (*IDCardRead, error) {
-		return nil, &domain.Error{Code: domain.UpstreamTimeout, Err: &upstream.Error{Provider: "webank", Op: "idcardocrapp"}}
+		return nil, &errcode.Error{Code: errcode.UpstreamTimeout, Err: &upstream.Error{Provider: "webank", Op: "idcardocrapp"}}
 	}
 	p.creds = &seqCreds{creds: []string{"t"}}
 	_, err := svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
-	var de *domain.Error
-	if !errors.As(err, &de) || de.Code != domain.UpstreamTimeout || !strings.HasPrefix(de.OrderNo, "id") {
+	var de *errcode.Error
+	if !errors.As(err, &de) || de.Code != errcode.UpstreamTimeout || !strings.HasPrefix(de.OrderNo, "id") {
 		t.Fatalf("after a call: %v", err)
 	}
 	p.creds = &seqCreds{}
 	_, err = svc(p).SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
-	if !errors.As(err, &de) || de.Code != domain.TicketsUnavailable || de.OrderNo != "" {
+	if !errors.As(err, &de) || de.Code != errcode.TicketsUnavailable || de.OrderNo != "" {
 		t.Fatalf("before a call: %+v", de)
 	}
 }
@@ -258,7 +258,7 @@ func TestRepeatIsReplayed(t *testing.T) {
 		r.Side = Front
 		return &r, nil
 	}}
-	q.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(domain.UpstreamError, "77770001") }
+	q.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(errcode.UpstreamError, "77770001") }
 	s := svc(q)
 	s.Orders = newMemOrders()
 	r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, OrderNo: "mine2"})
@@ -266,18 +266,18 @@ func TestRepeatIsReplayed(t *testing.T) {
 		t.Fatalf("repeat: %+v %v", r, err)
 	}
 	q.calls = nil
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img, OrderNo: "mine2"}); domain.ErrorCode(err) != domain.OrderConflict || q.n() != 0 {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Back, Image: img, OrderNo: "mine2"}); errcode.ErrorCode(err) != errcode.OrderConflict || q.n() != 0 {
 		t.Fatalf("other side: %v, calls %v", err, q.calls)
 	}
 	// Without a caller's order number nothing is looked up.
 	q.calls = nil
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); domain.ErrorCode(err) != domain.UpstreamError || len(q.calls) != 1 {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); errcode.ErrorCode(err) != errcode.UpstreamError || len(q.calls) != 1 {
 		t.Fatalf("%v, calls %v", err, q.calls)
 	}
 	// Without an order store nothing is replayed: the image cannot be
 	// compared, so no stored result is ever handed out.
 	s.Orders, q.calls = nil, nil
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, OrderNo: "mine3"}); domain.ErrorCode(err) != domain.UpstreamError || len(q.calls) != 1 {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, OrderNo: "mine3"}); errcode.ErrorCode(err) != errcode.UpstreamError || len(q.calls) != 1 {
 		t.Fatalf("no store: %v, calls %v", err, q.calls)
 	}
 }
@@ -292,15 +292,15 @@ func TestLimitsAndProviderChoice(t *testing.T) {
 	s.Providers["off"] = nil
 	for _, tc := range []struct {
 		req  IDCardRequest
-		want domain.Code
+		want errcode.Code
 	}{
-		{IDCardRequest{Side: Front, Image: img, Provider: "small"}, domain.ImageTooLarge},
-		{IDCardRequest{Side: Front, Image: img, Provider: "nope"}, domain.InvalidRequest},
-		{IDCardRequest{Side: Front, Image: img, Provider: "off"}, domain.InvalidRequest},
-		{IDCardRequest{Side: Front, ImageURL: "https://example.com/a.jpg"}, domain.InvalidRequest}, // webank takes no URL
-		{IDCardRequest{Side: "left", Image: img}, domain.InvalidRequest},
+		{IDCardRequest{Side: Front, Image: img, Provider: "small"}, errcode.ImageTooLarge},
+		{IDCardRequest{Side: Front, Image: img, Provider: "nope"}, errcode.InvalidRequest},
+		{IDCardRequest{Side: Front, Image: img, Provider: "off"}, errcode.InvalidRequest},
+		{IDCardRequest{Side: Front, ImageURL: "https://example.com/a.jpg"}, errcode.InvalidRequest}, // webank takes no URL
+		{IDCardRequest{Side: "left", Image: img}, errcode.InvalidRequest},
 	} {
-		if _, err := s.SubmitIDCard(context.Background(), tc.req); domain.ErrorCode(err) != tc.want {
+		if _, err := s.SubmitIDCard(context.Background(), tc.req); errcode.ErrorCode(err) != tc.want {
 			t.Errorf("%+v: %v, want %s", tc.req.Provider, err, tc.want)
 		}
 	}
@@ -311,10 +311,10 @@ func TestLimitsAndProviderChoice(t *testing.T) {
 	idOnly := newStub("idonly")
 	idOnly.limits.BankCardImage = 0
 	s.Providers["idonly"] = idOnly
-	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Provider: "idonly"}); domain.ErrorCode(err) != domain.InvalidRequest {
+	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Provider: "idonly"}); errcode.ErrorCode(err) != errcode.InvalidRequest {
 		t.Errorf("bank card from an ID-only provider: %v", err)
 	}
-	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Provider: "anything"}); domain.ErrorCode(err) != domain.InvalidRequest {
+	if _, err := s.SubmitBankCard(context.Background(), BankCardRequest{Image: img, Provider: "anything"}); errcode.ErrorCode(err) != errcode.InvalidRequest {
 		t.Errorf("unknown bank provider: %v", err)
 	}
 	if s.MaxImage(KindIDCard) != testMaxImage || s.MaxImage(KindBankCard) != 2359296 {
@@ -330,14 +330,14 @@ func TestFallback(t *testing.T) {
 		name     string
 		err      error
 		falls    bool
-		wantCode domain.Code
+		wantCode errcode.Code
 	}{
-		{"upstream error", failed(domain.UpstreamError, "999999"), true, ""},
-		{"timeout", &domain.Error{Code: domain.UpstreamTimeout, Err: &upstream.Error{Provider: "a"}}, true, ""},
-		{"quota", failed(domain.QuotaExceeded, "66660003"), true, ""},
+		{"upstream error", failed(errcode.UpstreamError, "999999"), true, ""},
+		{"timeout", &errcode.Error{Code: errcode.UpstreamTimeout, Err: &upstream.Error{Provider: "a"}}, true, ""},
+		{"quota", failed(errcode.QuotaExceeded, "66660003"), true, ""},
 		{"dead ticket", rejected("400101"), true, ""},
-		{"not recognized", failed(domain.RecognitionFailed, "66661001"), false, domain.RecognitionFailed},
-		{"bad image", failed(domain.InvalidImage, "66660015"), false, domain.InvalidImage},
+		{"not recognized", failed(errcode.RecognitionFailed, "66661001"), false, errcode.RecognitionFailed},
+		{"bad image", failed(errcode.InvalidImage, "66660015"), false, errcode.InvalidImage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := newStub("a"), newStub("b")
@@ -348,7 +348,7 @@ func TestFallback(t *testing.T) {
 			s.Metrics = &metrics.Recorder{Logger: discard()}
 			r, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img})
 			if !tc.falls {
-				if domain.ErrorCode(err) != tc.wantCode || b.n() != 0 {
+				if errcode.ErrorCode(err) != tc.wantCode || b.n() != 0 {
 					t.Fatalf("%v; second provider calls %d", err, b.n())
 				}
 				return
@@ -364,11 +364,11 @@ func TestFallback(t *testing.T) {
 	// The chain's first provider is the default; one asked for by name
 	// falls back along the chain after it; the last one has no fallback.
 	a, b := newStub("a"), newStub("b")
-	a.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(domain.UpstreamError, "1") }
+	a.idcard = func(string, IDCardCall) (*IDCardRead, error) { return nil, failed(errcode.UpstreamError, "1") }
 	b.idcard = a.idcard
 	s := svc(a, b)
 	s.Fallback = map[string][]string{KindIDCard: {"a", "b"}}
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Provider: "b"}); domain.ErrorCode(err) != domain.UpstreamError || a.n() != 0 {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img, Provider: "b"}); errcode.ErrorCode(err) != errcode.UpstreamError || a.n() != 0 {
 		t.Fatalf("last of the chain: %v, first called %d times", err, a.n())
 	}
 	// The default is the chain's first provider that reads the kind: a chain
@@ -386,7 +386,7 @@ func TestFallback(t *testing.T) {
 	s.Fallback = map[string][]string{KindIDCard: {"a", "b"}}
 	// A fallback provider whose limits the image exceeds is skipped.
 	b.limits.IDCardImage = 10
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); domain.ErrorCode(err) != domain.UpstreamError || b.n() != 1 {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: img}); errcode.ErrorCode(err) != errcode.UpstreamError || b.n() != 1 {
 		t.Fatalf("too large for the fallback: %v, calls %d", err, b.n())
 	}
 }
@@ -430,8 +430,8 @@ func TestPacedToTheProvidersShare(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.SubmitIDCard(ctx, IDCardRequest{Side: Front, Image: image()})
-	de := domain.AsError(err)
-	if de.Code != domain.Busy || de.RetryAfter != 1500*time.Millisecond || a.n() != 1 || b.n() != 0 {
+	de := errcode.AsError(err)
+	if de.Code != errcode.Busy || de.RetryAfter != 1500*time.Millisecond || a.n() != 1 || b.n() != 0 {
 		t.Fatalf("over the share: %v (retry after %s); calls a=%d b=%d", err, de.RetryAfter, a.n(), b.n())
 	}
 	if want := "a/idcard 2/2"; len(pacer.rates) != 2 || pacer.rates[0] != want {
@@ -461,7 +461,7 @@ func TestPacedWaitsForAToken(t *testing.T) {
 	if slept != time.Second || a.n() != 2 {
 		t.Fatalf("slept %s, calls %d", slept, a.n())
 	}
-	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: image(), Provider: "a"}); domain.ErrorCode(err) != domain.Busy || a.n() != 2 {
+	if _, err := s.SubmitIDCard(context.Background(), IDCardRequest{Side: Front, Image: image(), Provider: "a"}); errcode.ErrorCode(err) != errcode.Busy || a.n() != 2 {
 		t.Fatalf("a third at once: %v, calls %d", err, a.n())
 	}
 }

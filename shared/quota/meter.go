@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 // Meter reserves each billable call of a tenant against its daily quota
@@ -36,11 +36,11 @@ func (m *Meter) Reserve(ctx context.Context, tenant string, limit int) (release 
 	c := Counters{Tenant: tenant, TenantLimit: int64(limit), TotalLimit: m.Cap}
 	ok, err := m.Store.Reserve(ctx, day, c)
 	if err != nil {
-		return nil, &domain.Error{Code: domain.StoreUnavailable, Retryable: true, Err: err,
+		return nil, &errcode.Error{Code: errcode.StoreUnavailable, Retryable: true, Err: err,
 			Message: "the quota store did not answer; nothing was sent upstream, try again"}
 	}
 	if !ok {
-		return nil, &domain.Error{Code: domain.QuotaExceeded, RetryAfter: UntilTomorrow(now),
+		return nil, &errcode.Error{Code: errcode.QuotaExceeded, RetryAfter: UntilTomorrow(now),
 			Message: "the daily quota of billable calls is used up (this API key's tenant, or the deployment's cap); it renews at midnight China time"}
 	}
 	return func() {

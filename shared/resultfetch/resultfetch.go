@@ -40,7 +40,7 @@ import (
 
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/callback"
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/sign"
@@ -335,15 +335,15 @@ func (h *Handler) handleMessage(ctx context.Context, m Message) (Outcome, error)
 		return AlreadyArchived, nil
 	}
 	rec, err := h.fetchWithPhotos(ctx, m.Kind, owner, m.OrderNo)
-	if domain.ErrorCode(err) == domain.Erased {
+	if errcode.ErrorCode(err) == errcode.Erased {
 		// Erased on request: archiving it again would undo the erasure.
 		h.log().InfoContext(ctx, "message for an erased order acknowledged; nothing archived", "kind", m.Kind)
 		return ErasedOrder, nil
 	}
-	if domain.ErrorCode(err) == domain.NotFound {
+	if errcode.ErrorCode(err) == errcode.NotFound {
 		// The upstream does not know the order (or no longer keeps it):
 		// no redelivery can change that.
-		de := domain.AsError(err)
+		de := errcode.AsError(err)
 		rec.Error = &archive.Failure{Code: string(de.Code), Message: "the upstream has no result for this order", UpstreamCode: de.UpstreamCode}
 		if _, err := h.Archive.Save(ctx, rec); err != nil {
 			return "", err
@@ -476,8 +476,8 @@ func UploadOrderNo(bucket, key, etag string, size int64) string {
 // permanent reports whether an error is the upload's own fault: submitting
 // it again cannot succeed, so the failure is archived as its outcome.
 func permanent(err error) bool {
-	switch domain.ErrorCode(err) {
-	case domain.InvalidImage, domain.ImageTooLarge, domain.RecognitionFailed, domain.InvalidRequest:
+	switch errcode.ErrorCode(err) {
+	case errcode.InvalidImage, errcode.ImageTooLarge, errcode.RecognitionFailed, errcode.InvalidRequest:
 		return true
 	}
 	return false
@@ -656,7 +656,7 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 		}
 		return "", verr
 	case verr != nil:
-		de := domain.AsError(verr)
+		de := errcode.AsError(verr)
 		rec.Error = &archive.Failure{Code: string(de.Code), Message: de.Message, UpstreamCode: de.UpstreamCode}
 		out = FailedArchived
 	default:
@@ -713,7 +713,7 @@ func (h *Handler) resumePending(ctx context.Context, kind, owner, orderNo string
 			return "", err
 		}
 		return Archived, nil
-	case domain.ErrorCode(err) != domain.NotFound && domain.ErrorCode(err) != domain.RecognitionFailed:
+	case errcode.ErrorCode(err) != errcode.NotFound && errcode.ErrorCode(err) != errcode.RecognitionFailed:
 		return "", err
 	}
 	grace := h.PendingGrace
@@ -723,7 +723,7 @@ func (h *Handler) resumePending(ctx context.Context, kind, owner, orderNo string
 	if age := h.now().Sub(pm.StartedAt); age < grace {
 		return "", ErrSubmissionInFlight
 	}
-	de := domain.AsError(err)
+	de := errcode.AsError(err)
 	rec = archive.Record{Kind: kind, OrderNo: ocr.UpstreamOrderNo(owner, orderNo), Owner: owner, Source: src, Error: &archive.Failure{
 		Code: string(de.Code), UpstreamCode: de.UpstreamCode,
 		Message: "the upstream has no result for this order, which was submitted before; it is not submitted again",

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/archive"
-	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/webank"
 )
@@ -399,8 +399,8 @@ func TestUploadNotSentIsSubmittedOnRedelivery(t *testing.T) {
 type noTickets struct{}
 
 func (noTickets) Current(context.Context) (string, error) {
-	return "", domain.Errorf(domain.TicketsUnavailable, "no tickets")
+	return "", errcode.Errorf(errcode.TicketsUnavailable, "no tickets")
 }
 func (noTickets) Rejected(context.Context, string) (string, error) {
-	return "", domain.Errorf(domain.TicketsUnavailable, "no tickets")
+	return "", errcode.Errorf(errcode.TicketsUnavailable, "no tickets")
 }

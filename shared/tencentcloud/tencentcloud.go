@@ -5,7 +5,7 @@
 //
 // It keeps no results by order number (there is no query), signs with a
 // static API key pair or the SCF role's temporary credentials (read at every
-// call: they rotate), and needs no stored token. Errors are *domain.Error
+// call: they rotate), and needs no stored token. Errors are *errcode.Error
 // values wrapping an *upstream.Error; the SDK's own messages for HTTP and
 // parse failures quote the answer's body and are never kept.
 package tencentcloud
@@ -32,7 +32,7 @@ import (
 	ocrapi "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/ocr/v20181119"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
@@ -187,7 +187,7 @@ func (p *Provider) SubmitIDCard(ctx context.Context, _ string, c ocr.IDCardCall)
 	case read.Card.Authority != "" || read.Fields.ValidDate != "":
 		read.Side = ocr.Back
 	default:
-		return nil, &domain.Error{Code: domain.RecognitionFailed, Message: "nothing was read from the image",
+		return nil, &errcode.Error{Code: errcode.RecognitionFailed, Message: "nothing was read from the image",
 			Err: &upstream.Error{Provider: Name, Op: op, Msg: "empty answer"}}
 	}
 	var adv struct {
@@ -295,7 +295,7 @@ var initMu sync.Mutex
 func (p *Provider) call(ctx context.Context, op string, send func(*ocrapi.Client) error) error {
 	cred, err := p.credential()
 	if err != nil {
-		return &domain.Error{Code: domain.UpstreamError, Message: "Tencent Cloud OCR has no credentials on this deployment",
+		return &errcode.Error{Code: errcode.UpstreamError, Message: "Tencent Cloud OCR has no credentials on this deployment",
 			Err: &upstream.Error{Provider: Name, Op: op, Err: err, NotSent: true}}
 	}
 	ctx, cancel := upstream.WithDefaultTimeout(ctx, p.cfg.Timeout)
@@ -466,12 +466,12 @@ func kindOf(code string) kind {
 
 // toDomain maps an upstream error to the API's error code. The upstream's
 // message is not shown to callers.
-func toDomain(e *upstream.Error) *domain.Error {
-	de := &domain.Error{Code: domain.UpstreamError, UpstreamCode: e.Code, Retryable: e.Retryable, Err: e}
+func toDomain(e *upstream.Error) *errcode.Error {
+	de := &errcode.Error{Code: errcode.UpstreamError, UpstreamCode: e.Code, Retryable: e.Retryable, Err: e}
 	if e.Code == "" {
 		switch {
 		case upstream.IsTimeout(e.Err):
-			de.Code, de.Message, de.Retryable = domain.UpstreamTimeout, "Tencent Cloud OCR did not answer in time", true
+			de.Code, de.Message, de.Retryable = errcode.UpstreamTimeout, "Tencent Cloud OCR did not answer in time", true
 		case e.Msg == "no image" || e.Msg == "cannot read the image":
 			de.Message = "the image could not be read"
 		default:
@@ -481,19 +481,19 @@ func toDomain(e *upstream.Error) *domain.Error {
 	}
 	switch kindOf(e.Code) {
 	case kindNotRecognized:
-		de.Code, de.Message = domain.RecognitionFailed, "the card could not be recognized; retake the photo"
+		de.Code, de.Message = errcode.RecognitionFailed, "the card could not be recognized; retake the photo"
 	case kindWrongSide:
-		de.Code, de.Message = domain.RecognitionFailed, "the image shows the other side of the ID card than the side requested"
+		de.Code, de.Message = errcode.RecognitionFailed, "the image shows the other side of the ID card than the side requested"
 	case kindBadImage:
-		de.Code, de.Message = domain.InvalidImage, "the image could not be decoded"
+		de.Code, de.Message = errcode.InvalidImage, "the image could not be decoded"
 	case kindTooLarge:
-		de.Code, de.Message = domain.ImageTooLarge, fmt.Sprintf("the image is too large for Tencent Cloud OCR (a Base64 string of at most %d characters)", MaxBase64)
+		de.Code, de.Message = errcode.ImageTooLarge, fmt.Sprintf("the image is too large for Tencent Cloud OCR (a Base64 string of at most %d characters)", MaxBase64)
 	case kindQuota:
-		de.Code, de.Message = domain.QuotaExceeded, "the Tencent Cloud OCR account is in arrears, out of quota or not opened"
+		de.Code, de.Message = errcode.QuotaExceeded, "the Tencent Cloud OCR account is in arrears, out of quota or not opened"
 	case kindThrottled:
-		de.Code, de.Message, de.Retryable = domain.Busy, "Tencent Cloud OCR's rate limit answered; try again shortly", true
+		de.Code, de.Message, de.Retryable = errcode.Busy, "Tencent Cloud OCR's rate limit answered; try again shortly", true
 	case kindTimeout:
-		de.Code, de.Message, de.Retryable = domain.UpstreamTimeout, "Tencent Cloud OCR did not finish in time", true
+		de.Code, de.Message, de.Retryable = errcode.UpstreamTimeout, "Tencent Cloud OCR did not finish in time", true
 	case kindAuth:
 		de.Message = "Tencent Cloud rejected our credentials"
 	case kindBusy:

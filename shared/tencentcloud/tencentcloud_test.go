@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
-	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
@@ -54,7 +54,7 @@ func TestIDCardBothSides(t *testing.T) {
 	// wrong side, the caller's image: recognition_failed with the code,
 	// never a reason to try another provider.
 	_, err = p.SubmitIDCard(context.Background(), "", idCall(back, ocr.Front))
-	if domain.ErrorCode(err) != domain.RecognitionFailed || domain.AsError(err).UpstreamCode != "FailedOperation.CardSideError" {
+	if errcode.ErrorCode(err) != errcode.RecognitionFailed || errcode.AsError(err).UpstreamCode != "FailedOperation.CardSideError" {
 		t.Errorf("wrong side: %v", err)
 	}
 }
@@ -82,43 +82,43 @@ func TestErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		call      func() error
-		code      domain.Code
+		code      errcode.Code
 		upstream  string
 		retryable bool
 	}{
 		{"not an ID card", func() error {
 			_, err := p.SubmitIDCard(ctx, "", idCall(emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 1}, ocr.Front))
 			return err
-		}, domain.RecognitionFailed, "FailedOperation.ImageNoIdCard", false},
+		}, errcode.RecognitionFailed, "FailedOperation.ImageNoIdCard", false},
 		{"too large for the API", func() error {
 			_, err := p.SubmitIDCard(ctx, "", idCall(emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 2, MinSize: 16 << 10}, ocr.Front))
 			return err
-		}, domain.ImageTooLarge, "LimitExceeded.TooLargeFileError", false},
+		}, errcode.ImageTooLarge, "LimitExceeded.TooLargeFileError", false},
 		{"wrong key", func() error {
 			bad := New(Config{Endpoint: p.cfg.Endpoint, SecretID: emulator.DefaultTencentCloudSecretID, SecretKey: "wrong-secret-key"})
 			_, err := bad.SubmitIDCard(ctx, "", idCall(front, ocr.Front))
 			return err
-		}, domain.UpstreamError, "AuthFailure.SignatureFailure", false},
+		}, errcode.UpstreamError, "AuthFailure.SignatureFailure", false},
 		{"gateway 503", func() error {
 			e.SetFault(emulator.EndpointTencentIDCardOCR, emulator.Fault{Kind: emulator.FaultStatus, Next: 1})
 			_, err := p.SubmitIDCard(ctx, "", idCall(front, ocr.Front))
 			return err
-		}, domain.UpstreamError, "", true},
+		}, errcode.UpstreamError, "", true},
 		{"malformed answer", func() error {
 			e.SetFault(emulator.EndpointTencentIDCardOCR, emulator.Fault{Kind: emulator.FaultMalformed, Next: 1})
 			_, err := p.SubmitIDCard(ctx, "", idCall(front, ocr.Front))
 			return err
-		}, domain.UpstreamError, "", true},
+		}, errcode.UpstreamError, "", true},
 		{"slow", func() error {
 			e.SetFault(emulator.EndpointTencentIDCardOCR, emulator.Fault{Latency: time.Second, Next: 1})
 			ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 			defer cancel()
 			_, err := p.SubmitIDCard(ctx, "", idCall(front, ocr.Front))
 			return err
-		}, domain.UpstreamTimeout, "", true},
+		}, errcode.UpstreamTimeout, "", true},
 	} {
 		err := tc.call()
-		de := domain.AsError(err)
+		de := errcode.AsError(err)
 		if de.Code != tc.code || de.UpstreamCode != tc.upstream || de.Retryable != tc.retryable {
 			t.Errorf("%s: %v (code %s, upstream %q, retryable %v)", tc.name, err, de.Code, de.UpstreamCode, de.Retryable)
 		}
@@ -140,7 +140,7 @@ func TestNotSent(t *testing.T) {
 	p := New(Config{Endpoint: url, SecretID: "id", SecretKey: "key"})
 	front := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 2}
 	_, err := p.SubmitIDCard(context.Background(), "", idCall(front, ocr.Front))
-	if domain.ErrorCode(err) != domain.UpstreamError || upstream.Reached(err) {
+	if errcode.ErrorCode(err) != errcode.UpstreamError || upstream.Reached(err) {
 		t.Errorf("refused connection: %v reached=%v", err, upstream.Reached(err))
 	}
 	none := New(Config{Endpoint: url, Getenv: func(string) string { return "" }})
@@ -167,7 +167,7 @@ func TestRoleCredentials(t *testing.T) {
 	}
 	env["TENCENTCLOUD_SESSIONTOKEN"] = "rotated-away"
 	_, err := p.SubmitIDCard(context.Background(), "", idCall(front, ocr.Front))
-	if domain.AsError(err).UpstreamCode != "AuthFailure.TokenFailure" {
+	if errcode.AsError(err).UpstreamCode != "AuthFailure.TokenFailure" {
 		t.Fatalf("stale token: %v", err)
 	}
 }
@@ -182,7 +182,7 @@ func TestIDWarningCodes(t *testing.T) {
 	if kindOf("RequestLimitExceeded.UinLimitExceeded") != kindThrottled || kindOf("AuthFailure.SecretIdNotFound") != kindAuth {
 		t.Error("prefix classes")
 	}
-	if toDomain(&upstream.Error{Code: "ResourceUnavailable.InArrears"}).Code != domain.QuotaExceeded {
+	if toDomain(&upstream.Error{Code: "ResourceUnavailable.InArrears"}).Code != errcode.QuotaExceeded {
 		t.Error("arrears is quota_exceeded")
 	}
 }

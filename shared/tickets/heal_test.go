@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
@@ -49,7 +49,7 @@ func TestReaderKicksTheRefresherOnARejectedPair(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := r.Rejected(ctx, "k"); domain.ErrorCode(err) != domain.TicketsUnavailable {
+			if _, err := r.Rejected(ctx, "k"); errcode.ErrorCode(err) != errcode.TicketsUnavailable {
 				t.Errorf("rejected: %v", err)
 			}
 		}()

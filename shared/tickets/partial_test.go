@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/secretstore"
@@ -206,7 +206,7 @@ func TestLongTicketOutageStoresTokenAndFetchesTicketNext(t *testing.T) {
 				t.Fatal("the refresh succeeded without a ticket")
 			}
 			time.Sleep(700 * time.Millisecond) // the old pair is dead
-			if err := up.submit(ctx, reader, img); domain.ErrorCode(err) != domain.TicketsUnavailable {
+			if err := up.submit(ctx, reader, img); errcode.ErrorCode(err) != errcode.TicketsUnavailable {
 				t.Errorf("a request while no ticket exists: %v", err)
 			}
 			if fr := reader.Freshness(ctx, 20*time.Minute); fr != Degraded {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
@@ -119,7 +119,7 @@ func (r *Reader) Get(ctx context.Context) (Pair, error) {
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return Pair{}, domain.Wrap(domain.TicketsUnavailable, ctx.Err(), "tickets not loaded in time")
+			return Pair{}, errcode.Wrap(errcode.TicketsUnavailable, ctx.Err(), "tickets not loaded in time")
 		}
 	}
 	r.mu.Lock()
@@ -135,11 +135,11 @@ func (r *Reader) Get(ctx context.Context) (Pair, error) {
 	if r.loadErr != nil {
 		return Pair{}, r.loadErr
 	}
-	return Pair{}, domain.Errorf(domain.TicketsUnavailable, "no usable tickets")
+	return Pair{}, errcode.Errorf(errcode.TicketsUnavailable, "no usable tickets")
 }
 
 func errRejected() error {
-	return &domain.Error{Code: domain.TicketsUnavailable, Retryable: true,
+	return &errcode.Error{Code: errcode.TicketsUnavailable, Retryable: true,
 		Message: "the upstream rejected the stored ticket; the refresher was asked to replace it"}
 }
 
@@ -200,14 +200,14 @@ func (r *Reader) load(ctx context.Context, done chan struct{}) {
 	degraded := false
 	switch {
 	case errors.Is(err, secretstore.ErrNotFound):
-		err = domain.Errorf(domain.TicketsUnavailable, "no tickets stored yet; the refresher has not run")
+		err = errcode.Errorf(errcode.TicketsUnavailable, "no tickets stored yet; the refresher has not run")
 	case err != nil:
-		err = domain.Wrap(domain.TicketsUnavailable, err, "the ticket store is unavailable")
+		err = errcode.Wrap(errcode.TicketsUnavailable, err, "the ticket store is unavailable")
 	default:
 		doc, perr := ParseDocument(b)
 		degraded = perr == nil && doc.Degraded()
 		if perr != nil || doc.WeBank == nil {
-			err = domain.Errorf(domain.TicketsUnavailable, "no usable tickets stored")
+			err = errcode.Errorf(errcode.TicketsUnavailable, "no usable tickets stored")
 		} else {
 			p = doc.WeBank
 		}
@@ -221,12 +221,12 @@ func (r *Reader) load(ctx context.Context, done chan struct{}) {
 	case p != nil && p.Usable(now):
 		r.pair, r.loadedAt, r.loadErr = p, now, nil
 	case p != nil && p.TicketMissing:
-		r.loadErr = domain.Errorf(domain.TicketsUnavailable, "the refresher has a new token but no SIGN ticket yet; it is retrying")
+		r.loadErr = errcode.Errorf(errcode.TicketsUnavailable, "the refresher has a new token but no SIGN ticket yet; it is retrying")
 		if !r.pair.Usable(now) {
 			r.pair = p
 		}
 	case p != nil:
-		r.loadErr = domain.Errorf(domain.TicketsUnavailable, "the stored tickets have expired; is the refresher running?")
+		r.loadErr = errcode.Errorf(errcode.TicketsUnavailable, "the stored tickets have expired; is the refresher running?")
 		if !r.pair.Usable(now) {
 			r.pair = p
 		}

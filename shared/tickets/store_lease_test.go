@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/secretstore/awssm/awssmtest"
 	"github.com/cardocr/cardocr/shared/secretstore/tencentssm/tencentssmtest"
@@ -290,7 +290,7 @@ func TestReaderRidesOutRealStoreOutage(t *testing.T) {
 	}
 	clk.Add(time.Second) // the pair has expired
 	_, err := r.Get(ctx)
-	if domain.ErrorCode(err) != domain.TicketsUnavailable {
+	if errcode.ErrorCode(err) != errcode.TicketsUnavailable {
 		t.Fatalf("after expiry: %v, want tickets_unavailable", err)
 	}
 	fake.ClearFaults()

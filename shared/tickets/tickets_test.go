@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/tickets/ticketstest"
 )
 
@@ -122,7 +122,7 @@ func storePair(t *testing.T, st *memStore, p Pair) {
 func TestReaderEmptyStoreIsTicketsUnavailable(t *testing.T) {
 	r := &Reader{Store: &memStore{}, TTL: time.Second}
 	_, err := r.Get(context.Background())
-	if domain.ErrorCode(err) != domain.TicketsUnavailable {
+	if errcode.ErrorCode(err) != errcode.TicketsUnavailable {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -165,7 +165,7 @@ func TestReaderRidesOutStoreOutage(t *testing.T) {
 		}
 	}
 	clk.Add(5 * time.Minute) // the pair has expired
-	if _, err := r.Get(ctx); domain.ErrorCode(err) != domain.TicketsUnavailable {
+	if _, err := r.Get(ctx); errcode.ErrorCode(err) != errcode.TicketsUnavailable {
 		t.Fatalf("after expiry: %v", err)
 	}
 	// The store comes back with a new pair.

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/presign"
 	"github.com/cardocr/cardocr/shared/sign"
@@ -137,7 +137,7 @@ func (s *Service) Issue(ctx context.Context, r Request) (*Ticket, error) {
 		Upload: true, ExpiresAt: expires, CreatedAt: now, UpdatedAt: now}
 	prev, err := s.Orders.Claim(ctx, o)
 	if err != nil {
-		return nil, &domain.Error{Code: domain.StoreUnavailable, Retryable: true, Err: err,
+		return nil, &errcode.Error{Code: errcode.StoreUnavailable, Retryable: true, Err: err,
 			Message: "the order store did not answer; no form was issued, try again"}
 	}
 	if prev != nil {
@@ -145,12 +145,12 @@ func (s *Service) Issue(ctx context.Context, r Request) (*Ticket, error) {
 		// fresh one while nothing has arrived; anything else is the
 		// number of another order.
 		if prev.State != ocr.OrderIssued || prev.Owner != o.Owner || prev.Kind != o.Kind || prev.Side != o.Side {
-			return nil, &domain.Error{Code: domain.OrderConflict, OrderNo: r.OrderNo,
+			return nil, &errcode.Error{Code: errcode.OrderConflict, OrderNo: r.OrderNo,
 				Message: "this orderNo already belongs to another order; use a new orderNo"}
 		}
 		o.CreatedAt = prev.CreatedAt
 		if err := s.Orders.SaveOrder(ctx, o); err != nil {
-			return nil, &domain.Error{Code: domain.StoreUnavailable, Retryable: true, Err: err, Message: "the order store did not answer; try again"}
+			return nil, &errcode.Error{Code: errcode.StoreUnavailable, Retryable: true, Err: err, Message: "the order store did not answer; try again"}
 		}
 	}
 	u := presign.Upload{Key: Key(r.Kind, r.Side, r.Owner, r.OrderNo, r.ContentType), ContentType: r.ContentType,
@@ -166,24 +166,24 @@ func (s *Service) check(r *Request) error {
 	switch r.Kind {
 	case ocr.KindIDCard:
 		if r.Side != ocr.Front && r.Side != ocr.Back {
-			return domain.Errorf(domain.InvalidRequest, `side must be "front" or "back"`)
+			return errcode.Errorf(errcode.InvalidRequest, `side must be "front" or "back"`)
 		}
 	case ocr.KindBankCard:
 		if r.Side != "" {
-			return domain.Errorf(domain.InvalidRequest, "a bank card has no side")
+			return errcode.Errorf(errcode.InvalidRequest, "a bank card has no side")
 		}
 	default:
 		return errors.New("uploads: unknown kind " + r.Kind)
 	}
 	if r.OrderNo != "" && !sign.ValidOrderNo(r.OrderNo) {
-		return domain.Errorf(domain.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
+		return errcode.Errorf(errcode.InvalidRequest, "orderNo must be 1 to 32 letters or digits")
 	}
 	switch r.ContentType {
 	case "image/jpeg", "image/png":
 	case "":
-		return domain.Errorf(domain.InvalidRequest, `contentType is required: "image/jpeg" or "image/png"`)
+		return errcode.Errorf(errcode.InvalidRequest, `contentType is required: "image/jpeg" or "image/png"`)
 	default:
-		return domain.Errorf(domain.UnsupportedMediaType, `contentType must be "image/jpeg" or "image/png" (a HEIC photo: convert it, or set the camera to Most Compatible)`)
+		return errcode.Errorf(errcode.UnsupportedMediaType, `contentType must be "image/jpeg" or "image/png" (a HEIC photo: convert it, or set the camera to Most Compatible)`)
 	}
 	r.Method = strings.ToUpper(r.Method)
 	switch r.Method {
@@ -191,16 +191,16 @@ func (s *Service) check(r *Request) error {
 		r.Method = "POST"
 	case "PUT":
 		if r.Size <= 0 {
-			return domain.Errorf(domain.InvalidRequest, "size (the photo's bytes) is required for a PUT: the URL is signed for it")
+			return errcode.Errorf(errcode.InvalidRequest, "size (the photo's bytes) is required for a PUT: the URL is signed for it")
 		}
 	default:
-		return domain.Errorf(domain.InvalidRequest, `method must be "POST" (a form) or "PUT"`)
+		return errcode.Errorf(errcode.InvalidRequest, `method must be "POST" (a form) or "PUT"`)
 	}
 	switch {
 	case r.Size < 0:
-		return domain.Errorf(domain.InvalidRequest, "size must be the photo's length in bytes")
+		return errcode.Errorf(errcode.InvalidRequest, "size must be the photo's length in bytes")
 	case r.Size > s.MaxBytes:
-		return domain.Errorf(domain.ImageTooLarge, "the photo is %d bytes; uploads take at most %d", r.Size, s.MaxBytes)
+		return errcode.Errorf(errcode.ImageTooLarge, "the photo is %d bytes; uploads take at most %d", r.Size, s.MaxBytes)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/presign"
 )
@@ -77,19 +77,19 @@ func TestIssue(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		r    Request
-		code domain.Code
+		code errcode.Code
 	}{
-		{Request{Kind: ocr.KindIDCard, ContentType: "image/jpeg"}, domain.InvalidRequest},
-		{Request{Kind: ocr.KindBankCard, Side: "front", ContentType: "image/jpeg"}, domain.InvalidRequest},
-		{Request{Kind: ocr.KindBankCard, ContentType: "image/heic"}, domain.UnsupportedMediaType},
-		{Request{Kind: ocr.KindBankCard}, domain.InvalidRequest},
-		{Request{Kind: ocr.KindBankCard, ContentType: "image/jpeg", Size: 21 << 20}, domain.ImageTooLarge},
-		{Request{Kind: ocr.KindBankCard, ContentType: "image/jpeg", Method: "PUT"}, domain.InvalidRequest},
-		{Request{Kind: ocr.KindBankCard, ContentType: "image/jpeg", Method: "PATCH"}, domain.InvalidRequest},
-		{Request{Kind: ocr.KindBankCard, ContentType: "image/jpeg", OrderNo: "no-dashes"}, domain.InvalidRequest},
-		{Request{Kind: ocr.KindIDCard, Side: "back", ContentType: "image/jpeg", OrderNo: tk.OrderNo, Owner: "acme"}, domain.OrderConflict},
+		{Request{Kind: ocr.KindIDCard, ContentType: "image/jpeg"}, errcode.InvalidRequest},
+		{Request{Kind: ocr.KindBankCard, Side: "front", ContentType: "image/jpeg"}, errcode.InvalidRequest},
+		{Request{Kind: ocr.KindBankCard, ContentType: "image/heic"}, errcode.UnsupportedMediaType},
+		{Request{Kind: ocr.KindBankCard}, errcode.InvalidRequest},
+		{Request{Kind: ocr.KindBankCard, ContentType: "image/jpeg", Size: 21 << 20}, errcode.ImageTooLarge},
+		{Request{Kind: ocr.KindBankCard, ContentType: "image/jpeg", Method: "PUT"}, errcode.InvalidRequest},
+		{Request{Kind: ocr.KindBankCard, ContentType: "image/jpeg", Method: "PATCH"}, errcode.InvalidRequest},
+		{Request{Kind: ocr.KindBankCard, ContentType: "image/jpeg", OrderNo: "no-dashes"}, errcode.InvalidRequest},
+		{Request{Kind: ocr.KindIDCard, Side: "back", ContentType: "image/jpeg", OrderNo: tk.OrderNo, Owner: "acme"}, errcode.OrderConflict},
 	} {
-		if _, err := s.Issue(context.Background(), tc.r); domain.ErrorCode(err) != tc.code {
+		if _, err := s.Issue(context.Background(), tc.r); errcode.ErrorCode(err) != tc.code {
 			t.Errorf("%+v: %v, want %s", tc.r, err, tc.code)
 		}
 	}

@@ -5,7 +5,7 @@
 // The client never fetches tokens on its own: callers pass the SIGN ticket
 // (package tickets keeps the one stored pair). Every call is bounded by the
 // context's deadline (or a default when it has none). Errors are
-// *domain.Error values wrapping an *APIError, and no error or log line
+// *errcode.Error values wrapping an *APIError, and no error or log line
 // carries a secret, token, ticket, URL query, personal datum or image.
 package webank
 

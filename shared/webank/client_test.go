@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 // These are unit tests of the client's parsing and error handling against
@@ -66,21 +66,21 @@ func TestErrorsCarryCodesAndNoSecrets(t *testing.T) {
 		name          string
 		status        int
 		body          string
-		wantCode      domain.Code
+		wantCode      errcode.Code
 		wantUpstream  string
 		wantRejected  bool
 		wantRetryable bool
 	}{
-		{"token expired", 200, `{"code":"15","msg":"token expired"}`, domain.UpstreamError, "15", true, false},
-		{"bad request", 200, `{"code":"400101","msg":"不合法请求"}`, domain.UpstreamError, "400101", true, false},
-		{"not an id card", 200, `{"code":"66661001","msg":"请调整角度"}`, domain.RecognitionFailed, "66661001", false, false},
-		{"no result", 200, `{"code":"66660020","msg":"OCR 结果查询不到"}`, domain.NotFound, "66660020", false, false},
-		{"not an image", 200, `{"code":"66661010","msg":"格式有误"}`, domain.InvalidImage, "66661010", false, false},
-		{"busy", 200, `{"code":"999999","msg":"busy"}`, domain.UpstreamError, "999999", false, true},
-		{"too many requests", 200, `{"code":"1506","msg":"too many requests"}`, domain.Busy, "1506", false, true},
-		{"concurrency limit", 200, `{"code":"66660004","msg":"limit"}`, domain.Busy, "66660004", false, true},
-		{"5xx", 503, `oops`, domain.UpstreamError, "", false, true},
-		{"malformed", 200, `{"code":"0",`, domain.UpstreamError, "", false, true},
+		{"token expired", 200, `{"code":"15","msg":"token expired"}`, errcode.UpstreamError, "15", true, false},
+		{"bad request", 200, `{"code":"400101","msg":"不合法请求"}`, errcode.UpstreamError, "400101", true, false},
+		{"not an id card", 200, `{"code":"66661001","msg":"请调整角度"}`, errcode.RecognitionFailed, "66661001", false, false},
+		{"no result", 200, `{"code":"66660020","msg":"OCR 结果查询不到"}`, errcode.NotFound, "66660020", false, false},
+		{"not an image", 200, `{"code":"66661010","msg":"格式有误"}`, errcode.InvalidImage, "66661010", false, false},
+		{"busy", 200, `{"code":"999999","msg":"busy"}`, errcode.UpstreamError, "999999", false, true},
+		{"too many requests", 200, `{"code":"1506","msg":"too many requests"}`, errcode.Busy, "1506", false, true},
+		{"concurrency limit", 200, `{"code":"66660004","msg":"limit"}`, errcode.Busy, "66660004", false, true},
+		{"5xx", 503, `oops`, errcode.UpstreamError, "", false, true},
+		{"malformed", 200, `{"code":"0",`, errcode.UpstreamError, "", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,7 +89,7 @@ func TestErrorsCarryCodesAndNoSecrets(t *testing.T) {
 				io.WriteString(w, tt.body)
 			})
 			_, err := c.AccessToken(context.Background())
-			var de *domain.Error
+			var de *errcode.Error
 			var ae *upstream.Error
 			if !errors.As(err, &de) || !errors.As(err, &ae) {
 				t.Fatalf("error %T %v", err, err)
@@ -110,7 +110,7 @@ func TestTransportErrorHidesURL(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "app_id") {
 		t.Fatalf("err = %v", err)
 	}
-	if !domain.IsRetryable(err) {
+	if !errcode.IsRetryable(err) {
 		t.Errorf("connection refused should be retryable")
 	}
 }
@@ -125,7 +125,7 @@ func TestTimeoutIsUpstreamTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	_, err := c.IDCardResult(ctx, "ticket", "order1", false, false)
-	if domain.ErrorCode(err) != domain.UpstreamTimeout {
+	if errcode.ErrorCode(err) != errcode.UpstreamTimeout {
 		t.Fatalf("err = %v", err)
 	}
 }

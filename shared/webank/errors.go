@@ -1,7 +1,7 @@
 package webank
 
 import (
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
@@ -36,19 +36,19 @@ var notBilledCodes = map[string]bool{"66660015": true, "66660020": true, "666610
 var throttleCodes = map[string]bool{"1506": true, "1507": true, "66660004": true}
 
 // domainCode maps an upstream answer to the API's error code.
-func domainCode(op, code string) domain.Code {
+func domainCode(op, code string) errcode.Code {
 	switch code {
 	case "66660020":
-		return domain.NotFound
+		return errcode.NotFound
 	case "66660015", "66660016", "66661005", "66661010":
-		return domain.InvalidImage
+		return errcode.InvalidImage
 	case "66661001", "66661003", "66661004", "66661006", "66661007", "66661008", "66661012",
 		"-9011", "-9012", "-9013", "-9014":
-		return domain.RecognitionFailed
+		return errcode.RecognitionFailed
 	case "66660003":
-		return domain.QuotaExceeded
+		return errcode.QuotaExceeded
 	}
-	return domain.UpstreamError
+	return errcode.UpstreamError
 }
 
 // messages for codes whose meaning we know; the upstream msg is not shown to
@@ -74,19 +74,19 @@ var codeMessages = map[string]string{
 	"-9014":    "the bank card information is not valid (reflection or occlusion)",
 }
 
-// toDomain converts any error from this package into a *domain.Error whose
+// toDomain converts any error from this package into a *errcode.Error whose
 // Err is the *APIError, so callers can both map it to HTTP and inspect it.
-func toDomain(e *upstream.Error) *domain.Error {
-	de := &domain.Error{Code: domain.UpstreamError, UpstreamCode: e.Code, Retryable: e.Retryable, Err: e}
+func toDomain(e *upstream.Error) *errcode.Error {
+	de := &errcode.Error{Code: errcode.UpstreamError, UpstreamCode: e.Code, Retryable: e.Retryable, Err: e}
 	switch {
 	case e.Code == "" && isTimeout(e.Err):
-		de.Code, de.Message, de.Retryable = domain.UpstreamTimeout, "the upstream did not answer in time", true
+		de.Code, de.Message, de.Retryable = errcode.UpstreamTimeout, "the upstream did not answer in time", true
 	case e.Code == "":
 		de.Message = "the upstream call failed"
 	case e.CredentialsRejected:
 		de.Message = "the upstream rejected our credentials"
 	case e.Throttled:
-		de.Code, de.Message, de.Retryable = domain.Busy, "WeBank's rate limit answered; try again shortly", true
+		de.Code, de.Message, de.Retryable = errcode.Busy, "WeBank's rate limit answered; try again shortly", true
 	default:
 		de.Code = domainCode(e.Op, e.Code)
 		if m, ok := codeMessages[e.Code]; ok {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cardocr/cardocr/shared/cardcheck"
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 )
 
@@ -78,7 +78,7 @@ func (p *Provider) QueryIDCard(ctx context.Context, ticket, orderNo string, file
 		if code == "" {
 			code = f.String("backCode")
 		}
-		return nil, &domain.Error{Code: domain.RecognitionFailed, Message: "neither side of this order was recognized", UpstreamCode: code}
+		return nil, &errcode.Error{Code: errcode.RecognitionFailed, Message: "neither side of this order was recognized", UpstreamCode: code}
 	}
 	r := &ocr.IDCardRead{OrderTime: orderTime(f)}
 	var warn, clarity []string

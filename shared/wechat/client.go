@@ -5,7 +5,7 @@
 // The client never caches tokens: package tickets keeps the one stored
 // token (the refresher writes it, readers cache it). Every call is bounded
 // by the context's deadline (or a default when it has none). Errors are
-// *domain.Error values wrapping an *APIError, and no error carries the
+// *errcode.Error values wrapping an *APIError, and no error carries the
 // secret, the access token, a URL with its query, personal data or images.
 package wechat
 

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 const testToken = "TOKEN-abcdefghijklmnopqrstuvwxyz-0123456789"
@@ -162,7 +162,7 @@ func TestSizeLimitBeforeUpload(t *testing.T) {
 		t.Error("image opened")
 		return io.NopCloser(strings.NewReader("")), nil
 	}}})
-	if domain.ErrorCode(err) != domain.ImageTooLarge || calls.Load() != 0 {
+	if errcode.ErrorCode(err) != errcode.ImageTooLarge || calls.Load() != 0 {
 		t.Errorf("err %v, calls %d", err, calls.Load())
 	}
 }
@@ -193,7 +193,7 @@ func TestImageURLGuard(t *testing.T) {
 		}
 	}
 	for _, u := range bad {
-		if err := CheckImageURL(context.Background(), res, u); domain.ErrorCode(err) != domain.InvalidRequest {
+		if err := CheckImageURL(context.Background(), res, u); errcode.ErrorCode(err) != errcode.InvalidRequest {
 			t.Errorf("%s accepted (%v)", u, err)
 		}
 	}
@@ -212,7 +212,7 @@ func TestImageURLPassedOnNotDialled(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.cfg.Resolver = fakeResolver{"cards.example.com": {"192.168.0.1"}}
-	if _, err := c.IDCard(context.Background(), testToken, IDCardRequest{ImageURL: u}); domain.ErrorCode(err) != domain.InvalidRequest {
+	if _, err := c.IDCard(context.Background(), testToken, IDCardRequest{ImageURL: u}); errcode.ErrorCode(err) != errcode.InvalidRequest {
 		t.Fatalf("private host: %v", err)
 	}
 }
@@ -220,36 +220,36 @@ func TestImageURLPassedOnNotDialled(t *testing.T) {
 func TestErrorMapping(t *testing.T) {
 	cases := []struct {
 		body     string
-		code     domain.Code
+		code     errcode.Code
 		rejected bool
 	}{
-		{`{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest rid: 1"}`, domain.UpstreamError, true},
-		{`{"errcode":"42001","errmsg":"access_token expired"}`, domain.UpstreamError, true},
-		{`{"errcode":40014,"errmsg":"invalid access_token"}`, domain.UpstreamError, true},
-		{`{"errcode":45009,"errmsg":"reach max api daily quota limit"}`, domain.QuotaExceeded, false},
-		{`{"errcode":101003,"errmsg":"not enough market quota"}`, domain.QuotaExceeded, false},
-		{`{"errcode":101002,"errmsg":"not enough market quota"}`, domain.QuotaExceeded, false}, // older numbering
-		{`{"errcode":101002,"errmsg":"invalid image data"}`, domain.InvalidImage, false},
-		{`{"errcode":101000,"errmsg":"invalid image url"}`, domain.InvalidImage, false},
-		{`{"errcode":101001,"errmsg":"certificate not found"}`, domain.RecognitionFailed, false},
-		{`{"errcode":-1,"errmsg":"system error"}`, domain.UpstreamError, false},
-		{`{"errcode":40164,"errmsg":"invalid ip 1.2.3.4, not in whitelist"}`, domain.UpstreamError, false},
-		{`{"errcode":99999,"errmsg":"something new"}`, domain.UpstreamError, false},
-		{`{"errcode":0,"errmsg":"ok"}`, domain.UpstreamError, false}, // no type: not an answer we understand
-		{`<html>`, domain.UpstreamError, false},
+		{`{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest rid: 1"}`, errcode.UpstreamError, true},
+		{`{"errcode":"42001","errmsg":"access_token expired"}`, errcode.UpstreamError, true},
+		{`{"errcode":40014,"errmsg":"invalid access_token"}`, errcode.UpstreamError, true},
+		{`{"errcode":45009,"errmsg":"reach max api daily quota limit"}`, errcode.QuotaExceeded, false},
+		{`{"errcode":101003,"errmsg":"not enough market quota"}`, errcode.QuotaExceeded, false},
+		{`{"errcode":101002,"errmsg":"not enough market quota"}`, errcode.QuotaExceeded, false}, // older numbering
+		{`{"errcode":101002,"errmsg":"invalid image data"}`, errcode.InvalidImage, false},
+		{`{"errcode":101000,"errmsg":"invalid image url"}`, errcode.InvalidImage, false},
+		{`{"errcode":101001,"errmsg":"certificate not found"}`, errcode.RecognitionFailed, false},
+		{`{"errcode":-1,"errmsg":"system error"}`, errcode.UpstreamError, false},
+		{`{"errcode":40164,"errmsg":"invalid ip 1.2.3.4, not in whitelist"}`, errcode.UpstreamError, false},
+		{`{"errcode":99999,"errmsg":"something new"}`, errcode.UpstreamError, false},
+		{`{"errcode":0,"errmsg":"ok"}`, errcode.UpstreamError, false}, // no type: not an answer we understand
+		{`<html>`, errcode.UpstreamError, false},
 	}
 	for _, tc := range cases {
 		c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, tc.body) })
 		_, err := c.IDCard(context.Background(), testToken, IDCardRequest{Image: BytesImage([]byte("x"))})
 		var ae *upstream.Error
-		if domain.ErrorCode(err) != tc.code || (errors.As(err, &ae) && ae.CredentialsRejected != tc.rejected) {
+		if errcode.ErrorCode(err) != tc.code || (errors.As(err, &ae) && ae.CredentialsRejected != tc.rejected) {
 			t.Errorf("%s: %v", tc.body, err)
 		}
 		if err != nil && strings.Contains(err.Error(), testToken) {
 			t.Errorf("%s: token in error", tc.body)
 		}
 	}
-	if !domain.IsRetryable(toDomain(newAPIError("idcard", "-1", "system error"))) {
+	if !errcode.IsRetryable(toDomain(newAPIError("idcard", "-1", "system error"))) {
 		t.Error("-1 not retryable")
 	}
 }
@@ -283,7 +283,7 @@ func TestNoTokenOrSecretInTransportErrors(t *testing.T) {
 	defer close(release)
 	c = New(Config{BaseURL: slow.URL, OCRTimeout: 50 * time.Millisecond})
 	_, err = c.IDCard(context.Background(), testToken, IDCardRequest{Image: BytesImage([]byte("x"))})
-	if domain.ErrorCode(err) != domain.UpstreamTimeout || strings.Contains(err.Error(), testToken) {
+	if errcode.ErrorCode(err) != errcode.UpstreamTimeout || strings.Contains(err.Error(), testToken) {
 		t.Errorf("timeout: %v", err)
 	}
 }

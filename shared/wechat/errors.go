@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
@@ -73,16 +73,16 @@ func newAPIError(op, code, msg string) *upstream.Error {
 	}
 }
 
-// toDomain converts any error from this package into a *domain.Error whose
+// toDomain converts any error from this package into a *errcode.Error whose
 // Err is the *APIError. The upstream errmsg is not shown to callers.
-func toDomain(e *upstream.Error) *domain.Error {
-	de := &domain.Error{Code: domain.UpstreamError, UpstreamCode: e.Code, Retryable: e.Retryable, Err: e}
+func toDomain(e *upstream.Error) *errcode.Error {
+	de := &errcode.Error{Code: errcode.UpstreamError, UpstreamCode: e.Code, Retryable: e.Retryable, Err: e}
 	if e.Code == "" {
 		switch {
 		case errors.Is(e.Err, ErrForceTooSoon):
 			de.Message = "a forced token refresh was asked for too soon"
 		case upstream.IsTimeout(e.Err):
-			de.Code, de.Message, de.Retryable = domain.UpstreamTimeout, "WeChat did not answer in time", true
+			de.Code, de.Message, de.Retryable = errcode.UpstreamTimeout, "WeChat did not answer in time", true
 		default:
 			de.Message = "the WeChat call failed"
 		}
@@ -90,18 +90,18 @@ func toDomain(e *upstream.Error) *domain.Error {
 	}
 	switch classify(e.Code, e.Msg) {
 	case kindQuota:
-		de.Code, de.Message = domain.QuotaExceeded, "the WeChat OCR quota is exhausted"
+		de.Code, de.Message = errcode.QuotaExceeded, "the WeChat OCR quota is exhausted"
 		if e.Code == "45011" {
-			de.Code, de.Message = domain.Busy, "the WeChat per-minute call limit was reached; try again shortly"
+			de.Code, de.Message = errcode.Busy, "the WeChat per-minute call limit was reached; try again shortly"
 		}
 	case kindToken:
 		de.Message = "WeChat rejected the access token"
 	case kindBadURL:
-		de.Code, de.Message = domain.InvalidImage, "WeChat could not download the image URL"
+		de.Code, de.Message = errcode.InvalidImage, "WeChat could not download the image URL"
 	case kindNoCard:
-		de.Code, de.Message = domain.RecognitionFailed, "no ID card was found in the image"
+		de.Code, de.Message = errcode.RecognitionFailed, "no ID card was found in the image"
 	case kindBadImage:
-		de.Code, de.Message = domain.InvalidImage, "WeChat could not read the image data"
+		de.Code, de.Message = errcode.InvalidImage, "WeChat could not read the image data"
 	case kindBusy:
 		de.Message = "WeChat reported a system error; try again"
 	case kindWhitelist:
@@ -114,8 +114,8 @@ func toDomain(e *upstream.Error) *domain.Error {
 	return de
 }
 
-func tooLarge(size int64) *domain.Error {
-	return domain.Errorf(domain.ImageTooLarge, "the image is %d bytes; WeChat takes less than %d", size, MaxImage+1)
+func tooLarge(size int64) *errcode.Error {
+	return errcode.Errorf(errcode.ImageTooLarge, "the image is %d bytes; WeChat takes less than %d", size, MaxImage+1)
 }
 
 // answer is a WeChat JSON answer read leniently: values may be strings or

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 )
 
 // Resolver resolves host names (a *net.Resolver does).
@@ -35,7 +35,7 @@ const MaxImageURL = 2048
 // it downloads, so a name that changes its answers (DNS rebinding) is not
 // stopped here; it only ever reaches WeChat's fetcher, not our network.
 func CheckImageURL(ctx context.Context, res Resolver, raw string) error {
-	bad := func(msg string) error { return domain.Errorf(domain.InvalidRequest, "imageUrl %s", msg) }
+	bad := func(msg string) error { return errcode.Errorf(errcode.InvalidRequest, "imageUrl %s", msg) }
 	if len(raw) > MaxImageURL {
 		return bad("is too long")
 	}

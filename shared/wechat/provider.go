@@ -5,7 +5,7 @@ import (
 	"errors"
 	"github.com/cardocr/cardocr/shared/upstream"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
 )
@@ -39,7 +39,7 @@ func (p *Provider) CheckImageURL(ctx context.Context, raw string) error {
 // SubmitIDCard recognizes one side with cv/ocr/idcard.
 func (p *Provider) SubmitIDCard(ctx context.Context, token string, c ocr.IDCardCall) (*ocr.IDCardRead, error) {
 	if !p.Quota.Take() {
-		return nil, &domain.Error{Code: domain.QuotaExceeded, Message: "today's WeChat OCR budget of this instance (DAILY_QUOTA_WECHAT) is used up"}
+		return nil, &errcode.Error{Code: errcode.QuotaExceeded, Message: "today's WeChat OCR budget of this instance (DAILY_QUOTA_WECHAT) is used up"}
 	}
 	req := IDCardRequest{ImageURL: c.ImageURL, Mode: ModePhoto}
 	if c.ImageURL == "" {
@@ -69,7 +69,7 @@ func (p *Provider) SubmitIDCard(ctx context.Context, token string, c ocr.IDCardC
 // SubmitBankCard: WeChat's bank card OCR is not offered (Limits says so;
 // the service never calls this).
 func (p *Provider) SubmitBankCard(context.Context, string, ocr.BankCardCall) (*ocr.BankCardRead, error) {
-	return nil, domain.Errorf(domain.InvalidRequest, `provider "wechat" does not read bank cards`)
+	return nil, errcode.Errorf(errcode.InvalidRequest, `provider "wechat" does not read bank cards`)
 }
 
 // billed guesses whether a failed call used up quota: answers about the

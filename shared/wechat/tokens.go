@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/secretstore"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
@@ -280,7 +280,7 @@ func (r *TokenReader) get(ctx context.Context, rejected string) (string, error) 
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return "", domain.Wrap(domain.TicketsUnavailable, ctx.Err(), "WeChat token not loaded in time")
+			return "", errcode.Wrap(errcode.TicketsUnavailable, ctx.Err(), "WeChat token not loaded in time")
 		}
 	}
 	r.mu.Lock()
@@ -294,11 +294,11 @@ func (r *TokenReader) get(ctx context.Context, rejected string) (string, error) 
 	case r.loadErr != nil:
 		return "", r.loadErr
 	}
-	return "", domain.Errorf(domain.TicketsUnavailable, "no usable WeChat token")
+	return "", errcode.Errorf(errcode.TicketsUnavailable, "no usable WeChat token")
 }
 
 func errNoNewer() error {
-	return &domain.Error{Code: domain.TicketsUnavailable, Retryable: true,
+	return &errcode.Error{Code: errcode.TicketsUnavailable, Retryable: true,
 		Message: "WeChat rejected the stored access token; no newer one is available yet"}
 }
 
@@ -330,7 +330,7 @@ func (r *TokenReader) load(ctx context.Context, rejected string) error {
 		case bad:
 			return nil // the caller learns there is nothing newer
 		}
-		return domain.Errorf(domain.TicketsUnavailable, "the stored WeChat token has expired; is the refresher running?")
+		return errcode.Errorf(errcode.TicketsUnavailable, "the stored WeChat token has expired; is the refresher running?")
 	}
 	tok, ferr := r.Fallback.StableToken(lctx, false)
 	if ferr != nil {
@@ -338,7 +338,7 @@ func (r *TokenReader) load(ctx context.Context, rejected string) error {
 		if good {
 			return nil
 		}
-		return domain.Wrap(domain.TicketsUnavailable, ferr, "no usable WeChat token")
+		return errcode.Wrap(errcode.TicketsUnavailable, ferr, "no usable WeChat token")
 	}
 	at := r.now()
 	r.publish(&StoredToken{AppID: r.AppID, AccessToken: tok.Value, ExpiresAt: at.Add(tok.ExpiresIn - 5*time.Second), FetchedAt: at})
@@ -362,17 +362,17 @@ func (r *TokenReader) fromStore(ctx context.Context) (*StoredToken, error) {
 	b, err := r.Store.Get(ctx)
 	switch {
 	case errors.Is(err, secretstore.ErrNotFound):
-		return nil, domain.Errorf(domain.TicketsUnavailable, "no WeChat token stored yet; the refresher has not run")
+		return nil, errcode.Errorf(errcode.TicketsUnavailable, "no WeChat token stored yet; the refresher has not run")
 	case err != nil:
-		return nil, domain.Wrap(domain.TicketsUnavailable, err, "the ticket store is unavailable")
+		return nil, errcode.Wrap(errcode.TicketsUnavailable, err, "the ticket store is unavailable")
 	}
 	doc, err := tickets.ParseDocument(b)
 	if err != nil {
-		return nil, domain.Errorf(domain.TicketsUnavailable, "no usable WeChat token stored")
+		return nil, errcode.Errorf(errcode.TicketsUnavailable, "no usable WeChat token stored")
 	}
 	t, err := StoredTokenOf(doc)
 	if err != nil || t == nil || t.AppID != r.AppID {
-		return nil, domain.Errorf(domain.TicketsUnavailable, "no WeChat token stored yet; the refresher has not run")
+		return nil, errcode.Errorf(errcode.TicketsUnavailable, "no WeChat token stored yet; the refresher has not run")
 	}
 	return t, nil
 }

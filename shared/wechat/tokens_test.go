@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/tickets/ticketstest"
 )
@@ -220,13 +220,13 @@ func TestTokenReaderCachesUntilFiveMinutesBeforeExpiry(t *testing.T) {
 		t.Fatal(tok, err)
 	}
 	clk.Add(5 * time.Minute)
-	if _, err := r.Current(ctx); domain.ErrorCode(err) != domain.TicketsUnavailable {
+	if _, err := r.Current(ctx); errcode.ErrorCode(err) != errcode.TicketsUnavailable {
 		t.Fatalf("expired: %v", err)
 	}
 	// A token of another app is not used.
 	st2 := &memStore{}
 	putWeChat(t, st2, "C", clk.Now().Add(time.Hour))
-	if _, err := (&TokenReader{Store: st2, AppID: "wxother", Now: clk.Now}).Current(ctx); domain.ErrorCode(err) != domain.TicketsUnavailable {
+	if _, err := (&TokenReader{Store: st2, AppID: "wxother", Now: clk.Now}).Current(ctx); errcode.ErrorCode(err) != errcode.TicketsUnavailable {
 		t.Fatalf("other app: %v", err)
 	}
 }
@@ -234,7 +234,7 @@ func TestTokenReaderCachesUntilFiveMinutesBeforeExpiry(t *testing.T) {
 func TestTokenReaderEmptyStoreDoesNotFetch(t *testing.T) {
 	wx := &wxPlatform{}
 	r := &TokenReader{Store: &memStore{}, AppID: "wxapp", Fallback: wx}
-	if _, err := r.Current(context.Background()); domain.ErrorCode(err) != domain.TicketsUnavailable {
+	if _, err := r.Current(context.Background()); errcode.ErrorCode(err) != errcode.TicketsUnavailable {
 		t.Fatalf("empty store: %v", err)
 	}
 	if wx.normal.Load()+wx.forced.Load() != 0 {
@@ -253,7 +253,7 @@ func TestTokenReaderRejectedReloadsOnce(t *testing.T) {
 	}
 	// Nothing newer stored, no fallback: a retryable tickets_unavailable.
 	_, err := r.Rejected(ctx, "A")
-	if domain.ErrorCode(err) != domain.TicketsUnavailable || !domain.IsRetryable(err) {
+	if errcode.ErrorCode(err) != errcode.TicketsUnavailable || !errcode.IsRetryable(err) {
 		t.Fatalf("nothing newer: %v", err)
 	}
 	// The refresher stored another one: the rejection reloads it.
@@ -321,7 +321,7 @@ func TestTokenReaderFallbackIsNormalModeAndShared(t *testing.T) {
 	wx.mu.Lock()
 	wx.cur = "wxtok-2"
 	wx.mu.Unlock()
-	if _, err := r.Rejected(ctx, "wxtok-2"); domain.ErrorCode(err) != domain.TicketsUnavailable {
+	if _, err := r.Rejected(ctx, "wxtok-2"); errcode.ErrorCode(err) != errcode.TicketsUnavailable {
 		t.Fatalf("same token from the platform: %v", err)
 	}
 	if wx.forced.Load() != 0 {

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardocr/cardocr/shared/domain"
 	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/errcode"
 	"github.com/cardocr/cardocr/shared/ocr"
 	"github.com/cardocr/cardocr/shared/upstream"
 )
@@ -90,7 +90,7 @@ func Run(t *testing.T, h Harness) {
 	var errs []error // every error seen: none may carry personal data
 	t.Cleanup(func() {
 		for _, err := range errs {
-			s := err.Error() + " " + domain.AsError(err).Message
+			s := err.Error() + " " + errcode.AsError(err).Message
 			for _, bad := range append([]string{person.Name, person.IDNumber, emulator.BankCard(41).Number}, h.Secrets...) {
 				if bad != "" && strings.Contains(s, bad) {
 					t.Errorf("an error carries personal data or a secret: %q", s)
@@ -128,7 +128,7 @@ func Run(t *testing.T, h Harness) {
 		}
 		switch {
 		case h.DetectsSide && err == nil && r.Side == ocr.Back:
-		case err != nil && domain.ErrorCode(err) == domain.RecognitionFailed:
+		case err != nil && errcode.ErrorCode(err) == errcode.RecognitionFailed:
 		default:
 			t.Errorf("the back sent as the front: %+v, %v", r, err)
 		}
@@ -156,7 +156,7 @@ func Run(t *testing.T, h Harness) {
 		big := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 42, MinSize: int(l.IDCardImage) + 1}.JPEG()
 		before := h.Emulator.Count(h.IDEndpoint)
 		_, err := svc.SubmitIDCard(ctx, ocr.IDCardRequest{Provider: p.Name(), Side: ocr.Front, Image: ocr.BytesImage(big)})
-		if domain.ErrorCode(err) != domain.ImageTooLarge || h.Emulator.Count(h.IDEndpoint) != before {
+		if errcode.ErrorCode(err) != errcode.ImageTooLarge || h.Emulator.Count(h.IDEndpoint) != before {
 			t.Errorf("an image of %d bytes over a limit of %d: %v, %d calls", len(big), l.IDCardImage, err, h.Emulator.Count(h.IDEndpoint)-before)
 		}
 	})
@@ -165,7 +165,7 @@ func Run(t *testing.T, h Harness) {
 		spec := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 41, Unreadable: true}
 		_, err := p.SubmitIDCard(ctx, h.cred(t), idCall(spec, ocr.Front))
 		errs = append(errs, err)
-		if domain.ErrorCode(err) != domain.RecognitionFailed || domain.AsError(err).Retryable || !upstream.Reached(err) {
+		if errcode.ErrorCode(err) != errcode.RecognitionFailed || errcode.AsError(err).Retryable || !upstream.Reached(err) {
 			t.Errorf("unreadable: %v", err)
 		}
 		if billed := upstream.Billed(err); billed == h.FreeFailures {
@@ -178,10 +178,10 @@ func Run(t *testing.T, h Harness) {
 	for _, tc := range []struct {
 		name, code string
 		want       func(*upstream.Error) bool
-		domain     domain.Code
+		domain     errcode.Code
 	}{
 		{"account-level refusal", h.AccountCode, func(ue *upstream.Error) bool { return ue.Quota && !ue.Throttled }, ""},
-		{"throttle", h.ThrottleCode, func(ue *upstream.Error) bool { return ue.Throttled && !ue.Quota }, domain.Busy},
+		{"throttle", h.ThrottleCode, func(ue *upstream.Error) bool { return ue.Throttled && !ue.Quota }, errcode.Busy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.code == "" {
@@ -197,7 +197,7 @@ func Run(t *testing.T, h Harness) {
 			errs = append(errs, err)
 			var ue *upstream.Error
 			if !errors.As(err, &ue) || !tc.want(ue) || ue.Code != tc.code || upstream.Billed(err) ||
-				(tc.domain != "" && domain.ErrorCode(err) != tc.domain) {
+				(tc.domain != "" && errcode.ErrorCode(err) != tc.domain) {
 				t.Errorf("%v (%+v)", err, ue)
 			}
 		})
@@ -207,12 +207,12 @@ func Run(t *testing.T, h Harness) {
 		name      string
 		fault     emulator.Fault
 		timeout   time.Duration
-		code      domain.Code
+		code      errcode.Code
 		retryable bool
 	}{
-		{"gateway 5xx", emulator.Fault{Kind: emulator.FaultStatus, Next: 1}, 0, domain.UpstreamError, true},
-		{"malformed answer", emulator.Fault{Kind: emulator.FaultMalformed, Next: 1}, 0, domain.UpstreamError, true},
-		{"no answer in time", emulator.Fault{Latency: time.Second, Next: 1}, 100 * time.Millisecond, domain.UpstreamTimeout, true},
+		{"gateway 5xx", emulator.Fault{Kind: emulator.FaultStatus, Next: 1}, 0, errcode.UpstreamError, true},
+		{"malformed answer", emulator.Fault{Kind: emulator.FaultMalformed, Next: 1}, 0, errcode.UpstreamError, true},
+		{"no answer in time", emulator.Fault{Latency: time.Second, Next: 1}, 100 * time.Millisecond, errcode.UpstreamTimeout, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h.Emulator.SetFault(h.IDEndpoint, tc.fault)
@@ -226,7 +226,7 @@ func Run(t *testing.T, h Harness) {
 			front := emulator.CardSpec{Kind: emulator.KindIDCard, Side: emulator.SideFront, Seed: 41}
 			_, err := p.SubmitIDCard(cctx, h.cred(t), idCall(front, ocr.Front))
 			errs = append(errs, err)
-			de := domain.AsError(err)
+			de := errcode.AsError(err)
 			var ue *upstream.Error
 			if de.Code != tc.code || de.Retryable != tc.retryable || !errors.As(err, &ue) || !upstream.Reached(err) {
 				t.Errorf("%v (code %s, retryable %v)", err, de.Code, de.Retryable)

@@ -1,8 +1,8 @@
-// Package domain holds what every other package agrees on: coded errors.
-// Codes are mapped to HTTP statuses once, at the edge (package httpapi), in
-// the style of benbjohnson/wtf. (The normalized card shapes live in package
-// ocr, next to the service that produces them.)
-package domain
+// Package errcode is what every other package agrees on: errors with a
+// code. Codes are mapped to HTTP statuses once, at the edge (package
+// httpapi), in the style of benbjohnson/wtf. (The normalized card shapes
+// live in package ocr, next to the service that produces them.)
+package errcode
 
 import (
 	"errors"
@@ -40,7 +40,7 @@ const (
 	Internal           Code = "internal"
 )
 
-// Error is a domain error. Message must never carry personal data, tokens,
+// Error is a coded error. Message must never carry personal data, tokens,
 // tickets, secrets or images: it is shown to callers and logged.
 type Error struct {
 	Code         Code
