@@ -14,20 +14,16 @@ package lambdakick
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/cardocr/cardocr/shared/awsreq"
 	"github.com/cardocr/cardocr/shared/kick"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
@@ -60,20 +56,12 @@ func open(u *url.URL) (tickets.Kicker, error) {
 	return k, nil
 }
 
-func envCredentials() (aws.Credentials, error) {
-	id, key := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if id == "" || key == "" {
-		return aws.Credentials{}, errors.New("kick: lambda: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
-	}
-	return aws.Credentials{AccessKeyID: id, SecretAccessKey: key, SessionToken: os.Getenv("AWS_SESSION_TOKEN")}, nil
-}
-
 // Kick sends kick.Payload with X-Amz-Invocation-Type: Event; anything but
 // 202 is an error that names the status and Lambda's error type.
 func (k *Kicker) Kick(ctx context.Context) error {
 	creds := k.Credentials
 	if creds == nil {
-		creds = envCredentials
+		creds = awsreq.EnvCredentials
 	}
 	c, err := creds()
 	if err != nil {
@@ -90,26 +78,12 @@ func (k *Kicker) Kick(ctx context.Context) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Amz-Invocation-Type", "Event")
-	sum := sha256.Sum256(kick.Payload)
-	if err := v4.NewSigner().SignHTTP(ctx, c, req, hex.EncodeToString(sum[:]), "lambda", k.Region, time.Now()); err != nil {
-		return fmt.Errorf("kick: lambda: signing: %w", err)
-	}
-	hc := k.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	a, err := awsreq.Send(ctx, k.HTTPClient, req, kick.Payload, "lambda", k.Region, c, 4<<10)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL names the function; the error need not
-		}
 		return fmt.Errorf("kick: lambda Invoke: %w", err)
 	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("kick: lambda Invoke: HTTP %d %s", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"))
+	if a.Status != http.StatusAccepted {
+		return fmt.Errorf("kick: lambda Invoke: HTTP %d %s", a.Status, a.Header.Get("X-Amzn-ErrorType"))
 	}
 	return nil
 }

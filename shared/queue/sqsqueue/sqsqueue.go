@@ -10,21 +10,17 @@ package sqsqueue
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/cardocr/cardocr/shared/awsreq"
 	"github.com/cardocr/cardocr/shared/queue"
 )
 
@@ -51,19 +47,11 @@ func open(u *url.URL) (queue.Sender, error) {
 	return &Queue{URL: "https://" + host + u.Path, Region: region, Endpoint: u.Query().Get("endpoint")}, nil
 }
 
-func envCredentials() (aws.Credentials, error) {
-	id, key := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if id == "" || key == "" {
-		return aws.Credentials{}, errors.New("queue: sqs: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
-	}
-	return aws.Credentials{AccessKeyID: id, SecretAccessKey: key, SessionToken: os.Getenv("AWS_SESSION_TOKEN")}, nil
-}
-
 // Send is SendMessage with DelaySeconds (at most 900, SQS's limit).
 func (q *Queue) Send(ctx context.Context, body []byte, delay time.Duration) error {
 	creds := q.Credentials
 	if creds == nil {
-		creds = envCredentials
+		creds = awsreq.EnvCredentials
 	}
 	c, err := creds()
 	if err != nil {
@@ -82,30 +70,12 @@ func (q *Queue) Send(ctx context.Context, body []byte, delay time.Duration) erro
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 	req.Header.Set("X-Amz-Target", "AmazonSQS.SendMessage")
-	sum := sha256.Sum256(payload)
-	if err := v4.NewSigner().SignHTTP(ctx, c, req, hex.EncodeToString(sum[:]), "sqs", q.Region, time.Now()); err != nil {
-		return fmt.Errorf("queue: sqs: sign: %w", err)
-	}
-	hc := q.Client
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	a, err := awsreq.Send(ctx, q.Client, req, payload, "sqs", q.Region, c, 64<<10)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
 		return fmt.Errorf("queue: sqs SendMessage: %w", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type string `json:"__type"`
-		}
-		json.Unmarshal(b, &e)
-		return fmt.Errorf("queue: sqs SendMessage: HTTP %d %s", resp.StatusCode, e.Type)
+	if a.Status != http.StatusOK {
+		return fmt.Errorf("queue: sqs SendMessage: HTTP %d %s", a.Status, awsreq.ErrorType(a.Body))
 	}
 	return nil
 }

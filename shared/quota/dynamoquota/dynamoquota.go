@@ -17,12 +17,9 @@ package dynamoquota
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,9 +27,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
+	"github.com/cardocr/cardocr/shared/awsreq"
 	"github.com/cardocr/cardocr/shared/quota"
 )
 
@@ -79,9 +74,9 @@ var errConditionFailed = errors.New("quota: dynamodb: the condition failed")
 
 // call sends one action and decodes its answer into out (nil: ignored).
 func (st *Store) call(ctx context.Context, action string, in, out any) error {
-	id, key := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-	if id == "" || key == "" {
-		return errors.New("quota: dynamodb: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set")
+	creds, err := awsreq.EnvCredentials()
+	if err != nil {
+		return fmt.Errorf("quota: dynamodb: %w", err)
 	}
 	body, err := json.Marshal(in)
 	if err != nil {
@@ -93,33 +88,19 @@ func (st *Store) call(ctx context.Context, action string, in, out any) error {
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
 	req.Header.Set("X-Amz-Target", "DynamoDB_20120810."+action)
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: key, SessionToken: os.Getenv("AWS_SESSION_TOKEN")}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "dynamodb", st.region, time.Now()); err != nil {
-		return fmt.Errorf("quota: dynamodb: sign: %w", err)
-	}
-	resp, err := st.hc.Do(req)
+	a, err := awsreq.Send(ctx, st.hc, req, body, "dynamodb", st.region, creds, 1<<20)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
 		return fmt.Errorf("quota: dynamodb %s: %w", action, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type string `json:"__type"`
-		}
-		json.Unmarshal(b, &e)
-		if strings.HasSuffix(e.Type, "#ConditionalCheckFailedException") {
+	if a.Status != http.StatusOK {
+		t := awsreq.ErrorType(a.Body)
+		if t == "ConditionalCheckFailedException" {
 			return errConditionFailed
 		}
-		return fmt.Errorf("quota: dynamodb %s: HTTP %d %s", action, resp.StatusCode, e.Type[strings.LastIndex(e.Type, "#")+1:])
+		return fmt.Errorf("quota: dynamodb %s: HTTP %d %s", action, a.Status, t)
 	}
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
+		if err := json.Unmarshal(a.Body, out); err != nil {
 			return fmt.Errorf("quota: dynamodb %s: unreadable answer", action)
 		}
 	}
