@@ -496,3 +496,26 @@ func TestUploadCountsAgainstTheTenantsQuota(t *testing.T) {
 		t.Errorf("%d upstream calls over the quota", n)
 	}
 }
+
+// An order erased after its form was issued: the photo that comes later
+// is not sent (nor billed to anyone), and is deleted; the order stays 410.
+func TestUploadAfterErasure(t *testing.T) {
+	s, _ := startStack(t, nil)
+	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 83}.JPEG()
+	tk := requestUpload(t, s, "bankcard", map[string]any{"contentType": "image/jpeg", "orderNo": "erasedUp01"})
+	if st, b := do204(t, s, "DELETE", "/v1/bankcard/results/erasedUp01?reason=test", s.APIKey); st != 204 {
+		t.Fatalf("erase: %d %s", st, b)
+	}
+	before := s.Emulator.Count(emulator.EndpointBankCardOCR)
+	if st, code := postForm(t, tk, tk.Upload.Fields, img); st != 204 {
+		t.Fatalf("form: %d %s", st, code)
+	}
+	key := filepath.Join(filepath.Dir(s.Config.ArchiveURL[len("file://"):]), filepath.FromSlash(tk.Upload.Fields["key"]))
+	waitFor(t, func() bool { _, err := os.Stat(key); return os.IsNotExist(err) })
+	if n := s.Emulator.Count(emulator.EndpointBankCardOCR) - before; n != 0 {
+		t.Errorf("%d upstream calls for an erased order's photo", n)
+	}
+	if st, b := do(t, s, "GET", "/v1/bankcard/results/erasedUp01", "", nil, s.APIKey); st != 410 {
+		t.Errorf("after: %d %s", st, b)
+	}
+}

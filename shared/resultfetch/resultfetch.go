@@ -552,7 +552,11 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 		return "", fmt.Errorf("resultfetch: upload: %w", err)
 	}
 	// An upload through a form this API issued is the order the form
-	// named, its tenant's; any other object gets a number of its own.
+	// named, its tenant's; any other object gets a number of its own. A
+	// key of the API's shape is never taken for another object: its order
+	// may have been erased (the tombstone keeps no trace of the form), and
+	// a photo of an erased or unknown order must not be sent, nor billed
+	// to the default tenant.
 	owner, orderNo := "", ""
 	if o, n, ok := uploads.ParseKey(rest); ok {
 		rec, err := h.Archive.Order(ctx, o, n)
@@ -560,10 +564,12 @@ func (h *Handler) submitUpload(ctx context.Context, u Upload) (Outcome, error) {
 			return "", err
 		}
 		switch {
-		case rec != nil && rec.Upload && rec.State == ocr.OrderErased:
+		case rec != nil && rec.State == ocr.OrderErased:
 			return ErasedOrder, nil // erased before its photo came: nothing is sent
-		case rec != nil && rec.Upload && rec.Kind == kind && rec.Side == side:
+		case rec != nil && rec.Upload && rec.Owner == o && rec.Kind == kind && rec.Side == side:
 			owner, orderNo = o, n
+		default:
+			return "", &rejection{"the object is named as an upload form names it, but no such form was issued for this order"}
 		}
 	}
 	if orderNo == "" {
