@@ -9,10 +9,21 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 )
+
+// EnvCredentials are the credentials SCF puts in a function's environment
+// (its role's, read at every call: they rotate).
+func EnvCredentials() (id, key, token string, err error) {
+	id, key = os.Getenv("TENCENTCLOUD_SECRETID"), os.Getenv("TENCENTCLOUD_SECRETKEY")
+	if id == "" || key == "" {
+		return "", "", "", errors.New("TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY are not set")
+	}
+	return id, key, os.Getenv("TENCENTCLOUD_SESSIONTOKEN"), nil
+}
 
 // Action is one API 3.0 call: service, action, version and region, the
 // endpoint (https://<service>.tencentcloudapi.com when empty) and the

@@ -48,20 +48,12 @@ func open(u *url.URL) (tickets.Kicker, error) {
 	return k, nil
 }
 
-func envCredentials() (string, string, string, error) {
-	id, key := os.Getenv("TENCENTCLOUD_SECRETID"), os.Getenv("TENCENTCLOUD_SECRETKEY")
-	if id == "" || key == "" {
-		return "", "", "", errors.New("kick: scf: TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY are not set")
-	}
-	return id, key, os.Getenv("TENCENTCLOUD_SESSIONTOKEN"), nil
-}
-
 // Kick sends the Invoke action; an answer with Response.Error is an error
 // that names its code.
 func (k *Kicker) Kick(ctx context.Context) error {
 	creds := k.Credentials
 	if creds == nil {
-		creds = envCredentials
+		creds = tc3.EnvCredentials
 	}
 	id, key, token, err := creds()
 	if err != nil {

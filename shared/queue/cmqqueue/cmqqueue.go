@@ -50,14 +50,6 @@ func open(u *url.URL) (queue.Sender, error) {
 	return q, nil
 }
 
-func envCredentials() (string, string, string, error) {
-	id, key := os.Getenv("TENCENTCLOUD_SECRETID"), os.Getenv("TENCENTCLOUD_SECRETKEY")
-	if id == "" || key == "" {
-		return "", "", "", errors.New("queue: cmq: TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY are not set")
-	}
-	return id, key, os.Getenv("TENCENTCLOUD_SESSIONTOKEN"), nil
-}
-
 // Send is PublishCmqMsg.
 func (q *Queue) Send(ctx context.Context, body []byte, delay time.Duration) error {
 	if delay > 0 {
@@ -65,7 +57,7 @@ func (q *Queue) Send(ctx context.Context, body []byte, delay time.Duration) erro
 	}
 	creds := q.Credentials
 	if creds == nil {
-		creds = envCredentials
+		creds = tc3.EnvCredentials
 	}
 	id, key, token, err := creds()
 	if err != nil {
