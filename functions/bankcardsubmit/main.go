@@ -16,6 +16,11 @@ import (
 	_ "github.com/cardocr/cardocr/shared/backends/queues"
 	_ "github.com/cardocr/cardocr/shared/backends/quotas"
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
+
+	// The OCR providers this function submits to (WeBank comes with
+	// setup: the tickets are its). Each registers itself (shared/providers).
+	_ "github.com/cardocr/cardocr/shared/tencentcloud"
+	_ "github.com/cardocr/cardocr/shared/wechat"
 )
 
 // Only the submitting functions link the image decoders (imagefit).

@@ -17,4 +17,7 @@ import (
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
 )
 
-func main() { setup.Main("ocrresult", setup.APIFunction) }
+// Results only: WeBank, which keeps results, comes with setup; the orders of
+// the providers that keep none are answered from the archive, so this
+// function links none of them (shared/providers).
+func main() { setup.Main("ocrresult", setup.APIFunctionWith(setup.ResultsOnly())) }

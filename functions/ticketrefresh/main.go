@@ -8,6 +8,10 @@ import (
 	// Secret store backends for CREDENTIALS_URL and TICKET_STORE_URL:
 	// awssm:// and/or tencentssm://, by build tag (see shared/backends).
 	_ "github.com/cardocr/cardocr/shared/backends/secrets"
+
+	// The providers whose tokens the refresher keeps besides WeBank's:
+	// each registers its keeper (shared/providers).
+	_ "github.com/cardocr/cardocr/shared/wechat"
 )
 
 func main() { setup.Main("ticketrefresh", setup.RefreshFunction) }

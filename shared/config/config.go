@@ -9,6 +9,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,12 +52,10 @@ func (c *Callbacks) fromEnv(getenv func(string) string) error {
 
 // Providers configures the OCR upstreams.
 type Providers struct {
-	KYCBaseURL    string // KYC_BASE_URL
-	WeChatBaseURL string // WECHAT_BASE_URL
-	// TencentCloudOCREndpoint is TENCENTCLOUD_OCR_ENDPOINT: the API 3.0
-	// endpoint, a host or an http(s) URL (default ocr.tencentcloudapi.com).
-	TencentCloudOCREndpoint string
-	TencentCloudRegion      string // TENCENTCLOUD_OCR_REGION (default ap-guangzhou)
+	// Getenv reads the environment the configuration came from: each
+	// provider's own settings (its base URL, its call rate…) are read
+	// with it from its descriptor (ReadSettings), not named here.
+	Getenv func(string) string `json:"-"`
 
 	Credentials    Credentials
 	CredentialsURL string // CREDENTIALS_URL: the secret Credentials come from
@@ -65,9 +64,6 @@ type Providers struct {
 	// at most 5m): a rotated secret needs no cold start.
 	CredentialsTTL time.Duration
 
-	// DailyQuotaWeChat is DAILY_QUOTA_WECHAT: WeChat OCR calls allowed per
-	// day and instance before quota_exceeded (0: no local limit).
-	DailyQuotaWeChat int
 	// QuotaStoreURL is where billable calls are counted, per tenant and
 	// China day, by every instance (QUOTA_STORE_URL: file://, redis://,
 	// dynamodb://TABLE); empty: not counted.
@@ -75,10 +71,6 @@ type Providers struct {
 	// DailySpendCap is DAILY_SPEND_CAP: billable calls per China day for
 	// the whole deployment (0: none).
 	DailySpendCap int64
-	// WeBankQPS and WeChatQPS are the accounts' call rates (WEBANK_QPS,
-	// WECHAT_QPS): their documents name none; 0: not paced. Tencent
-	// Cloud's are documented (20/s ID cards, 10/s bank cards).
-	WeBankQPS, WeChatQPS float64
 	// ConcurrencyCap is CONCURRENCY_CAP: the most instances of the API
 	// function the platform runs at once (the templates set it beside the
 	// reserved concurrency). Each instance paces itself to the providers'
@@ -186,6 +178,100 @@ type Credentials struct {
 	// CallbackSecret signs callbacks (Cardocr-Signature); CALLBACK_SECRET
 	// overrides.
 	CallbackSecret string `json:"callbackSecret,omitempty"`
+	// Extra holds the secret's other members: those of providers config
+	// does not name (each declares its own, providers.Descriptor.Secrets).
+	Extra map[string]string `json:"-"`
+}
+
+// Get returns the member key (a JSON name, such as "wechatAppId").
+func (c Credentials) Get(key string) string {
+	if f := c.field(key); f != nil {
+		return *f
+	}
+	return c.Extra[key]
+}
+
+// Set sets the member key.
+func (c *Credentials) Set(key, v string) {
+	if f := c.field(key); f != nil {
+		*f = v
+		return
+	}
+	if c.Extra == nil {
+		c.Extra = map[string]string{}
+	}
+	c.Extra[key] = v
+}
+
+func (c *Credentials) field(key string) *string {
+	switch key {
+	case "webankAppId":
+		return &c.WeBankAppID
+	case "webankSecret":
+		return &c.WeBankSecret
+	case "wechatAppId":
+		return &c.WeChatAppID
+	case "wechatAppSecret":
+		return &c.WeChatAppSecret
+	case "tencentcloudSecretId":
+		return &c.TencentCloudSecretID
+	case "tencentcloudSecretKey":
+		return &c.TencentCloudSecretKey
+	case "callbackSecret":
+		return &c.CallbackSecret
+	}
+	return nil
+}
+
+// UnmarshalJSON reads the named members and keeps every other string
+// member in Extra.
+func (c *Credentials) UnmarshalJSON(b []byte) error {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	*c = Credentials{}
+	for k, raw := range all {
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			if c.field(k) != nil {
+				return fmt.Errorf("config: credentials member %q is not a string", k)
+			}
+			continue
+		}
+		c.Set(k, v)
+	}
+	return nil
+}
+
+// MarshalJSON writes the named members and Extra's.
+func (c Credentials) MarshalJSON() ([]byte, error) {
+	m := make(map[string]string, 7+len(c.Extra))
+	for k, v := range c.Extra {
+		m[k] = v
+	}
+	for _, k := range []string{"webankAppId", "webankSecret", "wechatAppId", "wechatAppSecret", "tencentcloudSecretId", "tencentcloudSecretKey", "callbackSecret"} {
+		if v := c.Get(k); v != "" || k == "webankAppId" || k == "webankSecret" {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+// Equal reports whether c and o hold the same members.
+func (c Credentials) Equal(o Credentials) bool {
+	e1, e2 := c.Extra, o.Extra
+	if c.WeBankAppID != o.WeBankAppID || c.WeBankSecret != o.WeBankSecret || c.WeChatAppID != o.WeChatAppID ||
+		c.WeChatAppSecret != o.WeChatAppSecret || c.TencentCloudSecretID != o.TencentCloudSecretID ||
+		c.TencentCloudSecretKey != o.TencentCloudSecretKey || c.CallbackSecret != o.CallbackSecret || len(e1) != len(e2) {
+		return false
+	}
+	for k, v := range e1 {
+		if w, ok := e2[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Fill sets what c lacks from other (the environment wins over the secret).
@@ -198,6 +284,11 @@ func (c *Credentials) Fill(other Credentials) {
 	if c.TencentCloudSecretID == "" && c.TencentCloudSecretKey == "" {
 		c.TencentCloudSecretID, c.TencentCloudSecretKey = other.TencentCloudSecretID, other.TencentCloudSecretKey
 	}
+	for k, v := range other.Extra {
+		if c.Extra[k] == "" {
+			c.Set(k, v)
+		}
+	}
 }
 
 // Complete reports whether every credential is set (no secret to read).
@@ -205,15 +296,6 @@ func (c Credentials) Complete() bool {
 	return c.WeBankAppID != "" && c.WeBankSecret != "" && c.WeChatAppID != "" && c.WeChatAppSecret != "" &&
 		c.TencentCloudSecretID != "" && c.TencentCloudSecretKey != ""
 }
-
-// Defaults outside the local stack.
-const (
-	DefaultKYCBaseURL    = "https://kyc1.qcloud.com"
-	DefaultWeChatBaseURL = "https://api.weixin.qq.com"
-	// DefaultTencentCloudRegion: the OCR API is served from every region's
-	// endpoint; the region is part of the signature scope.
-	DefaultTencentCloudRegion = "ap-guangzhou"
-)
 
 // FromEnv reads the configuration. getenv is os.Getenv in production.
 func FromEnv(getenv func(string) string) (Config, error) {
@@ -229,10 +311,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 }
 
 func (p *Providers) fromEnv(getenv func(string) string) error {
-	p.KYCBaseURL = or(getenv("KYC_BASE_URL"), DefaultKYCBaseURL)
-	p.WeChatBaseURL = or(getenv("WECHAT_BASE_URL"), DefaultWeChatBaseURL)
-	p.TencentCloudOCREndpoint = getenv("TENCENTCLOUD_OCR_ENDPOINT")
-	p.TencentCloudRegion = or(getenv("TENCENTCLOUD_OCR_REGION"), DefaultTencentCloudRegion)
+	p.Getenv = getenv
 	p.CredentialsURL = getenv("CREDENTIALS_URL")
 	var err error
 	if p.CredentialsTTL, err = duration(getenv, "CREDENTIALS_TTL", 5*time.Minute); err != nil {
@@ -249,20 +328,6 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 		CallbackSecret:        getenv("CALLBACK_SECRET"),
 		TencentCloudSecretID:  getenv("TENCENTCLOUD_OCR_SECRET_ID"),
 		TencentCloudSecretKey: getenv("TENCENTCLOUD_OCR_SECRET_KEY"),
-	}
-	if v := strings.TrimSpace(getenv("DAILY_QUOTA_WECHAT")); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return fmt.Errorf("config: DAILY_QUOTA_WECHAT must be a whole number of calls (0: no limit)")
-		}
-		p.DailyQuotaWeChat = n
-	}
-	var qerr error
-	if p.WeBankQPS, qerr = callRate("WEBANK_QPS", getenv("WEBANK_QPS")); qerr != nil {
-		return qerr
-	}
-	if p.WeChatQPS, qerr = callRate("WECHAT_QPS", getenv("WECHAT_QPS")); qerr != nil {
-		return qerr
 	}
 	if v := strings.TrimSpace(getenv("CONCURRENCY_CAP")); v != "" {
 		n, err := strconv.Atoi(v)
@@ -306,19 +371,6 @@ func (p *Providers) fromEnv(getenv func(string) string) error {
 		}
 	}
 	return nil
-}
-
-// callRate parses calls per second ("" is 0: not paced).
-func callRate(key, v string) (float64, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f > 1e6 {
-		return 0, fmt.Errorf("config: %s must be calls per second, such as 10 (0: not paced)", key)
-	}
-	return f, nil
 }
 
 // chain parses a comma-separated provider list: distinct names (which

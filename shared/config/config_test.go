@@ -12,7 +12,7 @@ func TestFromEnvDefaultsAndParsing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.KYCBaseURL != DefaultKYCBaseURL || c.RefreshInterval != 20*time.Minute || c.CacheTTL != 5*time.Second ||
+	if c.Getenv == nil || c.RefreshInterval != 20*time.Minute || c.CacheTTL != 5*time.Second ||
 		c.AuthMode != "apikey" || len(c.APIKeys) != 2 || c.APIKeys[1] != "b" {
 		t.Errorf("%+v", c)
 	}

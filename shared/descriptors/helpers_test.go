@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -400,6 +401,26 @@ func isEnvReader(name string) bool {
 
 func collectEnvNames(f *ast.File, consts map[string]string, names map[string]bool) {
 	ast.Inspect(f, func(n ast.Node) bool {
+		// A provider's settings (config.ReadSettings reads the env:"NAME"
+		// tags) and the variables of its secrets (providers.Secret{Env: …}).
+		if field, ok := n.(*ast.Field); ok && field.Tag != nil {
+			if tag, err := strconv.Unquote(field.Tag.Value); err == nil {
+				if name := reflect.StructTag(tag).Get("env"); envNameRe.MatchString(name) {
+					names[name] = true
+				}
+			}
+			return true
+		}
+		if kv, ok := n.(*ast.KeyValueExpr); ok {
+			if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Env" {
+				if lit, ok := kv.Value.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if name, err := strconv.Unquote(lit.Value); err == nil && envNameRe.MatchString(name) {
+						names[name] = true
+					}
+				}
+			}
+			return true
+		}
 		call, ok := n.(*ast.CallExpr)
 		if !ok {
 			return true

@@ -12,9 +12,8 @@ import (
 
 	"github.com/cardocr/cardocr/shared/archive"
 	"github.com/cardocr/cardocr/shared/buildinfo"
-	"github.com/cardocr/cardocr/shared/emulator"
+	"github.com/cardocr/cardocr/shared/providers"
 	"github.com/cardocr/cardocr/shared/quota"
-	"github.com/cardocr/cardocr/shared/setup"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
 
@@ -27,7 +26,15 @@ import (
 // serveConsoleConfig hands the console the generated dev key only: keys
 // given in API_KEYS may be real ones, and this answer is unauthenticated.
 func (s *Stack) serveConsoleConfig(w http.ResponseWriter, _ *http.Request) {
-	writeLocalJSON(w, map[string]string{"apiKey": s.devKey, "base": s.URL, "version": buildinfo.String()})
+	type provider struct {
+		Name  string   `json:"name"`
+		Kinds []string `json:"kinds"`
+	}
+	ps := []provider{}
+	for _, d := range providers.All() {
+		ps = append(ps, provider{d.Name, d.Kinds})
+	}
+	writeLocalJSON(w, map[string]any{"apiKey": s.devKey, "base": s.URL, "version": buildinfo.String(), "providers": ps})
 }
 
 type ticketState struct {
@@ -49,12 +56,13 @@ func (s *Stack) serveState(w http.ResponseWriter, r *http.Request) {
 		ts.AgeSeconds = int64(time.Since(p.FetchedAt) / time.Second)
 	}
 	calls := map[string]int64{}
-	for _, e := range []*emulator.Emulator{s.Emulator, s.WeChatEmulator} {
-		if e == nil {
+	for _, up := range s.upstreams.list {
+		c, ok := up.emu.Handler.(interface{ Counts() map[string]int64 })
+		if !ok {
 			continue
 		}
-		for k, v := range e.Counts() {
-			calls[k] = v // one emulator serves both when both are embedded
+		for k, v := range c.Counts() {
+			calls[k] = v // one built-in emulator serves several providers
 		}
 	}
 	today, suspended := s.quotaState(ctx)
@@ -77,7 +85,7 @@ func (s *Stack) quotaState(ctx context.Context) (map[string]int64, map[string]st
 	today, _ := qs.Counts(ctx, quota.Day(time.Now()))
 	var suspended map[string]string
 	if sus, ok := qs.(quota.Suspensions); ok {
-		for _, p := range setup.ProviderNames() {
+		for _, p := range providers.Names() {
 			if reason, until, err := sus.Suspension(ctx, p); err == nil && until.After(time.Now()) {
 				if suspended == nil {
 					suspended = map[string]string{}

@@ -27,9 +27,12 @@ import (
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/emulator"
 	"github.com/cardocr/cardocr/shared/imagefit"
+	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/providers"
 	"github.com/cardocr/cardocr/shared/quota"
 	"github.com/cardocr/cardocr/shared/setup"
 	"github.com/cardocr/cardocr/shared/tickets"
+	"github.com/cardocr/cardocr/shared/webank"
 )
 
 // Options of the local stack; the zero value is `make run`.
@@ -59,6 +62,7 @@ type Stack struct {
 	// TencentCloudEmulator serves Tencent Cloud OCR on POST / (the same
 	// instance again); nil when TENCENTCLOUD_OCR_ENDPOINT points elsewhere.
 	TencentCloudEmulator *emulator.Emulator
+	upstreams            *upstreams // every provider's emulator the stack serves
 	Refresher            *tickets.Refresher
 	Reader               *tickets.Reader
 	Config               config.Config
@@ -81,11 +85,9 @@ type Stack struct {
 	wg     sync.WaitGroup
 }
 
-// EmulatorPath is where the embedded WeBank emulator is mounted.
-const EmulatorPath = "/_emulator/webank"
-
-// WeChatEmulatorPath is where the embedded WeChat emulator is mounted.
-const WeChatEmulatorPath = "/_emulator/wechat"
+// EmulatorPath is where the embedded WeBank emulator is mounted (every
+// provider's is at /_emulator/<name>, but Tencent Cloud's: see upstreams.go).
+const EmulatorPath = emulatorPrefix + "webank"
 
 // Start starts the stack and returns once it serves.
 func Start(ctx context.Context, o Options) (*Stack, error) {
@@ -124,9 +126,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		}
 		return defaults[k]
 	}
-	embedded := o.Getenv("KYC_BASE_URL") == ""
-	embeddedWeChat := o.Getenv("WECHAT_BASE_URL") == ""
-	embeddedTencentCloud := o.Getenv("TENCENTCLOUD_OCR_ENDPOINT") == ""
+	// The providers' emulators (upstreams.go): each one whose upstream
+	// variable is unset is served by the stack itself.
+	ups := upstreamsFor(o)
+	embedded := ups.embedded("webank")
 
 	port := getenv("PORT")
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, port))
@@ -147,16 +150,8 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		if recv != nil && k == "CALLBACK_SECRET" {
 			return recv.secret
 		}
-		if k == "KYC_BASE_URL" && embedded {
-			return base + EmulatorPath
-		}
-		if k == "WECHAT_BASE_URL" && embeddedWeChat {
-			return base + WeChatEmulatorPath
-		}
-		if k == "TENCENTCLOUD_OCR_ENDPOINT" && embeddedTencentCloud {
-			// API 3.0 signs the host and posts to "/": the emulator answers
-			// POST / of the stack itself (the console is GET /).
-			return base
+		if u, ok := ups.url(k, base); ok {
+			return u
 		}
 		return getenv(k)
 	}
@@ -172,15 +167,6 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.cancelQueue = qcancel
 
 	if embedded {
-		s.Emulator = emulator.New(o.Emulator)
-		ec := o.Emulator
-		if ec.AppID == "" {
-			ec.AppID, ec.Secret = emulator.DefaultAppID, emulator.DefaultSecret
-		}
-		if err := ensureCredentials(cfg.CredentialsURL, ec.AppID, ec.Secret); err != nil {
-			ln.Close()
-			return nil, err
-		}
 		// The emulator lives in memory: tickets stored by an earlier run
 		// mean nothing to this one, and neither do its refresher's leases
 		// (a process stopped mid-refresh would otherwise lock this one out
@@ -190,38 +176,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			_ = os.Remove(p + ".lease")
 		}
 	}
-	// One emulator instance serves every embedded upstream.
-	embeddedEmulator := func() *emulator.Emulator {
-		if s.Emulator != nil {
-			return s.Emulator
-		}
-		if s.WeChatEmulator != nil {
-			return s.WeChatEmulator
-		}
-		return emulator.New(o.Emulator)
+	if err := ups.storeSecrets(cfg.CredentialsURL); err != nil {
+		ln.Close()
+		return nil, err
 	}
-	if embeddedWeChat {
-		s.WeChatEmulator = embeddedEmulator()
-		wc := o.Emulator.WeChat
-		if wc.AppID == "" {
-			wc.AppID, wc.Secret = emulator.DefaultWeChatAppID, emulator.DefaultWeChatSecret
-		}
-		if err := ensureWeChatCredentials(cfg.CredentialsURL, wc.AppID, wc.Secret); err != nil {
-			ln.Close()
-			return nil, err
-		}
-	}
-	if embeddedTencentCloud {
-		s.TencentCloudEmulator = embeddedEmulator()
-		tc := o.Emulator.TencentCloud
-		if tc.SecretID == "" {
-			tc.SecretID, tc.SecretKey = emulator.DefaultTencentCloudSecretID, emulator.DefaultTencentCloudSecretKey
-		}
-		if err := ensureTencentCloudCredentials(cfg.CredentialsURL, tc.SecretID, tc.SecretKey); err != nil {
-			ln.Close()
-			return nil, err
-		}
-	}
+	s.upstreams = ups
+	s.Emulator, s.WeChatEmulator, s.TencentCloudEmulator = ups.builtin("webank"), ups.builtin("wechat"), ups.builtin("tencentcloud")
 	if len(cfg.APIKeys) == 0 && cfg.AuthMode == "apikey" && cfg.TenantsURL == "" {
 		key, err := devKey(filepath.Join(o.Dir, "dev-api-key"))
 		if err != nil {
@@ -288,15 +248,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		mux.Handle("/docs/", o.Web)
 		mux.HandleFunc("GET /docs/openapi.yaml", s.serveOpenAPI(o.OpenAPIPath))
 	}
-	if s.Emulator != nil {
-		mux.Handle(EmulatorPath+"/", http.StripPrefix(EmulatorPath, s.Emulator))
-	}
-	if s.WeChatEmulator != nil {
-		mux.Handle(WeChatEmulatorPath+"/", http.StripPrefix(WeChatEmulatorPath, s.WeChatEmulator))
-	}
-	if s.TencentCloudEmulator != nil {
-		mux.Handle("POST /{$}", s.TencentCloudEmulator)
-	}
+	ups.mount(mux)
 	mux.Handle("/", api)
 	// As in the functions' HTTP mode: the whole request read within
 	// REQUEST_TIMEOUT (a trickled body cannot hold a connection open).
@@ -329,31 +281,22 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Web != nil {
 		fmt.Fprintf(o.Stdout, "  console: %s/   API docs: %s/docs/\n", base, base)
 	}
-	if s.Emulator != nil {
-		fmt.Fprintf(o.Stdout, "  WeBank emulator: %s%s (set KYC_BASE_URL to use another upstream)\n", base, EmulatorPath)
-	} else {
-		fmt.Fprintf(o.Stdout, "  WeBank upstream: %s\n", cfg.KYCBaseURL)
-	}
-	if s.WeChatEmulator != nil {
-		fmt.Fprintf(o.Stdout, "  WeChat emulator: %s%s (set WECHAT_BASE_URL to use another upstream)\n", base, WeChatEmulatorPath)
-	} else {
-		fmt.Fprintf(o.Stdout, "  WeChat upstream: %s\n", cfg.WeChatBaseURL)
-	}
-	if s.TencentCloudEmulator != nil {
-		fmt.Fprintf(o.Stdout, "  Tencent Cloud OCR emulator: POST %s/ (set TENCENTCLOUD_OCR_ENDPOINT to use another upstream)\n", base)
-	}
+	ups.banner(o.Stdout, base)
 	if s.APIKey != "" && o.Getenv("API_KEYS") == "" {
 		fmt.Fprintf(o.Stdout, "  dev API key: %s\n", s.APIKey)
 	}
 	fmt.Fprintf(o.Stdout, "  try:\n    curl -s -H 'Authorization: Bearer %s' -F side=front -F image=@%s %s/v1/idcard/ocr\n",
 		s.APIKey, filepath.Join(o.Dir, "samples", "idcard-front.jpg"), base)
-	if s.WeChatEmulator != nil || cfg.Credentials.WeChatAppID != "" {
-		fmt.Fprintf(o.Stdout, "    curl -s -H 'Authorization: Bearer %s' -F side=back -F provider=wechat -F image=@%s %s/v1/idcard/ocr\n",
-			s.APIKey, filepath.Join(o.Dir, "samples", "idcard-back.jpg"), base)
-	}
-	if s.TencentCloudEmulator != nil || cfg.Credentials.TencentCloudSecretID != "" {
-		fmt.Fprintf(o.Stdout, "    curl -s -H 'Authorization: Bearer %s' -F provider=tencentcloud -F image=@%s %s/v1/bankcard/ocr\n",
-			s.APIKey, filepath.Join(o.Dir, "samples", "bankcard.jpg"), base)
+	for _, d := range providers.All() {
+		if d.Name == webank.Name || (!ups.embedded(d.Name) && cfg.Credentials.Get(d.Secrets[0].Key) == "") {
+			continue
+		}
+		kind, sample, side := "bankcard", "bankcard.jpg", ""
+		if !d.Serves(ocr.KindBankCard) {
+			kind, sample, side = "idcard", "idcard-back.jpg", "-F side=back "
+		}
+		fmt.Fprintf(o.Stdout, "    curl -s -H 'Authorization: Bearer %s' %s-F provider=%s -F image=@%s %s/v1/%s/ocr\n",
+			s.APIKey, side, d.Name, filepath.Join(o.Dir, "samples", sample), base, kind)
 	}
 	fmt.Fprintf(o.Stdout, "  evidence (archive %s):\n    cp %s %s/\n    curl -s -d '{\"kind\":\"bankcard\",\"orderNo\":\"<orderNo>\"}' %s%s\n",
 		cfg.ArchiveURL, filepath.Join(o.Dir, "samples", "bankcard.jpg"), filepath.Join(o.Dir, "uploads", "bankcard"), base, QueuePath)
@@ -430,41 +373,12 @@ func Run(ctx context.Context, o Options) error {
 	return s.Close()
 }
 
-// ensureCredentials writes the emulator's credentials to a file
-// credentials store that does not exist yet.
-func ensureCredentials(u, appID, secret string) error {
-	p, ok := strings.CutPrefix(u, "file://")
-	if !ok {
-		return nil
-	}
-	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	b, _ := json.Marshal(config.Credentials{WeBankAppID: appID, WeBankSecret: secret})
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
-	}
-	return os.WriteFile(p, b, 0o600)
-}
-
-// ensureWeChatCredentials adds the WeChat emulator's credentials to a file
-// credentials store that has none (written by an earlier run, or above),
+// ensureMembers adds an emulator's credentials to a local credentials file
+// (made if need be) unless the file names the first of them already,
 // keeping every other member.
-func ensureWeChatCredentials(u, appID, secret string) error {
-	return ensureMember(u, "wechatAppId", appID, "wechatAppSecret", secret)
-}
-
-// ensureTencentCloudCredentials adds the Tencent Cloud emulator's key pair
-// to a local credentials file that has none.
-func ensureTencentCloudCredentials(u, id, key string) error {
-	return ensureMember(u, "tencentcloudSecretId", id, "tencentcloudSecretKey", key)
-}
-
-// ensureMember adds a credential pair to a local credentials file unless
-// the file names one already.
-func ensureMember(u, idKey, id, secretKey, secret string) error {
+func ensureMembers(u string, keys []string, vals map[string]string) error {
 	p, ok := strings.CutPrefix(u, "file://")
-	if !ok {
+	if !ok || len(keys) == 0 {
 		return nil
 	}
 	m := map[string]any{}
@@ -478,10 +392,12 @@ func ensureMember(u, idKey, id, secretKey, secret string) error {
 			return errors.New("devstack: the credentials file is not a JSON object")
 		}
 	}
-	if v, _ := m[idKey].(string); v != "" {
+	if v, _ := m[keys[0]].(string); v != "" {
 		return nil
 	}
-	m[idKey], m[secretKey] = id, secret
+	for _, k := range keys {
+		m[k] = vals[k]
+	}
 	if b, err = json.Marshal(m); err != nil {
 		return err
 	}

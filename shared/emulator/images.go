@@ -550,3 +550,11 @@ func photoSpec(b []byte, kind, side string) CardSpec {
 	h.Write(b)
 	return CardSpec{Kind: kind, Side: side, Seed: int64(h.Sum64() & (1<<62 - 1))}
 }
+
+// ReadCard returns the spec an image carries, as every emulator here reads
+// it: an emulator of another provider (a test's) answers from the same
+// markers. ok is false for an image without one ("not a card").
+func ReadCard(b []byte) (spec CardSpec, ok bool) {
+	_, _, spec, ok = inspectImage(b)
+	return spec, ok
+}

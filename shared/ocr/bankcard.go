@@ -153,7 +153,9 @@ func (s *Service) BankCardResult(ctx context.Context, q ResultQuery) (*BankCardR
 	if err != nil {
 		return nil, err
 	}
-	if o != nil && o.Provider != "" && s.Providers[o.Provider] != nil && !keepsResults(s.Providers[o.Provider]) {
+	if o != nil && o.Provider != "" && !keepsResults(s.Providers[o.Provider]) {
+		// Made by a provider that keeps no results, or one this function
+		// does not link (the result functions link only those that do).
 		res := &BankCardResult{}
 		if err := s.archived(ctx, KindBankCard, o, res); err != nil {
 			return nil, err

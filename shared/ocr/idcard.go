@@ -330,7 +330,9 @@ func (s *Service) IDCardResult(ctx context.Context, q ResultQuery) (*IDCardResul
 	if err != nil {
 		return nil, err
 	}
-	if o != nil && o.Provider != "" && s.Providers[o.Provider] != nil && !keepsResults(s.Providers[o.Provider]) {
+	if o != nil && o.Provider != "" && !keepsResults(s.Providers[o.Provider]) {
+		// Made by a provider that keeps no results, or one this function
+		// does not link (the result functions link only those that do).
 		res := &IDCardResult{}
 		if err := s.archived(ctx, KindIDCard, o, res); err != nil {
 			return nil, err
@@ -366,8 +368,8 @@ func (s *Service) queryIDCard(ctx context.Context, p Provider, q Querier, orderN
 }
 
 // querier is the provider to ask for an order's result: the one its record
-// names, else (orders made before records, or by the upload and queue
-// paths, which are WeBank's) the configured provider that keeps results.
+// names, else DefaultProvider (orders without a record were made before
+// records, or by the upload and queue paths, which are WeBank's).
 func (s *Service) querier(o *Order) (Provider, Querier, error) {
 	if o != nil && o.Provider != "" {
 		p := s.Providers[o.Provider]
@@ -377,12 +379,10 @@ func (s *Service) querier(o *Order) (Provider, Querier, error) {
 		return nil, nil, &errcode.Error{Code: errcode.NotFound, Err: errNoQuerier,
 			Message: "this order was made by provider " + o.Provider + ", which keeps no results to query"}
 	}
-	for _, n := range s.names() {
-		if q, ok := s.Providers[n].(Querier); ok {
-			return s.Providers[n], q, nil
-		}
+	if q, ok := s.Providers[DefaultProvider].(Querier); ok {
+		return s.Providers[DefaultProvider], q, nil
 	}
-	return nil, nil, errcode.Errorf(errcode.NotFound, "no configured provider keeps results by order number")
+	return nil, nil, errcode.Errorf(errcode.NotFound, "this order has no record, and %s, which made such orders, is not configured", DefaultProvider)
 }
 
 func (s *Service) finishIDCard(res *IDCardResult, in cardcheck.IDCardFields) {

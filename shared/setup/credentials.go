@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -20,9 +21,10 @@ func LoadCredentials(ctx context.Context, cfg *config.Config, needSecret bool) e
 	// Tencent Cloud credentials may live only there even when WeBank's are
 	// in the env). Reading it can fail startup only when what this function
 	// needs is still missing: otherwise the optional providers stay off.
+	envSecrets(cfg)
 	cr := cfg.Credentials
 	haveRequired := cr.WeBankAppID != "" && (!needSecret || cr.WeBankSecret != "")
-	if !cr.Complete() && cfg.CredentialsURL != "" {
+	if !credentialsComplete(cr) && cfg.CredentialsURL != "" {
 		stored, err := readCredentials(ctx, cfg.CredentialsURL)
 		if err != nil && !haveRequired {
 			return err
@@ -77,6 +79,7 @@ type CredentialSource struct {
 // NewCredentialSource returns the source for cfg (CREDENTIALS_URL, the
 // environment's credentials, CREDENTIALS_TTL).
 func NewCredentialSource(cfg config.Config) *CredentialSource {
+	envSecrets(&cfg)
 	return &CredentialSource{URL: cfg.CredentialsURL, Env: cfg.Credentials, TTL: cfg.CredentialsTTL}
 }
 
@@ -100,7 +103,8 @@ func (s *CredentialSource) Get(ctx context.Context) (config.Credentials, error) 
 		return s.cur, nil
 	}
 	c := s.Env
-	if !c.Complete() && s.URL != "" {
+	c.Extra = maps.Clone(c.Extra) // Fill must not write into Env's map
+	if !credentialsComplete(c) && s.URL != "" {
 		stored, err := readCredentials(ctx, s.URL)
 		if err != nil {
 			if !s.at.IsZero() {

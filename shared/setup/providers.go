@@ -2,18 +2,17 @@ package setup
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/cardocr/cardocr/shared/config"
-	"github.com/cardocr/cardocr/shared/metrics"
 	"github.com/cardocr/cardocr/shared/ocr"
+	"github.com/cardocr/cardocr/shared/providers"
 	"github.com/cardocr/cardocr/shared/secretstore"
-	"github.com/cardocr/cardocr/shared/tencentcloud"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/webank"
-	"github.com/cardocr/cardocr/shared/wechat"
 )
 
 // deps is what a provider may be built from.
@@ -26,92 +25,146 @@ type deps struct {
 	creds  *CredentialSource // the credentials secret, read again when due; nil: the startup values
 }
 
-// registry lists the providers this build knows, by name. build returns nil
-// when the deployment has no credentials for one (asking for it is a 400).
-var registry = []struct {
-	name  string
-	build func(d deps) ocr.Provider
-}{
-	{webank.Name, func(d deps) ocr.Provider {
-		return &webank.Provider{Client: WeBank(d.cfg, d.hc), Tickets: d.reader, QPS: d.cfg.WeBankQPS}
-	}},
-	{wechat.Name, weChatProvider},
-	{tencentcloud.Name, tencentCloudProvider},
-}
+// ProviderNames lists the providers this build links, sorted: a function
+// links a provider by importing its package (functions/*/main.go), which
+// registers its descriptor (package providers).
+func ProviderNames() []string { return providers.Names() }
 
 // Providers builds every registered provider for cfg.
-// ProviderNames lists the providers this build knows, in registry order.
-func ProviderNames() []string {
-	out := make([]string, len(registry))
-	for i, r := range registry {
-		out[i] = r.name
+func Providers(cfg config.Config, hc *http.Client, reader *tickets.Reader, store secretstore.Store, log *slog.Logger) (map[string]ocr.Provider, error) {
+	return buildProviders(deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log})
+}
+
+// envOf is cfg's environment ("" for a configuration made in code).
+func envOf(cfg config.Config) func(string) string {
+	if cfg.Getenv != nil {
+		return cfg.Getenv
 	}
-	return out
+	return func(string) string { return "" }
 }
 
-func Providers(cfg config.Config, hc *http.Client, reader *tickets.Reader, store secretstore.Store, log *slog.Logger) map[string]ocr.Provider {
-	return providers(deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log})
-}
-
-func providers(d deps) map[string]ocr.Provider {
-	out := make(map[string]ocr.Provider, len(registry))
-	for _, r := range registry {
-		out[r.name] = r.build(d)
+// Settings reads d's settings from cfg's environment (nil: it has none).
+func Settings(cfg config.Config, d providers.Descriptor) (any, error) {
+	if d.Settings == nil {
+		return nil, nil
 	}
-	return out
+	s := d.Settings()
+	if err := config.ReadSettings(envOf(cfg), s); err != nil {
+		return nil, fmt.Errorf("setup: provider %s: %w", d.Name, err)
+	}
+	return s, nil
 }
 
-// weChatProvider is WeChat's ID card OCR, or nil without a WeChat appid.
-// The token comes from the tickets store; with the AppSecret too, a reader
-// may also ask stable_token in normal mode when the stored token is in its
-// last five minutes or was rejected (never a forced refresh).
-func weChatProvider(d deps) ocr.Provider {
+// env is what d is built from.
+func (d deps) env(desc providers.Descriptor) (providers.Env, error) {
+	s, err := Settings(d.cfg, desc)
+	if err != nil {
+		return providers.Env{}, err
+	}
 	cr := d.cfg.Credentials
-	if cr.WeChatAppID == "" {
-		return nil
+	e := providers.Env{Settings: s, Secret: cr.Get, HTTPClient: d.hc, Store: d.store, Logger: d.log}
+	if d.reader != nil {
+		e.Tickets = d.reader
 	}
-	c := WeChat(d.cfg, d.hc)
-	r := &wechat.TokenReader{Store: d.store, AppID: cr.WeChatAppID, Logger: d.log}
-	if cr.WeChatAppSecret != "" {
-		r.Fallback = c
-	}
-	return &wechat.Provider{Client: c, Tokens: r, Quota: &metrics.DailyLimit{Limit: d.cfg.DailyQuotaWeChat}, QPS: d.cfg.WeChatQPS}
-}
-
-// WeChatKeeper returns the refresher's WeChat token keeper, nil when WeChat
-// is not configured.
-func WeChatKeeper(r *tickets.Refresher) *wechat.TokenKeeper {
-	for _, m := range r.Members {
-		if k, ok := m.(*wechat.TokenKeeper); ok {
-			return k
-		}
-	}
-	return nil
-}
-
-// tencentCloudProvider is Tencent Cloud OCR, or nil without a key pair
-// (tencentcloudSecretId/Key) or an SCF role's temporary credentials.
-func tencentCloudProvider(d deps) ocr.Provider {
-	cr := d.cfg.Credentials
-	c := tencentcloud.Config{Endpoint: d.cfg.TencentCloudOCREndpoint, Region: d.cfg.TencentCloudRegion,
-		SecretID: cr.TencentCloudSecretID, SecretKey: cr.TencentCloudSecretKey, Transport: d.hc.Transport}
-	if d.creds != nil && cr.TencentCloudSecretID != "" {
-		// The key pair from the credentials secret, read again when due
-		// and after a rejection: a rotated key needs no cold start.
-		c.KeyPair = func() (string, string) {
+	if d.creds != nil {
+		e.Current = func(key string) string {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			got, err := d.creds.Get(ctx)
-			if err != nil || got.TencentCloudSecretID == "" {
-				return cr.TencentCloudSecretID, cr.TencentCloudSecretKey
+			if err != nil {
+				return cr.Get(key)
 			}
-			return got.TencentCloudSecretID, got.TencentCloudSecretKey
+			return got.Get(key)
 		}
-		c.KeyRejected = d.creds.Invalidate
+		e.Rejected = d.creds.Invalidate
 	}
-	p := tencentcloud.New(c)
-	if !p.Configured() {
-		return nil
+	return e, nil
+}
+
+func buildProviders(d deps) (map[string]ocr.Provider, error) {
+	all := providers.All()
+	out := make(map[string]ocr.Provider, len(all))
+	for _, desc := range all {
+		e, err := d.env(desc)
+		if err != nil {
+			return nil, err
+		}
+		p, err := desc.Build(e)
+		if err != nil {
+			return nil, fmt.Errorf("setup: provider %s: %w", desc.Name, err)
+		}
+		out[desc.Name] = p
 	}
-	return p
+	return out, nil
+}
+
+// WeBank returns the WeBank client for cfg (the tickets' provider: the
+// refresher, the /healthz check and resultfetch use it directly).
+func WeBank(cfg config.Config, hc *http.Client) *webank.Client {
+	s := webank.Settings{BaseURL: webank.DefaultBaseURL}
+	_ = config.ReadSettings(envOf(cfg), &s) // checked when the provider is built
+	return webank.NewClient(s, cfg.Credentials.WeBankAppID, cfg.Credentials.WeBankSecret, hc)
+}
+
+// keepers builds the refresher members of the registered providers,
+// attached to r.
+func keepers(d deps, r *tickets.Refresher) ([]tickets.Member, error) {
+	var out []tickets.Member
+	for _, desc := range providers.All() {
+		if desc.Keeper == nil {
+			continue
+		}
+		e, err := d.env(desc)
+		if err != nil {
+			return nil, err
+		}
+		k := desc.Keeper(e)
+		if k == nil {
+			continue
+		}
+		m, ok := k.(tickets.Member)
+		if !ok {
+			return nil, fmt.Errorf("setup: provider %s: its keeper is not a tickets.Member", desc.Name)
+		}
+		if a, ok := k.(interface{ Attach(*tickets.Refresher) }); ok {
+			a.Attach(r)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// forcer is a keeper an operator may force.
+type forcer interface {
+	providers.Keeper
+	Force(ctx context.Context) error
+}
+
+// envSecrets sets the registered providers' credentials their environment
+// variables give (the environment wins over the secret).
+func envSecrets(cfg *config.Config) {
+	get := envOf(*cfg)
+	for _, d := range providers.All() {
+		for _, s := range d.Secrets {
+			if v := get(s.Env); v != "" {
+				cfg.Credentials.Set(s.Key, v)
+			}
+		}
+	}
+}
+
+// credentialsComplete reports whether the environment set every member the
+// registered providers read (then the secret need not be read).
+func credentialsComplete(c config.Credentials) bool {
+	if !c.Complete() {
+		return false
+	}
+	for _, d := range providers.All() {
+		for _, s := range d.Secrets {
+			if c.Get(s.Key) == "" {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -16,7 +16,10 @@ func TestProvidersAndFallbackCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := Providers(cfg, &http.Client{}, &tickets.Reader{}, nil, nil)
+	ps, err := Providers(cfg, &http.Client{}, &tickets.Reader{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ps["webank"] == nil || ps["wechat"] != nil || len(ps) != 3 {
 		t.Fatalf("providers %v", ps)
 	}
@@ -30,7 +33,11 @@ func TestProvidersAndFallbackCheck(t *testing.T) {
 		t.Errorf("unconfigured: %v", err)
 	}
 	cfg.Credentials.TencentCloudSecretID, cfg.Credentials.TencentCloudSecretKey = "id", "key"
-	if err := checkFallback(cfg, Providers(cfg, &http.Client{}, &tickets.Reader{}, nil, nil)); err != nil {
+	ps2, err := Providers(cfg, &http.Client{}, &tickets.Reader{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkFallback(cfg, ps2); err != nil {
 		t.Errorf("configured: %v", err)
 	}
 	cfg.Fallback = map[string][]string{"idcard": {"webank", "nosuch"}}

@@ -3,7 +3,6 @@ package setup
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,8 +12,19 @@ import (
 	"github.com/cardocr/cardocr/shared/buildinfo"
 	"github.com/cardocr/cardocr/shared/config"
 	"github.com/cardocr/cardocr/shared/platform"
+	"github.com/cardocr/cardocr/shared/providers"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
+
+// keeperOf is the refresher member that keeps name's token, or nil.
+func keeperOf(r *tickets.Refresher, name string) forcer {
+	for _, m := range r.Members {
+		if k, ok := m.(forcer); ok && k.Name() == name {
+			return k
+		}
+	}
+	return nil
+}
 
 // Builder makes a function from its configuration.
 type Builder func(ctx context.Context, cfg config.Config, log *slog.Logger) (platform.Function, error)
@@ -82,15 +92,20 @@ func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	}
 	rotate := func(ctx context.Context) {
 		c, err := src.Get(ctx)
-		if err != nil || c == cfg.Credentials || c.WeBankAppID == "" || c.WeBankSecret == "" {
+		if err != nil || c.Equal(cfg.Credentials) || c.WeBankAppID == "" || c.WeBankSecret == "" {
 			return
 		}
 		cfg.Credentials = c
 		hc := HTTPClient()
 		r.WeBank = WeBank(cfg, hc)
-		if k := WeChatKeeper(r); k != nil && c.WeChatAppID != "" && c.WeChatAppSecret != "" {
-			k.Fetcher = WeChat(cfg, hc)
+		// The other members are built again from the new credentials (a
+		// keeper holds no state of its own: its token is in the document).
+		ks, err := keepers(deps{cfg: cfg, hc: hc, store: r.Store, log: log}, r)
+		if err != nil {
+			log.WarnContext(ctx, "credentials changed in the store; keepers not rebuilt", "error", err)
+			return
 		}
+		r.Members = ks
 		log.InfoContext(ctx, "credentials changed in the store; the refresher uses the new ones")
 	}
 	return platform.Function{Event: func(ctx context.Context, ev json.RawMessage) (_ any, err error) {
@@ -104,23 +119,28 @@ func RefreshFunction(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		// secret) replaces a pair that still looks fresh.
 		var in struct {
 			Force bool `json:"force"`
-			// {"wechatForceRefresh":true}: an operator saw 40001 on the
-			// token WeChat still hands out (see wechat.TokenKeeper.Force).
-			WeChatForceRefresh bool `json:"wechatForceRefresh"`
 			// {"cause":"rejected-on-request"}: an HTTP function saw the
 			// upstream reject the stored pair (tickets.Reader.Kick).
 			Cause string `json:"cause"`
 		}
 		_ = json.Unmarshal(ev, &in)
-		if in.WeChatForceRefresh {
-			k := WeChatKeeper(r)
+		// {"<provider>ForceRefresh":true}, such as wechatForceRefresh: an
+		// operator saw 40001 on the token WeChat still hands out (see
+		// wechat.TokenKeeper.Force).
+		var flags map[string]json.RawMessage
+		_ = json.Unmarshal(ev, &flags)
+		for _, name := range providers.Names() {
+			if string(flags[name+"ForceRefresh"]) != "true" {
+				continue
+			}
+			k := keeperOf(r, name)
 			if k == nil {
-				return nil, errors.New("setup: WeChat is not configured (no WeChat appid and secret)")
+				return nil, fmt.Errorf("setup: %s keeps no token on this deployment (not configured)", name)
 			}
 			if err := k.Force(ctx); err != nil {
 				return nil, err
 			}
-			return map[string]string{"outcome": "wechat_force_refreshed"}, nil
+			return map[string]string{"outcome": name + "_force_refreshed"}, nil
 		}
 		refresh := r.Refresh
 		switch {

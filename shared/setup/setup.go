@@ -26,8 +26,6 @@ import (
 	"github.com/cardocr/cardocr/shared/tenants"
 	"github.com/cardocr/cardocr/shared/tickets"
 	"github.com/cardocr/cardocr/shared/uploads"
-	"github.com/cardocr/cardocr/shared/webank"
-	"github.com/cardocr/cardocr/shared/wechat"
 )
 
 // Logger returns the JSON logger for cfg.
@@ -44,20 +42,6 @@ func HTTPClient() *http.Client {
 	return &http.Client{Transport: t}
 }
 
-// WeBank returns the WeBank client for cfg.
-func WeBank(cfg config.Config, hc *http.Client) *webank.Client {
-	return webank.New(webank.Config{
-		BaseURL: cfg.KYCBaseURL, AppID: cfg.Credentials.WeBankAppID, Secret: cfg.Credentials.WeBankSecret, HTTPClient: hc,
-	})
-}
-
-// WeChat returns the WeChat client for cfg.
-func WeChat(cfg config.Config, hc *http.Client) *wechat.Client {
-	return wechat.New(wechat.Config{
-		BaseURL: cfg.WeChatBaseURL, AppID: cfg.Credentials.WeChatAppID, Secret: cfg.Credentials.WeChatAppSecret, HTTPClient: hc,
-	})
-}
-
 // APIOption adjusts what API builds (the local stack's own wiring).
 type APIOption func(*apiWiring)
 
@@ -68,6 +52,14 @@ type apiWiring struct {
 	presigner   uploads.Presigner
 	queue       callback.Queue // nil: CALLBACK_QUEUE_URL's
 	loopback    bool           // callbacks may go to loopback (the local stack)
+	resultsOnly bool           // serves result queries only (PROVIDER_FALLBACK not checked)
+}
+
+// ResultsOnly builds the API of a function that answers result queries
+// only (ocrresult, bankcardresult): it links only the providers that keep
+// results, so PROVIDER_FALLBACK, which may name others, is not its to check.
+func ResultsOnly() APIOption {
+	return func(w *apiWiring) { w.resultsOnly = true }
 }
 
 // WithUploads opens the buckets of uploaded objects for erasures (the local
@@ -114,17 +106,22 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 			return nil, nil, fmt.Errorf("setup: %w", err)
 		}
 	}
-	providers := providers(deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log, creds: creds})
-	if err := checkFallback(cfg, providers); err != nil {
+	providers, err := buildProviders(deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log, creds: creds})
+	if err != nil {
 		return nil, nil, err
 	}
-	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
-		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace},
-		Pace:    &ratelimit.Limiter{}, ConcurrencyCap: cfg.ConcurrencyCap}
 	var w apiWiring
 	for _, o := range opts {
 		o(&w)
 	}
+	if !w.resultsOnly {
+		if err := checkFallback(cfg, providers); err != nil {
+			return nil, nil, err
+		}
+	}
+	svc := &ocr.Service{Providers: providers, Fallback: cfg.Fallback, Logger: log,
+		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace},
+		Pace:    &ratelimit.Limiter{}, ConcurrencyCap: cfg.ConcurrencyCap}
 	if cfg.ImageFit && w.fitter != nil {
 		svc.Fitter, svc.FitMaxBytes = w.fitter, cfg.UploadMaxBytes
 	}
@@ -223,9 +220,13 @@ func Refresher(ctx context.Context, cfg config.Config, log *slog.Logger) (*ticke
 	hc := HTTPClient()
 	r := &tickets.Refresher{Store: store, WeBank: WeBank(cfg, hc), Interval: cfg.RefreshInterval, Logger: log,
 		Metrics: &metrics.Recorder{Logger: log, Format: cfg.MetricsFormat, Namespace: cfg.MetricsNamespace}}
-	if cfg.Credentials.WeChatAppID != "" && cfg.Credentials.WeChatAppSecret != "" {
-		r.Members = append(r.Members, &wechat.TokenKeeper{Fetcher: WeChat(cfg, hc), Refresher: r, Logger: log})
+	// The other providers' tokens (WeChat's) are kept by the members their
+	// descriptors give, linked by the main's imports.
+	ks, err := keepers(deps{cfg: cfg, hc: hc, store: store, log: log}, r)
+	if err != nil {
+		return nil, err
 	}
+	r.Members = ks
 	return r, nil
 }
 

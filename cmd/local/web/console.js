@@ -41,6 +41,16 @@ async function state() {
   return s.upstreamCalls || {}
 }
 
+// kindsOfProviders disables the providers that do not read the chosen kind
+// (WeChat reads ID cards only).
+function kindsOfProviders() {
+  const kind = $('kind').value
+  for (const o of $('provider').options) {
+    o.disabled = o.dataset.kinds !== undefined && !o.dataset.kinds.split(' ').includes(kind)
+    if (o.disabled && o.selected) $('provider').value = 'webank'
+  }
+}
+
 function diff(before, after) {
   const out = []
   for (const [k, v] of Object.entries(after)) {
@@ -148,12 +158,8 @@ function init() {
   })
   $('file').addEventListener('change', () => { $('go').disabled = !$('file').files.length })
   $('kind').addEventListener('change', () => {
-    const id = $('kind').value === 'idcard'
-    $('side').disabled = !id
-    // WeChat reads ID cards only.
-    const wx = $('provider').querySelector('option[value="wechat"]')
-    wx.disabled = !id
-    if (!id && $('provider').value === 'wechat') $('provider').value = 'webank'
+    $('side').disabled = $('kind').value !== 'idcard'
+    kindsOfProviders()
   })
   $('mode').addEventListener('change', () => {
     // Uploads are archived from WeBank's stored results: no provider choice.
@@ -163,6 +169,15 @@ function init() {
   fetch('/_local/console.json').then(r => r.json()).then(c => {
     cfg = c
     $('version').textContent = c.version
+    // The providers the stack runs (its registry), with the kinds each reads.
+    $('provider').replaceChildren(...(c.providers || []).map(p => {
+      const o = document.createElement('option')
+      o.value = o.textContent = p.name
+      o.dataset.kinds = p.kinds.join(' ')
+      return o
+    }))
+    $('provider').value = 'webank'
+    kindsOfProviders()
     if (!c.apiKey) cfg.apiKey = window.prompt('API_KEYS is set: the console needs one of those keys') || ''
   })
   state()

@@ -20,10 +20,18 @@ import (
 	"github.com/cardocr/cardocr/shared/upstream"
 )
 
+// Emulator is what the suite turns on a provider's emulator: a fault on an
+// endpoint, and the count of calls that reached it. *emulator.Emulator is
+// one; a provider with its own emulator implements the two.
+type Emulator interface {
+	SetFault(endpoint string, f emulator.Fault)
+	Count(endpoint string) int64
+}
+
 // Harness is one provider wired to its emulator on 127.0.0.1.
 type Harness struct {
 	Provider ocr.Provider
-	Emulator *emulator.Emulator
+	Emulator Emulator
 	// Cred returns the stored credential calls are made with (the SIGN
 	// ticket, the access token); nil for providers that sign with keys.
 	Cred func(t *testing.T) string

@@ -83,7 +83,12 @@ func TestRotationUnderLoad(t *testing.T) {
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var cfg config.Config
-	cfg.KYCBaseURL, cfg.WeChatBaseURL = up.URL, up.URL
+	cfg.Getenv = func(k string) string {
+		if k == "KYC_BASE_URL" || k == "WECHAT_BASE_URL" {
+			return up.URL
+		}
+		return ""
+	}
 	cfg.Credentials = config.Credentials{WeBankAppID: emulator.DefaultAppID, WeBankSecret: emulator.DefaultSecret}
 	cfg.TicketStoreURL, cfg.RefreshInterval, cfg.CacheTTL = storeURL, interval, readerTTL
 	cfg.RequestTimeout = 10 * time.Second
