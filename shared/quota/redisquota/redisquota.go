@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/cardocr/cardocr/shared/quota"
 )
 
@@ -26,25 +24,21 @@ func init() {
 }
 
 // Store is a quota.Store on Redis.
-type Store struct{ c *redis.Client }
+type Store struct{ c *client }
 
 func open(_ context.Context, u *url.URL) (quota.Store, error) {
-	opt, err := redis.ParseURL(u.String())
+	o, err := parseURL(u.String())
 	if err != nil {
 		return nil, fmt.Errorf("quota: redis: bad URL: %w", err)
 	}
-	opt.MaxRetries = 2
-	return &Store{c: redis.NewClient(opt)}, nil
+	return &Store{c: newClient(o)}, nil
 }
-
-// New returns a Store on a client.
-func New(c *redis.Client) *Store { return &Store{c: c} }
 
 const ttlSeconds = 2 * 24 * 3600
 
 // reserve: KEYS[1] the day's hash; ARGV: tenant field, tenant limit, total
 // limit, ttl. 1 when counted, 0 when a limit is reached.
-var reserve = redis.NewScript(`
+var reserve = newScript(`
 local t = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local n = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
 local tl, cap = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -56,7 +50,7 @@ return 1
 `)
 
 // release takes one back, never below zero.
-var release = redis.NewScript(`
+var release = newScript(`
 for _, f in ipairs({ARGV[1], 'total'}) do
   if tonumber(redis.call('HGET', KEYS[1], f) or '0') > 0 then redis.call('HINCRBY', KEYS[1], f, -1) end
 end
@@ -66,27 +60,32 @@ return 1
 func key(day string) string { return "cardocr:quota:" + day }
 
 func (s *Store) Reserve(ctx context.Context, day string, c quota.Counters) (bool, error) {
-	n, err := reserve.Run(ctx, s.c, []string{key(day)}, "t_"+c.Tenant, c.TenantLimit, c.TotalLimit, ttlSeconds).Int()
+	r, err := reserve.run(ctx, s.c, []string{key(day)}, "t_"+c.Tenant, strconv.FormatInt(c.TenantLimit, 10),
+		strconv.FormatInt(c.TotalLimit, 10), strconv.Itoa(ttlSeconds))
 	if err != nil {
-		return false, fmt.Errorf("quota: redis: %w", scrub(err))
+		return false, fmt.Errorf("quota: %w", err)
 	}
-	return n == 1, nil
+	return r.n == 1, nil
 }
 
 func (s *Store) Release(ctx context.Context, day string, c quota.Counters) error {
-	if err := release.Run(ctx, s.c, []string{key(day)}, "t_"+c.Tenant).Err(); err != nil {
-		return fmt.Errorf("quota: redis: %w", scrub(err))
+	if _, err := release.run(ctx, s.c, []string{key(day)}, "t_"+c.Tenant); err != nil {
+		return fmt.Errorf("quota: %w", err)
 	}
 	return nil
 }
 
 func (s *Store) Counts(ctx context.Context, day string) (map[string]int64, error) {
-	m, err := s.c.HGetAll(ctx, key(day)).Result()
+	rs, err := s.c.do(ctx, []string{"HGETALL", key(day)})
+	if err == nil {
+		err = rs[0].err
+	}
 	if err != nil {
-		return nil, fmt.Errorf("quota: redis: %w", scrub(err))
+		return nil, fmt.Errorf("quota: %w", err)
 	}
 	out := map[string]int64{}
-	for k, v := range m {
+	for i := 0; i+1 < len(rs[0].arr); i += 2 {
+		k, v := rs[0].arr[i].str, rs[0].arr[i+1].str
 		n, _ := strconv.ParseInt(v, 10, 64)
 		if k == "total" {
 			out[""] = n
@@ -97,31 +96,37 @@ func (s *Store) Counts(ctx context.Context, day string) (map[string]int64, error
 	return out, nil
 }
 
-// scrub keeps a Redis error's text short of a password (go-redis does not
-// echo it, but a dial error names the address only).
-func scrub(err error) error { return err }
-
 func suspendKey(provider string) string { return "cardocr:suspended:" + provider }
 
 // Suspend sets the provider's flag, expiring at until.
 func (s *Store) Suspend(ctx context.Context, provider, reason string, until time.Time) error {
-	if err := s.c.Set(ctx, suspendKey(provider), reason, time.Until(until)).Err(); err != nil {
-		return fmt.Errorf("quota: redis: %w", err)
+	ms := time.Until(until).Milliseconds()
+	if ms <= 0 {
+		return nil // already over
+	}
+	rs, err := s.c.do(ctx, []string{"SET", suspendKey(provider), reason, "PX", strconv.FormatInt(ms, 10)})
+	if err == nil {
+		err = rs[0].err
+	}
+	if err != nil {
+		return fmt.Errorf("quota: %w", err)
 	}
 	return nil
 }
 
 // Suspension reads the provider's flag and when it expires.
 func (s *Store) Suspension(ctx context.Context, provider string) (string, time.Time, error) {
-	pipe := s.c.Pipeline()
-	get := pipe.Get(ctx, suspendKey(provider))
-	ttl := pipe.PTTL(ctx, suspendKey(provider))
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return "", time.Time{}, fmt.Errorf("quota: redis: %w", err)
+	rs, err := s.c.do(ctx, []string{"GET", suspendKey(provider)}, []string{"PTTL", suspendKey(provider)})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("quota: %w", err)
 	}
-	reason, err := get.Result()
-	if errors.Is(err, redis.Nil) || ttl.Val() <= 0 {
+	if errors.Is(rs[0].err, errNil) || rs[1].n <= 0 {
 		return "", time.Time{}, nil
 	}
-	return reason, time.Now().Add(ttl.Val()), nil
+	for _, r := range rs {
+		if r.err != nil {
+			return "", time.Time{}, fmt.Errorf("quota: %w", r.err)
+		}
+	}
+	return rs[0].str, time.Now().Add(time.Duration(rs[1].n) * time.Millisecond), nil
 }
