@@ -7,19 +7,24 @@
 // Query options: region (else AWS_REGION, AWS_DEFAULT_REGION, or the ARN's),
 // lease (a second secret that holds refresher leases; without it the store
 // does not implement secretstore.Leaser), timeout (per call, default 10s),
-// attempts (SDK attempts per call, default 3), endpoint (tests; else the
+// attempts (attempts per call, default 3), endpoint (tests; else the
 // SDK's standard AWS_ENDPOINT_URL_SECRETS_MANAGER / AWS_ENDPOINT_URL).
 //
-// To keep cold starts short and binaries small it does not load the SDK's
-// shared configuration (the config package pulls in SSO, STS, IMDS and INI
-// parsing): credentials come from the environment Lambda sets
+// To keep cold starts short and binaries small it links neither the SDK's
+// shared configuration (SSO, STS, IMDS, INI) nor its Secrets Manager
+// client: the two actions are made here over the awsJson1_1 protocol
+// (shared/awsreq, signed with the SDK's v4 signer), with the SDK's
+// standard retry rules. Credentials come from the environment Lambda sets
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN). Locally,
 // export them (e.g. `aws configure export-credentials --format env`).
 package awssm
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -28,15 +33,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cardocr/cardocr/shared/secretstore"
 )
 
 func init() { secretstore.Register("awssm", open) }
 
-// Defaults for a call: the whole call (all SDK attempts) is bounded by the
+// Defaults for a call: the whole call (all attempts) is bounded by the
 // caller's context and by Timeout, whichever ends first.
 const (
 	DefaultTimeout     = 10 * time.Second
@@ -46,7 +49,7 @@ const (
 
 // Store is one secret in AWS Secrets Manager.
 type Store struct {
-	client  *secretsmanager.Client
+	client  *client
 	id      string // name or ARN
 	timeout time.Duration
 }
@@ -129,22 +132,26 @@ func Open(cfg Config) (secretstore.Store, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
-	o := secretsmanager.Options{
-		Region:      cfg.Region,
-		Credentials: cfg.Credentials,
-		Retryer: retry.NewStandard(func(so *retry.StandardOptions) {
-			so.MaxAttempts = cfg.MaxAttempts
-			so.MaxBackoff = maxBackoff
-		}),
+	endpoint := "https://secretsmanager." + cfg.Region + ".amazonaws.com"
+	if strings.HasPrefix(cfg.Region, "cn-") {
+		endpoint += ".cn"
 	}
 	if cfg.Endpoint != "" {
-		o.BaseEndpoint = aws.String(cfg.Endpoint)
+		endpoint = strings.TrimSuffix(cfg.Endpoint, "/")
 	}
-	s := &Store{client: secretsmanager.New(o), id: cfg.SecretID, timeout: cfg.Timeout}
+	c := &client{endpoint: endpoint + "/", region: cfg.Region, creds: cfg.Credentials, attempts: cfg.MaxAttempts,
+		hc: &http.Client{Transport: http.DefaultTransport}}
+	s := &Store{client: c, id: cfg.SecretID, timeout: cfg.Timeout}
 	if cfg.LeaseID == "" {
 		return s, nil
 	}
 	return &LeasingStore{Store: s, leaseID: cfg.LeaseID, holder: secretstore.NewHolderID()}, nil
+}
+
+// secretValue is GetSecretValue's answer, the part read here.
+type secretValue struct {
+	SecretString *string `json:"SecretString"`
+	SecretBinary []byte  `json:"SecretBinary"` // base64 in JSON
 }
 
 // Get returns the AWSCURRENT value.
@@ -152,10 +159,9 @@ func (s *Store) Get(ctx context.Context) ([]byte, error) {
 	const op = "GetSecretValue"
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var last error
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.id)}, recordAttempts(&last))
-	if err != nil {
-		return nil, mapError(ctx, op, s.id, err, last)
+	var out secretValue
+	if err := s.client.call(ctx, op, s.id, map[string]string{"SecretId": s.id}, &out); err != nil {
+		return nil, err
 	}
 	switch {
 	case out.SecretString != nil && *out.SecretString != "":
@@ -170,30 +176,35 @@ func (s *Store) Get(ctx context.Context) ([]byte, error) {
 }
 
 // Put stores value as a new version labelled AWSCURRENT (PutSecretValue).
-// The SDK fills one ClientRequestToken per call and keeps it across its
-// retries, so a retried Put after a lost answer does not add a version.
+// One ClientRequestToken is made per call and kept across its retries, as
+// the SDK does, so a retried Put after a lost answer does not add a version.
 func (s *Store) Put(ctx context.Context, value []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var last error
-	_, err := s.client.PutSecretValue(ctx, putInput(s.id, value, ""), recordAttempts(&last))
-	if err != nil {
-		return mapError(ctx, "PutSecretValue", s.id, err, last)
-	}
-	return nil
+	return s.client.call(ctx, "PutSecretValue", s.id, putInput(s.id, value, newToken()), nil)
 }
 
-func putInput(id string, value []byte, token string) *secretsmanager.PutSecretValueInput {
-	in := &secretsmanager.PutSecretValueInput{SecretId: aws.String(id)}
+// putInput is PutSecretValue's request: text as SecretString, other bytes
+// as SecretBinary.
+func putInput(id string, value []byte, token string) map[string]any {
+	in := map[string]any{"SecretId": id, "ClientRequestToken": token}
 	if utf8.Valid(value) {
-		in.SecretString = aws.String(string(value))
+		in["SecretString"] = string(value)
 	} else {
-		in.SecretBinary = value
-	}
-	if token != "" {
-		in.ClientRequestToken = aws.String(token)
+		in["SecretBinary"] = value // base64 in JSON
 	}
 	return in
+}
+
+// newToken is a random UUID (version 4), as the SDK fills idempotency
+// tokens.
+func newToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	x := hex.EncodeToString(b[:])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
 }
 
 func firstEnv(names ...string) string {

@@ -160,7 +160,7 @@ func TestFaults(t *testing.T) {
 	}
 }
 
-func TestThrottleRetriedBySDK(t *testing.T) {
+func TestThrottleRetried(t *testing.T) {
 	awssmtest.Env(t)
 	fake := awssmtest.New(t)
 	fake.SetValue("s", []byte("v"))

@@ -1,16 +1,19 @@
 package awssm
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
-	"net"
+	mrand "math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/cardocr/cardocr/shared/awsreq"
 	"github.com/cardocr/cardocr/shared/secretstore"
 )
 
@@ -33,103 +36,138 @@ var (
 	}
 )
 
-// mapError turns an SDK error into a *secretstore.Error. last is the error
-// of the call's last attempt as the retryer saw it (the SDK replaces it with
-// a cancellation error when the context ends during a retry backoff), so a
-// throttled call that then runs out of time still says it was throttled.
-// It never includes a response body: decoding errors are kept as causes but
-// their text is hidden.
-func mapError(ctx context.Context, op, secret string, err, last error) error {
-	e := classify(err)
-	if ctx.Err() != nil || isContextErr(err) {
-		if prev := classify(last); last != nil && !isContextErr(last) && (prev.Kind != nil || prev.Code != "") {
-			prev.Msg += "; then the call ran out of time"
-			prev.Err = errors.Join(last, ctx.Err())
-			e = prev
+// client makes the two actions over awsJson1_1.
+type client struct {
+	endpoint, region string
+	creds            aws.CredentialsProvider
+	attempts         int
+	hc               *http.Client
+}
+
+// call posts op with in and decodes the answer into out (nil: checked to
+// be JSON, then dropped). Throttling, 5xx and calls without an answer are tried again up
+// to attempts times, with jittered exponential backoff capped at 2 s, as
+// the SDK's standard retryer does; the whole call is bounded by ctx. The
+// error is a *secretstore.Error that never holds an answer's body: a call
+// throttled and then out of time still says it was throttled.
+func (c *client) call(ctx context.Context, op, secret string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return &secretstore.Error{Backend: "awssm", Op: op, Secret: secret, Msg: "cannot encode the request", Err: err}
+	}
+	var last *secretstore.Error
+	for attempt := 0; attempt < max(c.attempts, 1); attempt++ {
+		if attempt > 0 && !backoff(ctx, attempt) {
+			break
+		}
+		creds, err := c.creds.Retrieve(ctx)
+		if err != nil {
+			return &secretstore.Error{Backend: "awssm", Op: op, Secret: secret, Kind: secretstore.ErrDenied, Msg: "no credentials", Err: err}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+		if err != nil {
+			return &secretstore.Error{Backend: "awssm", Op: op, Secret: secret, Msg: "bad endpoint", Err: err}
+		}
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", "secretsmanager."+op)
+		ans, err := awsreq.Send(ctx, c.hc, req, body, "secretsmanager", c.region, creds, 16<<20)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			last = &secretstore.Error{Kind: secretstore.ErrUnavailable, Msg: "could not reach Secrets Manager", Err: err}
+			continue
+		}
+		e := classify(ans)
+		if e == nil {
+			if out == nil {
+				out = &map[string]any{} // an answer that is not JSON is still wrong
+			}
+			if err := json.Unmarshal(ans.Body, out); err != nil {
+				return &secretstore.Error{Backend: "awssm", Op: op, Secret: secret, Kind: secretstore.ErrMalformed,
+					Msg: "the answer could not be decoded", Err: err, HideCause: true}
+			}
+			return nil
+		}
+		last = e
+		if !retryable(e) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		if last != nil && (last.Kind != nil || last.Code != "") {
+			last.Msg += "; then the call ran out of time"
+			last.Err = errors.Join(last.Err, ctx.Err())
 		} else {
-			e = &secretstore.Error{Kind: secretstore.ErrUnavailable, Msg: "no answer in time (call timed out or was canceled)",
-				Err: errors.Join(err, ctx.Err()), HideCause: true}
+			last = &secretstore.Error{Kind: secretstore.ErrUnavailable, Msg: "no answer in time (call timed out or was canceled)",
+				Err: ctx.Err(), HideCause: true}
 		}
 	}
-	e.Backend, e.Op, e.Secret = "awssm", op, secret
-	return e
+	last.Backend, last.Op, last.Secret = "awssm", op, secret
+	return last
 }
 
-func isContextErr(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
-// recorder keeps the error of each attempt of one call (see mapError).
-type recorder struct {
-	aws.RetryerV2
-	last *error
-}
-
-func (r recorder) IsErrorRetryable(err error) bool {
-	*r.last = err
-	return r.RetryerV2.IsErrorRetryable(err)
-}
-
-// recordAttempts is a per-call option that makes the call's retryer note
-// each attempt's error in *last.
-func recordAttempts(last *error) func(*secretsmanager.Options) {
-	return func(o *secretsmanager.Options) {
-		if v2, ok := o.Retryer.(aws.RetryerV2); ok {
-			o.Retryer = recorder{RetryerV2: v2, last: last}
-		}
+// backoff waits before attempt (1, 2, …): a random time up to 100 ms ×
+// 2^attempt, at most 2 s; false when ctx ended first.
+func backoff(ctx context.Context, attempt int) bool {
+	d := min(time.Duration(100<<attempt)*time.Millisecond, maxBackoff)
+	d = time.Duration(mrand.Int64N(int64(d)) + 1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
-func classify(err error) *secretstore.Error {
-	e := &secretstore.Error{Err: err, HideCause: true}
-	var rid interface{ ServiceRequestID() string }
-	if errors.As(err, &rid) {
-		e.RequestID = rid.ServiceRequestID()
-	}
-	status := 0
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) && re.Response != nil {
-		status = re.HTTPStatusCode()
-	}
-	var api smithy.APIError
-	isAPI := errors.As(err, &api)
-	if isAPI {
-		e.Code = api.ErrorCode()
-	}
-	var de *smithy.DeserializationError
-	var qe ratelimit.QuotaExceededError
-	var ne net.Error
+// retryable: the SDK's standard retryer's rule (throttling, server
+// errors, no answer).
+func retryable(e *secretstore.Error) bool {
+	return e.Kind == secretstore.ErrThrottled && e.Code != "LimitExceededException" || e.Kind == secretstore.ErrUnavailable
+}
 
+// classify reads an error answer (nil for a 2xx): its code from the
+// X-Amzn-ErrorType header or the body's __type, its message, its request
+// id. The body itself is never kept.
+func classify(ans awsreq.Answer) *secretstore.Error {
+	if ans.Status/100 == 2 {
+		return nil
+	}
+	e := &secretstore.Error{RequestID: ans.Header.Get("X-Amzn-Requestid"), HideCause: true}
+	code, _, _ := strings.Cut(ans.Header.Get("X-Amzn-Errortype"), ":")
+	if code == "" {
+		code = awsreq.ErrorType(ans.Body)
+	}
+	e.Code = code
+	var m struct {
+		Message  string `json:"message"`
+		Message2 string `json:"Message"`
+	}
+	_ = json.Unmarshal(ans.Body, &m)
+	msg := m.Message
+	if msg == "" {
+		msg = m.Message2
+	}
+	isAPI := code != ""
 	switch {
-	case isAPI && e.Code == "ResourceNotFoundException":
+	case isAPI && code == "ResourceNotFoundException":
 		e.Kind, e.Msg = secretstore.ErrNotFound, "secret or its current value not found"
-	case isAPI && e.Code == "ResourceExistsException":
+	case isAPI && code == "ResourceExistsException":
 		e.Kind, e.Msg = secretstore.ErrConflict, "a version with this ClientRequestToken exists with other content"
-	case isAPI && throttleCodes[e.Code], status == 429:
-		e.Kind, e.Msg = secretstore.ErrThrottled, "throttled by Secrets Manager (after the SDK's retries)"
-	case isAPI && e.Code == "LimitExceededException":
+	case isAPI && throttleCodes[code], ans.Status == http.StatusTooManyRequests:
+		e.Kind, e.Msg = secretstore.ErrThrottled, "throttled by Secrets Manager (after the retries)"
+	case isAPI && code == "LimitExceededException":
 		e.Kind, e.Msg = secretstore.ErrThrottled, "a Secrets Manager quota is exceeded (versions per secret or request rate)"
-	case isAPI && deniedCodes[e.Code]:
-		e.Kind, e.Msg = secretstore.ErrDenied, "refused: "+api.ErrorMessage()
-	case isAPI && unavailableCodes[e.Code], status >= 500:
-		e.Kind, e.Msg = secretstore.ErrUnavailable, "Secrets Manager failed (server error, after the SDK's retries)"
-	case errors.As(err, &de):
-		e.Kind, e.Msg = secretstore.ErrMalformed, "the answer could not be decoded"
-	case errors.As(err, &qe):
-		e.Kind, e.Msg = secretstore.ErrUnavailable, "the SDK's retry budget is spent after repeated failures"
-		e.HideCause = false
-	case isRequestSend(err) || errors.As(err, &ne):
-		e.Kind, e.Msg = secretstore.ErrUnavailable, "could not reach Secrets Manager"
-		e.HideCause = false // network errors name the host, not the secret
+	case isAPI && deniedCodes[code]:
+		e.Kind, e.Msg = secretstore.ErrDenied, "refused: "+msg
+	case isAPI && unavailableCodes[code], ans.Status >= 500:
+		e.Kind, e.Msg = secretstore.ErrUnavailable, "Secrets Manager failed (server error, after the retries)"
 	case isAPI:
-		e.Msg = "refused: " + api.ErrorMessage()
+		e.Msg = "refused: " + msg
 	default:
-		e.Msg = "failed"
+		e.Kind, e.Msg = secretstore.ErrMalformed, "an error answer without an error code (HTTP "+strconv.Itoa(ans.Status)+")"
 	}
 	return e
-}
-
-func isRequestSend(err error) bool {
-	var rs *smithyhttp.RequestSendError
-	return errors.As(err, &rs)
 }

@@ -9,9 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/cardocr/cardocr/shared/secretstore"
 )
 
@@ -58,12 +55,7 @@ func (s *LeasingStore) TryLease(ctx context.Context, slot string, ttl time.Durat
 func (s *LeasingStore) putLease(ctx context.Context, token string, doc secretstore.LeaseDoc) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var last error
-	_, err := s.client.PutSecretValue(ctx, putInput(s.leaseID, doc.Marshal(), token), recordAttempts(&last))
-	if err != nil {
-		return mapError(ctx, "PutSecretValue", s.leaseID, err, last)
-	}
-	return nil
+	return s.client.call(ctx, "PutSecretValue", s.leaseID, putInput(s.leaseID, doc.Marshal(), token), nil)
 }
 
 // readLease reads the lease version token: held if it is ours and live,
@@ -73,12 +65,9 @@ func (s *LeasingStore) readLease(ctx context.Context, token string) (held, expir
 	const op = "GetSecretValue"
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var last error
-	out, err := s.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(s.leaseID), VersionId: aws.String(token),
-	}, recordAttempts(&last))
-	if err != nil {
-		return false, false, mapError(ctx, op, s.leaseID, err, last)
+	var out secretValue
+	if err := s.client.call(ctx, op, s.leaseID, map[string]string{"SecretId": s.leaseID, "VersionId": token}, &out); err != nil {
+		return false, false, err
 	}
 	var b []byte
 	if out.SecretString != nil {
