@@ -2,11 +2,12 @@
 # Cold start and size of every function vs a hello-world aws-lambda-go
 # function (cmd/hello) built the same way
 # (CGO_ENABLED=0 -trimpath -ldflags="-s -w" -tags lambda.norpc, plus the
-# cloud tag of scripts/build.sh: cardocr_aws for the host-arch (cold start,
-# against a fake AWS Runtime API) and arm64 builds, cardocr_scf for amd64).
-# Cold start = spawn to the first GET /runtime/invocation/next against a fake
-# AWS Runtime API on loopback, median of N runs of host-arch builds; sizes are
-# the linux/arm64 (AWS) and linux/amd64 (SCF) builds. Prints a markdown table.
+# cloud tag of scripts/build.sh: cardocr_aws for the arm64 builds and one
+# host-arch build, cardocr_scf for the amd64 builds and another host-arch
+# build). Cold start = spawn to the first GET /runtime/invocation/next
+# against a fake AWS Runtime API on loopback, median of N runs of each
+# host-arch build (the code of each target); sizes are the linux/arm64 (AWS)
+# and linux/amd64 (SCF) builds. Prints a markdown table.
 # Not part of `make test`.
 # Env: N (runs, default 20), FUNCTIONS (subset), COLDSTART_ENV (extra K=V, space-separated).
 set -euo pipefail
@@ -30,9 +31,9 @@ build() { # arch cloud out pkg
   mkdir -p "$(dirname "$3")"
   CGO_ENABLED=0 GOOS=linux GOARCH=$1 "$GO" build -trimpath -ldflags="-s -w" -tags "lambda.norpc,cardocr_$2" -o "$3" "$4"
 }
-for arch in host arm64 amd64; do
-  a=$arch; [ "$arch" = host ] && a=$hostarch
-  cloud=aws; [ "$arch" = amd64 ] && cloud=scf
+for arch in host host-scf arm64 amd64; do
+  a=$arch; { [ "$arch" = host ] || [ "$arch" = host-scf ]; } && a=$hostarch
+  cloud=aws; { [ "$arch" = amd64 ] || [ "$arch" = host-scf ]; } && cloud=scf
   build "$a" "$cloud" "$tmp/$arch/hello" ./cmd/hello
   for fn in $fns; do
     build "$a" "$cloud" "$tmp/$arch/$fn" "./functions/$fn"
