@@ -3,6 +3,7 @@ package descriptors
 import (
 	"context"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
 )
 
@@ -479,6 +481,21 @@ func TestSAMHTTPRoutes(t *testing.T) {
 		// Erasure (docs/personal-data.md) beside each result query.
 		"DELETE /v1/idcard/results/{orderNo}":   "ocrresult",
 		"DELETE /v1/bankcard/results/{orderNo}": "bankcardresult",
+		// Upload forms (docs/miniprogram.md) beside each submit.
+		"POST /v1/idcard/uploads":   "idcardsubmit",
+		"POST /v1/bankcard/uploads": "bankcardsubmit",
+	}
+	// Every operation docs/openapi.yaml describes is routed.
+	doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join("..", "..", "docs", "openapi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if route := method + " " + path; want[route] == "" && route != "GET /healthz" {
+				t.Errorf("docs/openapi.yaml describes %s, which the template does not route", route)
+			}
+		}
 	}
 	for route, fn := range want {
 		if routes[route] != fn {
