@@ -23,5 +23,8 @@ import (
 	_ "github.com/cardocr/cardocr/shared/wechat"
 )
 
-// Only the submitting functions link the image decoders (imagefit).
-func main() { setup.Main("idcardsubmit", setup.APIFunctionWith(setup.WithFitter(imagefit.New()))) }
+// Only the submitting functions link the image decoders (imagefit) and
+// serve the upload forms.
+func main() {
+	setup.Main("idcardsubmit", setup.APIFunctionWith(setup.WithFitter(imagefit.New()), setup.WithUploadForms()))
+}

@@ -199,7 +199,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	uploads := &archive.FileBucket{Dir: o.Dir} // .local/uploads/… as object keys
 	target := newUploadTarget(base, o.Dir, cfg.UploadMaxBytes, log.With("component", "bucket"), &s.wg)
 	api, reader, err := setup.API(ctx, cfg, log, setup.WithUploads(func(context.Context, string) (archive.Bucket, error) { return uploads, nil }),
-		setup.WithPresigner(target), setup.WithCallbackQueue(s.queue), setup.WithFitter(imagefit.New()))
+		setup.WithPresigner(target), setup.WithUploadForms(), setup.WithCallbackQueue(s.queue), setup.WithFitter(imagefit.New()))
 	if err != nil {
 		ln.Close()
 		return nil, err

@@ -32,7 +32,7 @@ func (s *server) upload(kind string) http.HandlerFunc {
 			return
 		}
 		if s.opt.Uploads == nil {
-			fail(w, r, errcode.Errorf(errcode.NotFound, "uploads are not served here: this deployment has no archive bucket to upload to (ARCHIVE_URL)"), "")
+			fail(w, r, errcode.Errorf(errcode.NotFound, "uploads are not served here: the submitting functions serve them, with an archive bucket to upload to (ARCHIVE_URL)"), "")
 			return
 		}
 		var req uploads.Request

@@ -50,6 +50,8 @@ type apiWiring struct {
 	openUploads func(ctx context.Context, bucket string) (archive.Bucket, error)
 	fitter      ocr.Fitter // nil: photos above a provider's limit are refused
 	presigner   uploads.Presigner
+	// forms serves the upload route (WithUploadForms); nil: none.
+	forms       func(arch *archive.Archive, p uploads.Presigner, max int64) httpapi.Uploads
 	queue       callback.Queue // nil: CALLBACK_QUEUE_URL's
 	loopback    bool           // callbacks may go to loopback (the local stack)
 	resultsOnly bool           // serves result queries only (PROVIDER_FALLBACK not checked)
@@ -78,6 +80,24 @@ func WithFitter(f ocr.Fitter) APIOption {
 // local stack's form target stands in for S3).
 func WithPresigner(p uploads.Presigner) APIOption {
 	return func(w *apiWiring) { w.presigner = p }
+}
+
+// WithUploadForms serves POST /v1/{kind}/uploads: the archive's bucket
+// (S3, COS) signs the forms, or WithPresigner's signer. The submitting
+// functions pass it; the others answer the route 404 and do not link the
+// upload code.
+func WithUploadForms() APIOption {
+	return func(w *apiWiring) { w.forms = uploadForms }
+}
+
+func uploadForms(arch *archive.Archive, p uploads.Presigner, max int64) httpapi.Uploads {
+	if p == nil {
+		p, _ = arch.Bucket.(uploads.Presigner) // S3 and COS sign their own forms
+	}
+	if p == nil {
+		return nil
+	}
+	return &uploads.Service{Presigner: p, Orders: arch, MaxBytes: max}
 }
 
 // API builds the HTTP API with its ticket reader.
@@ -168,11 +188,8 @@ func API(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...APIOp
 		if w.openUploads != nil {
 			arch.Uploads = w.openUploads
 		}
-		if w.presigner == nil {
-			w.presigner, _ = arch.Bucket.(uploads.Presigner) // S3 and COS sign their own forms
-		}
-		if w.presigner != nil {
-			up = &uploads.Service{Presigner: w.presigner, Orders: arch, MaxBytes: cfg.UploadMaxBytes}
+		if w.forms != nil {
+			up = w.forms(arch, w.presigner, cfg.UploadMaxBytes)
 		}
 		n, _, err := callbacks(ctx, cfg, arch, w, tenantCallbacks, log)
 		if err != nil {
