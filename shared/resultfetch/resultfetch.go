@@ -718,6 +718,7 @@ func (h *Handler) resumePending(ctx context.Context, kind, owner, orderNo string
 		if _, err := h.Archive.Save(ctx, rec); err != nil {
 			return "", err
 		}
+		h.settleUploadOrder(ctx, owner, orderNo, nil)
 		return Archived, nil
 	case errcode.ErrorCode(err) != errcode.NotFound && errcode.ErrorCode(err) != errcode.RecognitionFailed:
 		return "", err
@@ -738,7 +739,27 @@ func (h *Handler) resumePending(ctx context.Context, kind, owner, orderNo string
 	if _, err := h.Archive.Save(ctx, rec); err != nil {
 		return "", err
 	}
+	h.settleUploadOrder(ctx, owner, orderNo, rec.Error)
 	return FailedArchived, nil
+}
+
+// settleUploadOrder records the outcome of an order made through an upload
+// form whose submission was cut off (its record still says sending): the
+// result query would otherwise answer 202 for it forever. Any other record
+// is left as it is. A failure to write is logged; the next delivery, or
+// the caller's query of the archived result, is not blocked by it.
+func (h *Handler) settleUploadOrder(ctx context.Context, owner, orderNo string, failure *archive.Failure) {
+	o, err := h.Archive.Order(ctx, owner, orderNo)
+	if err != nil || o == nil || !o.Upload || o.State != ocr.OrderSending {
+		return
+	}
+	o.State, o.UpdatedAt = ocr.OrderDone, h.now().UTC()
+	if failure != nil {
+		o.State, o.Code, o.Message = ocr.OrderFailed, failure.Code, failure.Message
+	}
+	if err := h.Archive.SaveOrder(ctx, *o); err != nil {
+		h.log().WarnContext(ctx, "upload order's record not settled", "orderNo", orderNo, "err", err.Error())
+	}
 }
 
 // readHead reads the upload's first bytes (the whole of a small one) for

@@ -404,3 +404,38 @@ func (noTickets) Current(context.Context) (string, error) {
 func (noTickets) Rejected(context.Context, string) (string, error) {
 	return "", errcode.Errorf(errcode.TicketsUnavailable, "no tickets")
 }
+
+// An order made through an upload form whose submission was cut off (its
+// record still says sending) is settled when the pending upload is resumed:
+// failed when the upstream has no result after the grace, so that the
+// result query answers the error instead of 202 for ever.
+func TestPendingFormUploadSettlesItsRecord(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	img := emulator.CardSpec{Kind: emulator.KindBankCard, Seed: 93}.JPEG()
+	const orderNo = "formCut0001"
+	key := "uploads/bankcard/api/_/" + orderNo + ".jpg"
+	now := time.Now().UTC()
+	if err := f.archive.SaveOrder(ctx, ocr.Order{OrderNo: orderNo, Kind: "bankcard", State: ocr.OrderSending, Upload: true,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	f.upload(t, key, img)
+	if ok, err := f.archive.ClaimPending(ctx, "bankcard", ocr.UpstreamOrderNo("", orderNo)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	f.h.Now = func() time.Time { return time.Now().Add(DefaultPendingGrace + time.Second) }
+	out, err := f.invoke(t, s3Event("b", key, len(img)))
+	if err != nil || out.(Summary).Outcomes[string(FailedArchived)] != 1 {
+		t.Fatalf("after the grace: %+v %v", out, err)
+	}
+	o, err := f.archive.Order(ctx, "", orderNo)
+	if err != nil || o == nil || o.State != ocr.OrderFailed || o.Code != "not_found" || o.Message == "" {
+		t.Fatalf("record %+v %v, want failed with the archived error", o, err)
+	}
+	f.svc.Orders = f.archive // as the API's service reads the records
+	_, err = f.svc.BankCardResult(ctx, ocr.ResultQuery{OrderNo: orderNo})
+	if errcode.ErrorCode(err) != errcode.NotFound || !strings.Contains(err.Error(), "not submitted again") {
+		t.Errorf("the query answers %v, want the archived not_found", err)
+	}
+}
