@@ -5,7 +5,9 @@
 // (AWS_LAMBDA_RUNTIME_API, SCF_*, _LAMBDA_SERVER_PORT) by shared/platform,
 // and the cloud credentials the runtime injects (AWS_ACCESS_KEY_ID…,
 // TENCENTCLOUD_SECRETID…) by the store and archive backends and the
-// tencentcloud provider, at every call, because they rotate.
+// tencentcloud provider, at every call, because they rotate. A provider's
+// own settings are not here: setup reads them from its descriptor's struct
+// with ReadSettings.
 package config
 
 import (
@@ -50,7 +52,8 @@ func (c *Callbacks) fromEnv(getenv func(string) string) error {
 	return err
 }
 
-// Providers configures the OCR upstreams.
+// Providers configures what the OCR upstreams share: credentials, quotas,
+// rates, fallback (each provider's own settings are its descriptor's).
 type Providers struct {
 	// Getenv reads the environment the configuration came from: each
 	// provider's own settings (its base URL, its call rate…) are read

@@ -15,7 +15,10 @@ import (
 // booleans (on/off, true/false, 1/0) and durations (positive) are read;
 // an ill-formed value names its variable. Then v's Validate() error, if it
 // has one, is called. A provider's settings are read this way
-// (providers.Descriptor.Settings): config knows no provider by name.
+// (providers.Descriptor.Settings): config names none of them. (The
+// credentials secret's members of the first three providers keep their
+// named fields in Credentials, the secret's documented schema; a new
+// provider's are in Credentials.Extra.)
 func ReadSettings(getenv func(string) string, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {

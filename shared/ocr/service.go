@@ -28,7 +28,8 @@ const (
 )
 
 // DefaultProvider answers requests that name none (and no fallback chain is
-// configured).
+// configured), and is asked for the result of an order without a record
+// (made before records, or by the queue and upload paths, which are its).
 const DefaultProvider = "webank"
 
 // Service runs OCR requests.
