@@ -4,8 +4,11 @@ export CGO_ENABLED ?= 0
 
 # The packages where goroutines meet: run under the race detector by test-long.
 RACE_PKGS = ./shared/emulator/... ./shared/tickets ./shared/resultfetch ./shared/httpapi ./shared/devstack \
-	./shared/platform ./shared/ocr ./shared/archive/... ./shared/secretstore/... ./shared/wechat ./shared/tencentcloud \
-	./shared/quota/... ./shared/tenants ./shared/kick/... ./shared/setup ./shared/ratelimit ./shared/metrics ./shared/imagefit
+	./shared/platform ./shared/ocr ./shared/archive/... ./shared/secretstore/... \
+	./shared/quota/... ./shared/tenants ./shared/kick/... ./shared/setup ./shared/ratelimit ./shared/metrics ./shared/imagefit \
+	$(PROVIDER_PKGS)
+# Every provider package (it has a descriptor.go): a new one is raced too.
+PROVIDER_PKGS = $(patsubst %/descriptor.go,./%,$(wildcard shared/*/descriptor.go))
 # The long suites, left to test-long.
 LONG_TESTS = ^TestRotationUnderLoad$$
 GOTESTSUM = $(GO) tool gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg
