@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cardocr/cardocr/shared/config"
+	"github.com/cardocr/cardocr/shared/providers"
 	"github.com/cardocr/cardocr/shared/tickets"
 )
 
@@ -20,7 +21,7 @@ func TestProvidersAndFallbackCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ps["webank"] == nil || ps["wechat"] != nil || len(ps) != 3 {
+	if ps["webank"] == nil || ps["wechat"] != nil || len(ps) != len(providers.Names()) {
 		t.Fatalf("providers %v", ps)
 	}
 	if _, known := ps["tencentcloud"]; !known {
@@ -41,7 +42,7 @@ func TestProvidersAndFallbackCheck(t *testing.T) {
 		t.Errorf("configured: %v", err)
 	}
 	cfg.Fallback = map[string][]string{"idcard": {"webank", "nosuch"}}
-	if err := checkFallback(cfg, ps); err == nil || !strings.Contains(err.Error(), "the providers are tencentcloud, webank, wechat") {
+	if err := checkFallback(cfg, ps); err == nil || !strings.Contains(err.Error(), "the providers are "+strings.Join(providers.Names(), ", ")) {
 		t.Errorf("unknown: %v", err)
 	}
 	if _, err := config.FromEnv(getenv(map[string]string{"PROVIDER_FALLBACK": "webank,webank"})); err == nil {
