@@ -69,47 +69,12 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 	if err != nil {
 		return nil, err
 	}
-	callerOrder := r.OrderNo != ""
-	if !callerOrder {
-		r.OrderNo = sign.OrderNo("bank")
-	}
-	o, err := s.newOrder(KindBankCard, "", r.OrderNo, r.Image, r.ImageURL)
-	if err != nil {
-		return nil, err
-	}
-	o.Owner = OwnerOf(r.Owner)
-	prev, err := s.claim(ctx, &o, callerOrder || o.Owner != "")
-	if err != nil {
-		return nil, err
-	}
-	if prev != nil && prev.State == OrderDone {
-		if res := s.replayDoneBankCard(ctx, prev, r); res != nil {
-			return res, nil
-		}
-	}
-	var fitted *ImageFitted
-	if r.Image, fitted, err = s.fit(ctx, p, KindBankCard, r.Image); err != nil {
-		s.settle(ctx, o, p.Name(), err)
-		s.notify(ctx, KindBankCard, r.Owner, r.OrderNo, nil, err)
-		return nil, withOrderNo(err, r.OrderNo)
-	}
-	res, from, err := withFallback(ctx, s, KindBankCard, p, func(p Provider) bool { return fits(p, KindBankCard, r.Image, r.ImageURL) },
-		func(ctx context.Context, p Provider) (*BankCardResult, error) {
-			o.Provider = p.Name()
-			return s.submitBankCard(ctx, p, r, callerOrder, &o)
+	return submitOrder(ctx, s, p, order{kind: KindBankCard, owner: r.Owner, prefix: "bank",
+		orderNo: &r.OrderNo, image: &r.Image, imageURL: r.ImageURL},
+		func(prev *Order) *BankCardResult { return s.replayDoneBankCard(ctx, prev, r) },
+		func(ctx context.Context, p Provider, callerOrder bool, o *Order) (*BankCardResult, error) {
+			return s.submitBankCard(ctx, p, r, callerOrder, o)
 		})
-	s.settle(ctx, o, o.Provider, err)
-	if err != nil {
-		s.notify(ctx, KindBankCard, r.Owner, r.OrderNo, nil, err)
-		return nil, err
-	}
-	res.FallbackFrom = from
-	if !res.Replayed {
-		res.ImageFitted = fitted
-		defer s.notify(ctx, KindBankCard, r.Owner, r.OrderNo, res, nil)
-		s.keepEvidence(ctx, s.Providers[res.Provider], r.Owner, KindBankCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
-	}
-	return res, nil
 }
 
 func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool, o *Order) (*BankCardResult, error) {

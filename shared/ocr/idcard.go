@@ -208,47 +208,12 @@ func (s *Service) SubmitIDCard(ctx context.Context, r IDCardRequest) (*IDCardRes
 	if err != nil {
 		return nil, err
 	}
-	callerOrder := r.OrderNo != ""
-	if !callerOrder {
-		r.OrderNo = sign.OrderNo("id")
-	}
-	o, err := s.newOrder(KindIDCard, r.Side, r.OrderNo, r.Image, r.ImageURL)
-	if err != nil {
-		return nil, err
-	}
-	o.Owner = OwnerOf(r.Owner)
-	prev, err := s.claim(ctx, &o, callerOrder || o.Owner != "")
-	if err != nil {
-		return nil, err
-	}
-	if prev != nil && prev.State == OrderDone {
-		if res := s.replayDoneIDCard(ctx, prev, r); res != nil {
-			return res, nil
-		}
-	}
-	var fitted *ImageFitted
-	if r.Image, fitted, err = s.fit(ctx, p, KindIDCard, r.Image); err != nil {
-		s.settle(ctx, o, p.Name(), err)
-		s.notify(ctx, KindIDCard, r.Owner, r.OrderNo, nil, err)
-		return nil, withOrderNo(err, r.OrderNo)
-	}
-	res, from, err := withFallback(ctx, s, KindIDCard, p, func(p Provider) bool { return fits(p, KindIDCard, r.Image, r.ImageURL) },
-		func(ctx context.Context, p Provider) (*IDCardResult, error) {
-			o.Provider = p.Name()
-			return s.submitIDCard(ctx, p, r, callerOrder, &o)
+	return submitOrder(ctx, s, p, order{kind: KindIDCard, side: r.Side, owner: r.Owner, prefix: "id",
+		orderNo: &r.OrderNo, image: &r.Image, imageURL: r.ImageURL},
+		func(prev *Order) *IDCardResult { return s.replayDoneIDCard(ctx, prev, r) },
+		func(ctx context.Context, p Provider, callerOrder bool, o *Order) (*IDCardResult, error) {
+			return s.submitIDCard(ctx, p, r, callerOrder, o)
 		})
-	s.settle(ctx, o, o.Provider, err)
-	if err != nil {
-		s.notify(ctx, KindIDCard, r.Owner, r.OrderNo, nil, err)
-		return nil, err
-	}
-	res.FallbackFrom = from
-	if !res.Replayed {
-		res.ImageFitted = fitted
-		defer s.notify(ctx, KindIDCard, r.Owner, r.OrderNo, res, nil)
-		s.keepEvidence(ctx, s.Providers[res.Provider], r.Owner, KindIDCard, UpstreamOrderNo(r.Owner, res.OrderNo), res.ForArchive())
-	}
-	return res, nil
 }
 
 func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest, callerOrder bool, o *Order) (*IDCardResult, error) {
