@@ -79,20 +79,12 @@ func (s *Service) SubmitBankCard(ctx context.Context, r BankCardRequest) (*BankC
 
 func (s *Service) submitBankCard(ctx context.Context, p Provider, r BankCardRequest, callerOrder bool, o *Order) (*BankCardResult, error) {
 	call := BankCardCall{OrderNo: UpstreamOrderNo(r.Owner, r.OrderNo), UserID: UpstreamUserID(r.UserID), Image: r.Image, Format: ImageKind(r.Image.Head)}
-	done, err := s.reserve(ctx, p, KindBankCard, r.Owner, r.Quota)
-	if err != nil {
+	read, refused, err := billedCall(ctx, s, p, KindBankCard, r.Owner, r.Quota, func(cred string) (*BankCardRead, error) {
+		return p.SubmitBankCard(ctx, cred, call)
+	})
+	if refused {
 		return nil, err
 	}
-	var read *BankCardRead
-	err = s.guard(ctx, p, KindBankCard, func() (err error) {
-		read, err = throttleRetry(ctx, func() (*BankCardRead, error) {
-			return withCredentials(ctx, s, p, "submit", func(cred string) (*BankCardRead, error) {
-				return p.SubmitBankCard(ctx, cred, call)
-			})
-		})
-		return err
-	})
-	done(err)
 	s.count(ctx, counter(p, KindBankCard), err)
 	if err != nil {
 		if q, ok := p.(Querier); ok && callerOrder && s.Orders != nil && mayBeRepeat(err) {

@@ -228,20 +228,12 @@ func (s *Service) submitIDCard(ctx context.Context, p Provider, r IDCardRequest,
 	}
 	call := IDCardCall{OrderNo: UpstreamOrderNo(r.Owner, r.OrderNo), UserID: UpstreamUserID(r.UserID), Side: r.Side, Native: r.Native, Image: r.Image,
 		Format: ImageKind(r.Image.Head), ImageURL: r.ImageURL}
-	done, err := s.reserve(ctx, p, KindIDCard, r.Owner, r.Quota)
-	if err != nil {
+	read, refused, err := billedCall(ctx, s, p, KindIDCard, r.Owner, r.Quota, func(cred string) (*IDCardRead, error) {
+		return p.SubmitIDCard(ctx, cred, call)
+	})
+	if refused {
 		return nil, err
 	}
-	var read *IDCardRead
-	err = s.guard(ctx, p, KindIDCard, func() (err error) {
-		read, err = throttleRetry(ctx, func() (*IDCardRead, error) {
-			return withCredentials(ctx, s, p, "submit", func(cred string) (*IDCardRead, error) {
-				return p.SubmitIDCard(ctx, cred, call)
-			})
-		})
-		return err
-	})
-	done(err)
 	if err == nil && read.Side != "" && read.Side != r.Side {
 		s.Metrics.Call(ctx, counter(p, KindIDCard), metrics.OutcomeSideMismatch)
 		return nil, &errcode.Error{Code: errcode.RecognitionFailed, OrderNo: r.OrderNo,

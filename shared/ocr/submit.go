@@ -97,3 +97,23 @@ func submitOrder[R any, P final[R]](ctx context.Context, s *Service, p Provider,
 	}
 	return res, nil
 }
+
+// billedCall makes one submission to p: a unit of the tenant's and the
+// deployment's quota taken first (given back when nothing was billed), the
+// provider's breaker and rate, one retry after a throttle, one after a
+// rejected credential. refused: the quota refused the call, which was not
+// made (not counted, nothing to look up).
+func billedCall[T any](ctx context.Context, s *Service, p Provider, kind, owner string, limit int, call func(cred string) (T, error)) (read T, refused bool, err error) {
+	done, err := s.reserve(ctx, p, kind, owner, limit)
+	if err != nil {
+		return read, true, err
+	}
+	err = s.guard(ctx, p, kind, func() (err error) {
+		read, err = throttleRetry(ctx, func() (T, error) {
+			return withCredentials(ctx, s, p, "submit", call)
+		})
+		return err
+	})
+	done(err)
+	return read, false, err
+}
