@@ -82,17 +82,6 @@ type Env struct {
 	Logger  *slog.Logger
 }
 
-// SecretNow returns key's current value (Current, else Secret).
-func (e Env) SecretNow(key string) string {
-	if e.Current != nil {
-		return e.Current(key)
-	}
-	if e.Secret != nil {
-		return e.Secret(key)
-	}
-	return ""
-}
-
 // Emulator is a provider's emulator as the local stack mounts it.
 type Emulator struct {
 	// URLEnv is the variable that names its upstream: when it is unset the
@@ -144,14 +133,6 @@ func Names() []string {
 		out[i] = d.Name
 	}
 	return out
-}
-
-// Lookup returns the descriptor named n.
-func Lookup(n string) (Descriptor, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	d, ok := reg[n]
-	return d, ok
 }
 
 // Serves reports whether d reads kind.

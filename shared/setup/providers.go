@@ -25,11 +25,6 @@ type deps struct {
 	creds  *CredentialSource // the credentials secret, read again when due; nil: the startup values
 }
 
-// ProviderNames lists the providers this build links, sorted: a function
-// links a provider by importing its package (functions/*/main.go), which
-// registers its descriptor (package providers).
-func ProviderNames() []string { return providers.Names() }
-
 // Providers builds every registered provider for cfg.
 func Providers(cfg config.Config, hc *http.Client, reader *tickets.Reader, store secretstore.Store, log *slog.Logger) (map[string]ocr.Provider, error) {
 	return buildProviders(deps{cfg: cfg, hc: hc, reader: reader, store: store, log: log})
@@ -99,11 +94,19 @@ func buildProviders(d deps) (map[string]ocr.Provider, error) {
 }
 
 // WeBank returns the WeBank client for cfg (the tickets' provider: the
-// refresher, the /healthz check and resultfetch use it directly).
+// refresher, the /healthz check and resultfetch use it directly). Its
+// settings are checked by checkWeBank at startup.
 func WeBank(cfg config.Config, hc *http.Client) *webank.Client {
 	s := webank.Settings{BaseURL: webank.DefaultBaseURL}
-	_ = config.ReadSettings(envOf(cfg), &s) // checked when the provider is built
+	_ = config.ReadSettings(envOf(cfg), &s)
 	return webank.NewClient(s, cfg.Credentials.WeBankAppID, cfg.Credentials.WeBankSecret, hc)
+}
+
+// checkWeBank refuses WeBank settings that cannot work (the functions that
+// build no provider, the refresher and resultfetch, check them here).
+func checkWeBank(cfg config.Config) error {
+	_, err := Settings(cfg, webank.Descriptor)
+	return err
 }
 
 // keepers builds the refresher members of the registered providers,

@@ -49,3 +49,17 @@ func TestProvidersAndFallbackCheck(t *testing.T) {
 		t.Error("a repeated provider accepted")
 	}
 }
+
+// The refresher builds no provider, but still refuses WeBank settings that
+// cannot work, at startup.
+func TestRefresherChecksWeBankSettings(t *testing.T) {
+	env := map[string]string{"WEBANK_APP_ID": "IDA1", "WEBANK_SECRET": "s", "KYC_BASE_URL": "ftp://kyc.example",
+		"TICKET_STORE_URL": "file://" + t.TempDir() + "/tickets.json"}
+	cfg, err := config.FromEnv(getenv(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Refresher(t.Context(), cfg, nil); err == nil || !strings.Contains(err.Error(), "KYC_BASE_URL") {
+		t.Errorf("Refresher: %v", err)
+	}
+}

@@ -37,6 +37,9 @@ func ResultFetch(ctx context.Context, cfg config.Config, log *slog.Logger, opts 
 	if err := LoadCredentials(ctx, &cfg, false); err != nil {
 		return nil, err
 	}
+	if err := checkWeBank(cfg); err != nil {
+		return nil, err
+	}
 	store, err := secretstore.Open(ctx, cfg.TicketStoreURL)
 	if err != nil {
 		return nil, fmt.Errorf("setup: ticket store: %w", err)

@@ -230,6 +230,9 @@ func Refresher(ctx context.Context, cfg config.Config, log *slog.Logger) (*ticke
 	if err := LoadCredentials(ctx, &cfg, true); err != nil {
 		return nil, err
 	}
+	if err := checkWeBank(cfg); err != nil {
+		return nil, err
+	}
 	store, err := secretstore.Open(ctx, cfg.TicketStoreURL)
 	if err != nil {
 		return nil, fmt.Errorf("setup: ticket store: %w", err)
